@@ -1,0 +1,3 @@
+from egpu_setup.cli import entry_point
+
+entry_point()

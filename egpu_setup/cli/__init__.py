@@ -1,0 +1,74 @@
+"""The `egpu-setup` entry point: parses arguments and hands over to one module per command.
+
+Start-up must stay fast (`egpu-setup --help` <= 0.3 s): command modules import only argparse-level
+things at module scope and import their heavy machinery (Ansible, rich, macholib) inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import TextIO
+
+from egpu_setup import __version__
+from egpu_setup.cli.context import Context
+from egpu_setup.errors import EXIT_CODE_HELP, EgpuError, ExitCode
+
+# name -> module under egpu_setup.cli; each module has register(subparsers) and run(args, ctx) -> int.
+COMMANDS: tuple[str, ...] = (
+    "matrix",
+    "cache",
+    "lab",
+    "provision",
+    "plan",
+    "rollback",
+    "verify",
+    "fix_rpaths",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 through our error path (message plus usage, no traceback)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise EgpuError(message, fix=f"see `{self.prog} --help`", exit_code=ExitCode.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="egpu-setup",
+        description="Set up NVIDIA eGPU deep learning on macOS High Sierra Macs, one Mac or a lab of them.",
+        epilog=EXIT_CODE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"egpu-setup {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"egpu_setup.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run one command; returns the exit code. Tests call this with injected streams."""
+    ctx = Context(stdout=stdout or sys.stdout, stderr=stderr or sys.stderr)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(ctx.stdout)
+            return ExitCode.USAGE
+        return int(args.run(args, ctx))
+    except EgpuError as exc:
+        ctx.error(exc.message, exc.fix)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        ctx.error("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # argparse --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else int(ExitCode.USAGE)
+
+
+def entry_point() -> None:
+    sys.exit(main())

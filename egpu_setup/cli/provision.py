@@ -1,0 +1,17 @@
+"""`egpu-setup provision`: placeholder until its issue lands; refuses with exit 2."""
+
+from __future__ import annotations
+
+import argparse
+
+from egpu_setup.cli.context import Context
+from egpu_setup.errors import EgpuError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("provision", help="(not available yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    raise EgpuError("`provision` is not available in this version", fix="see README.md for the commands that are")

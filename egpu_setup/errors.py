@@ -1,0 +1,47 @@
+"""Exit codes and the one expected-error type that the CLI reports without a traceback."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; `egpu-setup --help` documents them."""
+
+    OK = 0
+    CHECK_FAILED = 1  # a check, a provisioning run or a verification failed
+    USAGE = 2  # bad input: arguments, a matrix/lock/inventory file, an unknown build
+    NO_GPU = 3  # verify: no NVIDIA GPU or driver at all
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EXIT_CODE_HELP = """exit codes:
+  0    success
+  1    a check failed (provisioning, preflight or verification)
+  2    bad input or usage (arguments, matrix, lock or inventory file, unsupported build)
+  3    verify: no NVIDIA GPU or driver found
+  130  interrupted (Ctrl-C)"""
+
+
+class EgpuError(Exception):
+    """An expected failure: says what is wrong and what to do, and carries the exit code.
+
+    Raised anywhere below the CLI; caught once in `egpu_setup.cli.main` and printed as
+    `error: <message>` and `fix: <fix>` on stderr.
+    """
+
+    def __init__(self, message: str, fix: str | None = None, exit_code: ExitCode = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message if not self.fix else f"{self.message}\nfix: {self.fix}"
+
+
+class CheckFailed(EgpuError):
+    """A check ran and failed (exit 1)."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message, fix, ExitCode.CHECK_FAILED)
