@@ -7,6 +7,7 @@ things at module scope and import their heavy machinery (Ansible, rich, macholib
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from typing import TextIO
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     ctx = Context(stdout=stdout or sys.stdout, stderr=stderr or sys.stderr)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(ctx.stdout):  # --help and --version print to the injected stream
+            args = parser.parse_args(argv)
         if not args.command:
             parser.print_help(ctx.stdout)
             return ExitCode.USAGE
