@@ -1,0 +1,190 @@
+"""The compatibility matrix: loading (with an optional overlay), lookups, and the entry to the resolver.
+
+Matrix file: `egpu_setup/matrix/data/matrix.yaml` (schema in docs/matrix.md).
+
+Overlay file (YAML, partial, same field names as the matrix's `artifacts` entries)::
+
+    schema_version: 1            # optional
+    artifacts:
+      - id: webdriver            # id + version pick the matrix entry ...
+        version: 387.10.10.10.25.156
+        url: file:///srv/lab/mirror/WebDriver-387.10.10.10.25.156.pkg   # ... and these fields replace its own
+        sha256: 0f1e...          # 64 hex digits, or null
+
+Any artifact field but `id` and `version` may be replaced (url, sha256, filename, filename_patterns, size, ...).
+An overlay cannot add artifacts, builds or profiles: an entry naming an id + version the matrix lacks is an error
+with the overlay's file and line. The rehearsal lab writes one with its stand-ins' file:// URLs and SHA-256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from egpu_setup.errors import EgpuError
+from egpu_setup.matrix.marked_yaml import MarkedDict, MarkedList, load_marked
+from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact, Gpu, Link, MacosBuild, Profile
+from egpu_setup.matrix.validate import Problems, artifact_spec, check_fields, validate_matrix
+
+if TYPE_CHECKING:
+    from egpu_setup.matrix.resolver import Resolution
+
+DATA_FILE = Path(__file__).parent / "data" / "matrix.yaml"
+
+
+@dataclass
+class Matrix:
+    builds: dict[str, MacosBuild]
+    artifacts: dict[tuple[str, str], Artifact]
+    gpus: dict[str, Gpu]
+    links: dict[str, Link]
+    profiles: dict[str, Profile]
+    path: Path
+    overlay: Path | None = None
+
+    # --- lookups -------------------------------------------------------------------------------------------------
+
+    def artifact(self, artifact_id: str, version: str) -> Artifact:
+        try:
+            return self.artifacts[(artifact_id, version)]
+        except KeyError:
+            listed = ", ".join(self.versions(artifact_id)) or "none"
+            raise EgpuError(
+                f"the matrix has no {artifact_id} {version}", fix=f"use one of the listed versions: {listed}"
+            ) from None
+
+    def versions(self, artifact_id: str) -> list[str]:
+        return [version for (aid, version) in self.artifacts if aid == artifact_id]
+
+    def profile(self, name: str) -> Profile:
+        if name not in self.profiles:
+            raise EgpuError(f"unknown profile {name!r}", fix=f"use one of: {', '.join(self.profiles)}")
+        return self.profiles[name]
+
+    def gpu(self, key_or_device_id: str | int) -> Gpu:
+        """A GPU by matrix key (`gtx1080`), by PCI device id (0x1b80, "0x1b80", "1b80") or by name."""
+        if isinstance(key_or_device_id, int):
+            wanted: int | None = key_or_device_id
+        else:
+            text = key_or_device_id.strip().lower()
+            if text in self.gpus:
+                return self.gpus[text]
+            for gpu in self.gpus.values():
+                if gpu.name.lower() in (text, f"nvidia {text}") or gpu.name.lower().replace(" ", "") == text:
+                    return gpu
+            try:
+                wanted = int(text.removeprefix("0x"), 16) if text.removeprefix("0x").isalnum() else None
+            except ValueError:
+                wanted = None
+        for gpu in self.gpus.values():
+            if gpu.pci_device_id == wanted:
+                return gpu
+        raise EgpuError(
+            f"GPU {key_or_device_id!r} is not in the matrix",
+            fix=f"use one of {', '.join(self.gpus)} (or its PCI device id), or pass --compute-capability X.Y",
+        )
+
+    def link(self, key: str) -> Link:
+        if key not in self.links:
+            raise EgpuError(f"link {key!r} is not in the matrix", fix=f"use one of: {', '.join(self.links)}")
+        return self.links[key]
+
+    def by_sha256(self, digest: str) -> list[Artifact]:
+        return [artifact for artifact in self.artifacts.values() if artifact.sha256 == digest]
+
+    def profile_artifacts(self, profile: str = "default") -> list[Artifact]:
+        """Every artifact a profile names with a fixed version (for `cache fetch` without a build).
+
+        A profile that picks per build (`native`, `auto`) cannot say without one: that is an EgpuError.
+        """
+        chosen = self.profile(profile)
+        out = []
+        for artifact_id in ARTIFACT_IDS:
+            version = chosen.picks[artifact_id]
+            if (artifact_id, version) not in self.artifacts:
+                raise EgpuError(
+                    f"profile {profile} picks {artifact_id} per macOS build ({version})",
+                    fix="name the build: --build 17C88 (sw_vers -buildVersion on the Mac)",
+                )
+            out.append(self.artifacts[(artifact_id, version)])
+        return out
+
+    # --- resolution ----------------------------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        build: str,
+        profile: str = "default",
+        gpu: str | int | None = None,
+        compute_capability: str | None = None,
+        allow_nearest: bool = False,
+    ) -> Resolution:
+        from egpu_setup.matrix.resolver import resolve
+
+        return resolve(self, build, profile, gpu, compute_capability, allow_nearest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matrix": str(self.path),
+            "overlay": str(self.overlay) if self.overlay else None,
+            "links": {key: link.to_dict() for key, link in self.links.items()},
+            "gpus": {key: gpu.to_dict() for key, gpu in self.gpus.items()},
+            "macos_builds": [build.to_dict() for build in self.builds.values()],
+            "artifacts": [artifact.to_dict() for artifact in self.artifacts.values()],
+            "profiles": {name: profile.to_dict() for name, profile in self.profiles.items()},
+        }
+
+
+def load_matrix(overlay: Path | None = None, path: Path | None = None) -> Matrix:
+    """Load and validate the matrix (the packaged one unless `path`), then apply `overlay` if given.
+
+    Any problem is an EgpuError (exit 2) naming the file and line.
+    """
+    path = path or DATA_FILE
+    validated = validate_matrix(load_marked(path, "matrix"), path)
+    matrix = Matrix(
+        builds=validated.builds,
+        artifacts=validated.artifacts,
+        gpus=validated.gpus,
+        links=validated.links,
+        profiles=validated.profiles,
+        path=path,
+    )
+    if overlay is not None:
+        _apply_overlay(matrix, Path(overlay))
+    return matrix
+
+
+def _apply_overlay(matrix: Matrix, path: Path) -> None:
+    data = load_marked(path, "matrix overlay")
+    problems = Problems(path, "matrix overlay")
+    if not isinstance(data, MarkedDict):
+        problems.add(getattr(data, "line", 1), "an overlay must be a mapping with an 'artifacts' list")
+        problems.raise_if_any()
+    for key in data:
+        if key not in ("schema_version", "artifacts"):
+            problems.add(data.line_of(key), f"an overlay may carry only 'artifacts' (and schema_version), not {key!r}")
+    entries = data.get("artifacts", MarkedList())
+    if not isinstance(entries, MarkedList):
+        problems.add(data.line_of("artifacts"), "'artifacts' must be a list")
+        entries = MarkedList()
+    replaced: dict[tuple[str, str], Artifact] = {}
+    for index, entry in enumerate(entries):
+        line = entries.line_of(index)
+        if not isinstance(entry, MarkedDict) or "id" not in entry or "version" not in entry:
+            problems.add(line, f"artifacts[{index}] must be a mapping with id and version")
+            continue
+        artifact_id, version = entry["id"], str(entry["version"])
+        base = matrix.artifacts.get((artifact_id, version))
+        if base is None:
+            problems.add(line, f"{artifact_id} {version} is not in the matrix; an overlay only replaces fields")
+            continue
+        spec = {name: kind for name, kind in artifact_spec(artifact_id).items() if name not in ("id", "version")}
+        fields_only = MarkedDict({k: v for k, v in entry.items() if k not in ("id", "version")})
+        fields_only.line, fields_only.key_lines = entry.line, entry.key_lines
+        changes = check_fields(fields_only, spec, problems, f"{artifact_id} {version}", partial=True)
+        replaced[(artifact_id, version)] = Artifact({**base.fields, **changes}, source=f"{path}:{line}")
+    problems.raise_if_any()
+    matrix.artifacts.update(replaced)
+    matrix.overlay = path
