@@ -1,0 +1,272 @@
+"""Per-host machine state: what a Mac keeps outside its file system.
+
+On a real Mac the product build sits in a file (SystemVersion.plist, which the host tree has), but NVRAM, the SIP
+configuration, the boot record, the loaded kexts, the hardware and our fault switches do not. They live as one JSON
+document `<host>/machine/state.json`, guarded by an fcntl lock on `<host>/machine/lock` because Ansible may run
+several commands on a host at once (forks, async).
+
+Two ways to get a `Machine`:
+
+- on the controller: `Machine(state_dir=<host>/machine, root=<host>/root)`;
+- inside the sandbox (the command shims): `Machine.from_env()`; the sandbox binds the state dir read-write at
+  `/.rehearsal/machine` (`EGPU_SIM_STATE` overrides) and the Mac tree is `/` (`EGPU_SIM_ROOT` overrides).
+
+Reading: `machine.read()` returns a `MachineState` snapshot. Changing: `with machine.edit() as st: st.nvram[...] = ...`
+holds the lock from read to atomic write. Mac paths map to the controller with `machine.path("/Library/Extensions")`.
+
+Fault switches (`st.faults`) are counted here so every part sees the same count:
+`machine.take_fault("install")` increments the install counter and says whether this install is the Nth that must
+fail (`faults.fail_install == N`); same for "download". `faults.disk_full` and `faults.reboot_hangs` are flags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "state.json"
+LOCK_FILE = "lock"
+# Where the sandbox exposes the state dir, and the env variables that override the defaults inside it.
+SANDBOX_STATE_DIR = "/.rehearsal/machine"
+ENV_STATE = "EGPU_SIM_STATE"
+ENV_ROOT = "EGPU_SIM_ROOT"
+
+# The SIP flags in the order `csrutil status` prints them in a custom configuration (csrutil on 10.13).
+SIP_FLAGS: tuple[str, ...] = (
+    "Apple Internal",
+    "Kext Signing",
+    "Filesystem Protections",
+    "Debugging Restrictions",
+    "DTrace Restrictions",
+    "NVRAM Protections",
+    "BaseSystem Verification",
+)
+
+
+def sip_preset(name: str) -> dict[str, bool]:
+    """SIP flags (True = protection enabled) for `enabled`, `kext-off` (`csrutil enable --without kext`), `disabled`."""
+    if name == "enabled":
+        return {flag: flag != "Apple Internal" for flag in SIP_FLAGS}
+    if name == "kext-off":
+        return {flag: flag not in ("Apple Internal", "Kext Signing") for flag in SIP_FLAGS}
+    if name == "disabled":
+        return dict.fromkeys(SIP_FLAGS, False)
+    raise ValueError(f"unknown SIP preset {name!r} (enabled, kext-off, disabled)")
+
+
+@dataclass
+class Gpu:
+    """The GPU of the host (the eGPU in its Thunderbolt enclosure)."""
+
+    model: str = "NVIDIA GeForce GTX 1080"
+    vendor_id: int = 0x10DE
+    device_id: int = 0x1B80
+    revision_id: int = 0x00A1
+    vram_mb: int = 8192
+    thunderbolt: bool = True
+    lane_width: str = "x4"
+    rom_revision: str = "86.04.17.00.01"
+
+
+@dataclass
+class ThunderboltDevice:
+    vendor_name: str = "GIGABYTE"
+    device_name: str = "GP-AORUS GTX1080 Gaming Box"
+    vendor_id: str = "0x1DA"
+    device_id: str = "0x1"
+    firmware: str = "20.1"
+    speed: str = "Up to 40 Gb/s x1"
+
+
+@dataclass
+class Hardware:
+    gpu: Gpu | None = field(default_factory=Gpu)
+    thunderbolt: list[ThunderboltDevice] = field(default_factory=lambda: [ThunderboltDevice()])
+    # The built-in GPU that keeps the display when the eGPU has no working driver.
+    internal_gpu: str = "Intel Iris Plus Graphics 650"
+
+
+@dataclass
+class LoadedKext:
+    """One row of kextstat."""
+
+    bundle_id: str
+    version: str
+    path: str = ""
+    index: int = 0
+    refs: int = 0
+    address: int = 0
+    size: int = 0x2000
+    uuid: str = ""
+    linked: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Boot:
+    count: int = 1
+    time: int = 0  # epoch seconds of the last boot (simulated clock, minute aligned)
+    pending: bool = False  # shutdown -r issued, host going down
+    down_since: float = 0.0
+    up_at: float = 0.0  # real time at which the host can boot again
+    delay_s: float = 0.0  # how long a reboot keeps the host down (tests: 0)
+    # Outcome of the last boot, for kextstat, system_profiler and verify: which driver drives the GPU and why.
+    gpu_driver: str | None = None  # "web", "apple" or None (no GPU)
+    webdriver_version: str | None = None
+    cuda_driver_version: str | None = None
+    cuda_works: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Faults:
+    fail_install: int | None = None  # the Nth installer run on this host fails (1-based)
+    fail_download: int | None = None  # the Nth file put onto this host by the connection fails
+    disk_full: bool = False
+    reboot_hangs: bool = False
+    installs: int = 0  # counters since the switch was set
+    downloads: int = 0
+
+
+@dataclass
+class Disk:
+    total_bytes: int = 499_963_174_912
+    free_bytes: int = 250_000_000_000
+
+
+@dataclass
+class MachineState:
+    hostname: str = "mac1"
+    product_name: str = "Mac OS X"
+    product_version: str = "10.13.2"
+    build: str = "17C88"
+    kernel_version: str = "17.3.0"
+    hw_model: str = "MacBookPro14,3"
+    ncpu: int = 8
+    memsize: int = 17_179_869_184
+    sip: dict[str, bool] = field(default_factory=lambda: sip_preset("enabled"))
+    nvram: dict[str, str] = field(default_factory=dict)  # name -> value bytes as hex
+    boot: Boot = field(default_factory=Boot)
+    kexts: list[LoadedKext] = field(default_factory=list)
+    hardware: Hardware = field(default_factory=Hardware)
+    developer_dir: str | None = None  # xcode-select's selection; None = none selected
+    disk: Disk = field(default_factory=Disk)
+    faults: Faults = field(default_factory=Faults)
+
+    # --- NVRAM: values are bytes; JSON keeps them as hex ---
+    def nvram_get(self, name: str) -> bytes | None:
+        value = self.nvram.get(name)
+        return None if value is None else bytes.fromhex(value)
+
+    def nvram_set(self, name: str, value: bytes) -> None:
+        self.nvram[name] = value.hex()
+
+    def nvram_delete(self, name: str) -> None:
+        self.nvram.pop(name, None)
+
+    @property
+    def sip_enabled_all(self) -> bool:
+        return self.sip == sip_preset("enabled")
+
+    @property
+    def kext_signing(self) -> bool:
+        return self.sip.get("Kext Signing", True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MachineState:
+        data = dict(data)
+        boot = Boot(**data.pop("boot", {}))
+        kexts = [LoadedKext(**k) for k in data.pop("kexts", [])]
+        hw = dict(data.pop("hardware", {}))
+        gpu = hw.pop("gpu", None)
+        tb = [ThunderboltDevice(**d) for d in hw.pop("thunderbolt", [])]
+        hardware = Hardware(gpu=Gpu(**gpu) if gpu else None, thunderbolt=tb, **hw)
+        return cls(
+            boot=boot,
+            kexts=kexts,
+            hardware=hardware,
+            disk=Disk(**data.pop("disk", {})),
+            faults=Faults(**data.pop("faults", {})),
+            **data,
+        )
+
+
+class Machine:
+    """Handle on one host's machine state (and its Mac root, to map Mac paths)."""
+
+    def __init__(self, state_dir: Path | str, root: Path | str) -> None:
+        self.state_dir = Path(state_dir)
+        self.root = Path(root)
+
+    @classmethod
+    def from_env(cls) -> Machine:
+        """The host's machine state as seen from inside the sandbox."""
+        return cls(os.environ.get(ENV_STATE, SANDBOX_STATE_DIR), os.environ.get(ENV_ROOT, "/"))
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STATE_FILE
+
+    def path(self, mac_path: str) -> Path:
+        """Where a Mac path of this host is, from the current process (controller or sandbox)."""
+        return self.root / mac_path.lstrip("/")
+
+    def exists(self) -> bool:
+        return self.state_file.is_file()
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / LOCK_FILE, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _load(self) -> MachineState:
+        return MachineState.from_dict(json.loads(self.state_file.read_text()))
+
+    def _save(self, state: MachineState) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".state.", suffix=".json")
+        with os.fdopen(fd, "w") as out:
+            json.dump(state.to_dict(), out, indent=1, sort_keys=True)
+        os.replace(tmp, self.state_file)  # readers never see a half-written file
+
+    def read(self) -> MachineState:
+        with self._locked(exclusive=False):
+            return self._load()
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[MachineState]:
+        """Lock, load, let the caller change the state, write it back (only if the block did not raise)."""
+        with self._locked(exclusive=True):
+            state = self._load()
+            yield state
+            self._save(state)
+
+    def write(self, state: MachineState) -> None:
+        """Replace the whole state (lab up, lab reset)."""
+        with self._locked(exclusive=True):
+            self._save(state)
+
+    def take_fault(self, kind: str) -> bool:
+        """Count one "install" or "download" and say whether the fault switch makes this one fail."""
+        with self.edit() as st:
+            if kind == "install":
+                st.faults.installs += 1
+                return st.faults.fail_install is not None and st.faults.installs == st.faults.fail_install
+            if kind == "download":
+                st.faults.downloads += 1
+                return st.faults.fail_download is not None and st.faults.downloads == st.faults.fail_download
+        raise ValueError(f"unknown fault kind {kind!r}")

@@ -1,0 +1,174 @@
+"""Running commands inside one rehearsal host: bubblewrap with the Mac tree as `/`.
+
+Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
+
+| inside | what | mode |
+| --- | --- | --- |
+| `/` | `<host>/root`, the Mac tree (see image.py) | read-write |
+| `/.rehearsal/linux/usr` | the controller's `/usr` (shells and coreutils behind the `/bin`, `/usr/bin` links) | read-only |
+| `/.rehearsal/python3` | the controller's Python prefix (`sys.base_prefix`); `bin/python3.11` is the interpreter | read-only |
+| `/.rehearsal/project/egpu_setup` | this package, for the command shims | read-only |
+| `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
+| `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
+
+The Python 3 stand-in installer links `/Library/Frameworks/Python.framework/Versions/3.11/bin/python3.11` to
+`/.rehearsal/python3/bin/python3.11` (`PYTHON3_INTERPRETER`); `python3 -m venv` works with it. The interpreter's
+libpython is found through `LD_LIBRARY_PATH=/.rehearsal/python3/lib`, set for every process of the host.
+
+Environment of every command: macOS's default PATH (`/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`), HOME/USER/
+LOGNAME of the simulated user, `EGPU_REHEARSAL=1` (what the verify code keys on), `EGPU_SIM_USER` (`admin`, or
+`root` under sudo), `EGPU_SIM_PYTHON` (the hidden interpreter the shims use). The sandbox has its own PID, IPC and
+UTS namespaces (hostname = host name) and dies with its parent, so no process outlives a command.
+
+A host that is rebooting (or whose reboot never comes back: fault switch) is down: `run` raises `HostDown`. The
+first command after the reboot delay boots it (boot.boot): the reboot is a declared transition, instant in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from egpu_setup.errors import EgpuError
+from egpu_setup.rehearsal import image
+from egpu_setup.rehearsal.machine import Machine
+
+PYTHON3_INTERPRETER = image.SIM_PYTHON
+MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+HOMES = {"root": "/var/root", "admin": "/Users/admin"}
+
+
+class HostDown(EgpuError):
+    """The host is not reachable right now (rebooting, or its reboot never came back)."""
+
+
+def bwrap_path() -> str:
+    found = shutil.which("bwrap")
+    if not found:
+        raise EgpuError(
+            "bubblewrap (bwrap) is not installed; the rehearsal lab needs it",
+            fix="install it (Debian/Ubuntu: apt-get install bubblewrap)",
+        )
+    return found
+
+
+def project_package_dir() -> Path:
+    """The egpu_setup package directory of the running controller."""
+    import egpu_setup
+
+    return Path(egpu_setup.__file__).resolve().parent
+
+
+@dataclass
+class Sandbox:
+    host_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.host_dir.name
+
+    @property
+    def root(self) -> Path:
+        return self.host_dir / "root"
+
+    @property
+    def machine(self) -> Machine:
+        return Machine(self.host_dir / "machine", self.root)
+
+    def env(self, user: str = "admin", extra: dict[str, str] | None = None) -> dict[str, str]:
+        home = HOMES.get(user, HOMES["admin"])
+        env = {
+            "PATH": MAC_PATH,
+            "HOME": home,
+            "USER": user,
+            "LOGNAME": user,
+            "SHELL": "/bin/bash",
+            "TMPDIR": "/tmp/",
+            "EGPU_REHEARSAL": "1",
+            "EGPU_SIM_USER": user,
+            "EGPU_SIM_PYTHON": image.SIM_PYTHON,
+            "LD_LIBRARY_PATH": f"{image.PYTHON3}/lib",
+        }
+        preload = self.root / image.UNAME_LIB.lstrip("/")
+        if preload.exists():
+            env["LD_PRELOAD"] = image.UNAME_LIB
+        env.update(extra or {})
+        return env
+
+    def argv(
+        self, command: list[str], user: str = "admin", env: dict[str, str] | None = None, cwd: str | None = None
+    ) -> list[str]:
+        """The bwrap command line that runs `command` in this host."""
+        args = [
+            bwrap_path(),
+            "--bind", str(self.root), "/",
+            "--ro-bind", "/usr", f"{image.LINUX}/usr",
+            "--ro-bind", sys.base_prefix, image.PYTHON3,
+            "--ro-bind", str(project_package_dir()), f"{image.PROJECT}/egpu_setup",
+            "--bind", str(self.host_dir / "machine"), image.STATE,
+            "--dev", "/dev",
+            "--proc", "/proc",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--hostname", self.name,
+            "--die-with-parent",
+            "--clearenv",
+        ]  # fmt: skip
+        for key, value in self.env(user, env).items():
+            args += ["--setenv", key, value]
+        args += ["--chdir", cwd or HOMES.get(user, "/"), "--", *command]
+        return args
+
+    def ensure_up(self) -> None:
+        """Raise HostDown while the host is rebooting; boot it when its reboot delay is over."""
+        from egpu_setup.rehearsal import boot
+
+        boot.ensure_up(self.machine, self.name)
+
+    def run(
+        self,
+        command: str | list[str],
+        user: str = "admin",
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a shell command string (`/bin/sh -c`) or an argv in the host; output captured as bytes."""
+        self.ensure_up()
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
+        return subprocess.run(
+            self.argv(argv, user=user, env=env, cwd=cwd),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def wait_up(sandbox: Sandbox, timeout: float = 30.0) -> None:
+    """Wait until a rebooting host answers again (for callers that are not Ansible)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sandbox.ensure_up()
+            return
+        except HostDown:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def uid_for(user: str) -> tuple[int, int]:
+    """The uid/gid files get when written as `user` (root: 0/0, admin: 501/20)."""
+    return (0, 0) if user == "root" else (501, 20)
+
+
+def chown_as(path: Path, user: str) -> None:
+    if os.geteuid() == 0:
+        uid, gid = uid_for(user)
+        os.chown(path, uid, gid)
