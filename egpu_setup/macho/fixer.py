@@ -1,0 +1,407 @@
+"""Check and fix the library references of Mach-O files: the logic behind `egpu-setup fix-rpaths` and the
+`egpu.mac.macho_rpaths` Ansible module (one implementation for both).
+
+Per unresolved reference the plan is, in mode `rpath` (the default), to add an LC_RPATH for the directory where a
+search directory holds the library (`install_name_tool -add_rpath`), and in mode `absolute`, or for a reference
+that does not start with @rpath/, to change the reference to that absolute path (`install_name_tool -change`).
+Everything is planned and checked (dyld's rules, header room) before the first byte is written; a file with a
+problem stops the whole run with nothing changed. Runs on the target: standard library and macholib only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from egpu_setup.macho.dyld import ImageCheck, Resolution, Root, check_slice
+from egpu_setup.macho.edit import NoHeaderRoom, SliceEdit, plan_bytes, write_edits
+from egpu_setup.macho.reader import LOADABLE_FILETYPES, MachOError, MachOFile, Slice, sniff
+
+# Where CUDA 9.1 and cuDNN 7 put their dylibs on a Mac (high-sierra-egpu.md): the default search directory.
+DEFAULT_SEARCH = ("/usr/local/cuda/lib",)
+MODES = ("rpath", "absolute")
+
+
+@dataclass
+class Action:
+    """One change to one file: `add_rpath` VALUE, or `change` OLD -> VALUE; for the listed references."""
+
+    kind: str
+    value: str
+    old: str | None = None
+    archs: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        what = f"add LC_RPATH {self.value}" if self.kind == "add_rpath" else f"change {self.old} -> {self.value}"
+        if self.kind == "add_rpath" and self.fixes:
+            what += f" (for {', '.join(self.fixes)})"
+        return what
+
+    def to_dict(self) -> dict[str, object]:
+        return {"action": self.kind, "value": self.value, "old": self.old, "archs": self.archs, "fixes": self.fixes}
+
+
+@dataclass
+class FileReport:
+    path: str  # as given or found in the walk
+    mac_path: str
+    archs: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | fixed | would-fix | failing | error
+    unresolved_before: list[dict[str, object]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    still_failing: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    fix: str | None = None
+    before: list[str] = field(default_factory=list)  # the reference load commands, for diffs
+    after: list[str] = field(default_factory=list)
+    changed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "mac_path": self.mac_path,
+            "archs": self.archs,
+            "status": self.status,
+            "changed": self.changed,
+            "unresolved_before": self.unresolved_before,
+            "actions": [a.to_dict() for a in self.actions],
+            "still_failing": self.still_failing,
+            "notes": self.notes,
+            "error": self.error,
+            "fix": self.fix,
+            "load_commands_before": self.before,
+            "load_commands_after": self.after,
+        }
+
+
+@dataclass
+class FixReport:
+    root: str
+    mode: str
+    check: bool
+    search: list[str]
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "error"]
+
+    @property
+    def changed(self) -> bool:
+        return any(f.changed for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all resolved, 1 something still fails (in check mode: something is unresolved now), 2 bad input."""
+        if self.errors:
+            return 2
+        if self.check:
+            return 1 if any(f.unresolved_before for f in self.files) else 0
+        return 1 if any(f.still_failing for f in self.files) else 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "root": self.root,
+            "mode": self.mode,
+            "check": self.check,
+            "search": self.search,
+            "changed": self.changed,
+            "exit_code": self.exit_code,
+            "files": [f.to_dict() for f in self.files],
+            "skipped": self.skipped,
+        }
+
+
+def fix_rpaths(
+    paths: list[str],
+    root: str = "/",
+    search: list[str] | None = None,
+    mode: str = "rpath",
+    check: bool = False,
+    executable: str | None = None,
+) -> FixReport:
+    """Check (and unless `check`, fix) every Mach-O file named or found under the directories named.
+
+    `paths` and `executable` are paths here: under `root`, or else taken as Mac paths inside it. `search` holds
+    Mac paths (a path here under `root` is accepted too). Problems with a file are reported in its FileReport
+    (status "error"); then nothing at all is written.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    fs = Root(root)
+    search_dirs = [_to_mac(fs, s) for s in (search or DEFAULT_SEARCH)]
+    report = FixReport(str(fs.root), mode, check, search_dirs)
+    exe_mac = _to_mac(fs, executable) if executable else None
+
+    targets = _collect(fs, paths, report)
+    plans: dict[str, tuple[MachOFile, dict[int, SliceEdit], FileReport]] = {}
+    for mac_real, shown in targets:
+        file_report = FileReport(path=shown, mac_path=mac_real)
+        report.files.append(file_report)
+        image = fs.image(mac_real)
+        if isinstance(image, MachOError):
+            _fail(file_report, image.message, image.fix)
+            continue
+        file_report.archs = image.archs
+        file_report.before = image.describe()
+        checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in image.slices]
+        file_report.unresolved_before = _failures(checks)
+        for c in checks:
+            file_report.notes += [n for n in c.notes if n not in file_report.notes]
+        edits = _plan(fs, image, checks, search_dirs, mode, file_report)
+        plans[mac_real] = (image, edits, file_report)
+        if any(edits.values()):
+            fs.overlay[mac_real] = _simulate(image, edits)
+            if image.code_signed and check:
+                file_report.notes.append(
+                    "the file is code-signed: the fix invalidates the signature, which is then re-signed ad hoc "
+                    "where codesign exists (on the Mac: codesign --force --sign - FILE)"
+                )
+
+    # Verify the plan as a whole (an rpath added to one file may serve the libraries it loads), check room.
+    regions: dict[str, dict[int, tuple[bytes, int]]] = {}
+    for mac_real, (image, edits, file_report) in plans.items():
+        after_image = fs.overlay.get(mac_real, image)
+        file_report.after = after_image.describe()
+        after_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in after_image.slices]
+        file_report.still_failing = _failures(after_checks)
+        if any(edits.values()):
+            try:
+                regions[mac_real] = plan_bytes(fs.host(mac_real), image, edits)
+            except NoHeaderRoom as exc:
+                _fail(file_report, exc.message, exc.fix)
+            except OSError as exc:
+                _fail(file_report, f"{file_report.path}: cannot read: {exc}")
+    if report.errors or check:
+        for _, _, file_report in plans.values():
+            if file_report.status != "error":
+                # Stopped by another file's error: nothing was written, so report the plan, not a result.
+                file_report.status = _status(file_report, check=True)
+                if not check and file_report.actions:
+                    file_report.notes.append("not changed: the run stopped at an error in another file")
+        return report
+
+    for mac_real, new_regions in regions.items():
+        image, _, file_report = plans[mac_real]
+        write_edits(fs.host(mac_real), image, new_regions)
+        file_report.changed = True
+        fs.overlay.pop(mac_real, None)
+        fs.forget(mac_real)
+        if image.code_signed:
+            file_report.notes.append(_resign(fs.host(mac_real)))
+    # What the files say now, read back from disk.
+    for mac_real, (_, _, file_report) in plans.items():
+        now = fs.image(mac_real)
+        if isinstance(now, MachOError):  # pragma: no cover - we just wrote it; would be a bug in edit.py
+            _fail(file_report, f"rewritten file does not parse: {now.message}")
+            continue
+        file_report.after = now.describe()
+        file_report.still_failing = _failures([check_slice(fs, mac_real, sl, exe_mac) for sl in now.slices])
+        file_report.status = _status(file_report, check)
+    return report
+
+
+def _status(file_report: FileReport, check: bool) -> str:
+    if file_report.still_failing:
+        return "failing"
+    if file_report.actions:
+        return "would-fix" if check else "fixed"
+    return "ok"
+
+
+def _fail(file_report: FileReport, message: str, fix: str | None = None) -> None:
+    file_report.status, file_report.error, file_report.fix = "error", message, fix
+
+
+def _to_mac(fs: Root, path: str) -> str:
+    """A path here under the root -> its Mac path; anything else is already a Mac path."""
+    absolute = os.path.abspath(path)
+    if str(fs.root) != "/" and (absolute == str(fs.root) or absolute.startswith(str(fs.root) + os.sep)):
+        return fs.to_mac(absolute)
+    return posixpath.normpath("/" + path.lstrip("/")) if str(fs.root) != "/" else absolute
+
+
+def _collect(fs: Root, paths: list[str], report: FixReport) -> list[tuple[str, str]]:
+    """(real Mac path, path to show) of every Mach-O file to treat, in order, without duplicates."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def add(mac_real: str, shown: str) -> None:
+        if mac_real not in seen:
+            seen.add(mac_real)
+            out.append((mac_real, shown))
+
+    for given in paths:
+        mac = _to_mac(fs, given)
+        real = fs.realpath(mac)
+        if real is None:
+            error = FileReport(path=given, mac_path=mac)
+            _fail(error, f"{given}: no such file or directory", "check the path (and --root)")
+            report.files.append(error)
+            continue
+        host = fs.host(real)
+        if host.is_dir():
+            for mac_file, shown in _walk(fs, real, report):
+                add(mac_file, shown)
+            continue
+        kind = _loadable(fs, real)
+        if kind is not True and kind != "malformed":
+            error = FileReport(path=given, mac_path=real)
+            _fail(error, f"{given}: {kind}", "name a Mach-O executable, dylib or bundle, or a directory")
+            report.files.append(error)
+            continue
+        add(real, given)
+    return out
+
+
+def _walk(fs: Root, mac_dir: str, report: FixReport) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(fs.host(mac_dir)):  # does not enter symlinked directories
+        dirnames.sort()
+        for name in sorted(filenames):
+            host = Path(dirpath) / name
+            if host.is_symlink():
+                # Its target is treated where it lies (if inside the walk); editing through links invites doubles.
+                report.skipped.append({"path": str(host), "why": "symbolic link"})
+                continue
+            mac = fs.to_mac(host)
+            kind = _loadable(fs, mac)
+            # A Mach-O magic with a broken body is an error even in a walk; other files are skipped with a note.
+            if kind is True or kind == "malformed":
+                found.append((mac, str(host)))
+            else:
+                report.skipped.append({"path": str(host), "why": kind})
+    return found
+
+
+def _loadable(fs: Root, mac_real: str) -> bool | str:
+    """True for a Mach-O file dyld loads; else why not ("malformed" when only its magic is right)."""
+    if sniff(fs.host(mac_real)) is None:
+        return "not a Mach-O file"
+    image = fs.image(mac_real)
+    if isinstance(image, MachOError):
+        return "malformed"
+    if image.filetype not in LOADABLE_FILETYPES:
+        return "a Mach-O file dyld does not load (object, dSYM, kext ...)"
+    return True
+
+
+def _failures(checks: list[ImageCheck]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for c in checks:
+        for r in c.failing:
+            out.append({"arch": c.arch, "loaded_by": c.image, **r.to_dict()})
+        for loader, r in c.failing_transitive:
+            out.append({"arch": c.arch, "loaded_by": loader, **r.to_dict()})
+    return out
+
+
+def _find(fs: Root, trailing: str, cputype: int, search: list[str]) -> tuple[str, str] | None:
+    """(search dir, Mac path) of the first search directory that holds a usable dylib at `trailing`."""
+    for directory in search:
+        candidate = posixpath.join(directory, trailing)
+        if fs.usable_dylib(candidate, cputype)[0] is not None:
+            return directory, candidate
+    return None
+
+
+def _plan(
+    fs: Root,
+    image: MachOFile,
+    checks: list[ImageCheck],
+    search: list[str],
+    mode: str,
+    file_report: FileReport,
+) -> dict[int, SliceEdit]:
+    edits: dict[int, SliceEdit] = {}
+    actions: dict[tuple[str, str, str | None], Action] = {}
+
+    def record(kind: str, value: str, old: str | None, arch: str, fixes: str) -> None:
+        action = actions.setdefault((kind, value, old), Action(kind, value, old))
+        if arch not in action.archs:
+            action.archs.append(arch)
+        if fixes not in action.fixes:
+            action.fixes.append(fixes)
+
+    for index, (sl, c) in enumerate(zip(image.slices, checks, strict=True)):
+        edit = edits.setdefault(index, SliceEdit())
+        # Direct references: missing required ones, and missing weak ones that a search directory holds.
+        for ref, res in zip(sl.deps, c.direct, strict=True):
+            if res.status != "missing":
+                continue
+            _plan_one(fs, sl, edit, ref.index, res, search, mode, file_report, record, direct=True)
+        for loader, res in c.failing_transitive:
+            _plan_one(fs, sl, edit, None, res, search, mode, file_report, record, direct=False, loader=loader)
+    file_report.actions = list(actions.values())
+    return edits
+
+
+def _plan_one(
+    fs: Root,
+    sl: Slice,
+    edit: SliceEdit,
+    cmd_index: int | None,
+    res: Resolution,
+    search: list[str],
+    mode: str,
+    file_report: FileReport,
+    record,  # type: ignore[no-untyped-def]
+    direct: bool,
+    loader: str | None = None,
+) -> None:
+    is_rpath = res.name.startswith("@rpath/")
+    trailing = res.name[len("@rpath/") :] if is_rpath else posixpath.basename(res.name)
+    hit = _find(fs, trailing, sl.cputype, search)
+    if hit is None:
+        if res.required:
+            file_report.notes.append(
+                f"{res.name} ({sl.arch}) is not in any search directory ({', '.join(search)}); add --search DIR"
+            )
+        return
+    directory, found = hit
+    if is_rpath and mode == "rpath":
+        if directory not in edit.add_rpaths:
+            edit.add_rpaths.append(directory)
+        record("add_rpath", directory, None, sl.arch, res.name)
+    elif direct and cmd_index is not None:
+        edit.rename[cmd_index] = found
+        record("change", found, res.name, sl.arch, res.name)
+    else:
+        file_report.notes.append(
+            f"{res.name}, needed by {loader} ({sl.arch}), can only be fixed in that file or with --mode rpath"
+        )
+
+
+def _simulate(image: MachOFile, edits: dict[int, SliceEdit]) -> MachOFile:
+    """The MachOFile as it will read after the edits (for verifying a plan before writing it)."""
+    slices = []
+    for index, sl in enumerate(image.slices):
+        edit = edits.get(index)
+        if not edit:
+            slices.append(sl)
+            continue
+        deps = tuple(
+            dataclasses.replace(d, name=edit.rename[d.index]) if d.index in edit.rename else d for d in sl.deps
+        )
+        slices.append(dataclasses.replace(sl, deps=deps, rpaths=sl.rpaths + tuple(edit.add_rpaths)))
+    return dataclasses.replace(image, slices=tuple(slices))
+
+
+def _resign(host: Path) -> str:
+    """Re-sign ad hoc where codesign exists (a Mac); else say what to run. Editing load commands breaks it."""
+    codesign = shutil.which("codesign")
+    command = f"codesign --force --sign - {host}"
+    if codesign is None:
+        return f"code signature is now invalid (no codesign here); on the Mac run: {command}"
+    proc = subprocess.run([codesign, "--force", "--sign", "-", str(host)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return f"code signature is now invalid; `{command}` failed: {proc.stderr.strip()}"
+    return "re-signed ad hoc (codesign --force --sign -)"
