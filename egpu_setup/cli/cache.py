@@ -1,17 +1,202 @@
-"""`egpu-setup cache`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup cache`: fetch, add, list and verify the installers a lab draws from."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("cache", help="(not available yet)")
-    parser.set_defaults(run=run)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        help="the cache (default: $EGPU_SETUP_CACHE, else $XDG_CACHE_HOME/egpu-setup, else ~/.cache/egpu-setup)",
+    )
+    with_lock = argparse.ArgumentParser(add_help=False)
+    with_lock.add_argument(
+        "--lock", metavar="FILE", type=Path, default=Path("egpu-setup.lock"),
+        help="the lab's lock file, beside its inventory (default: ./egpu-setup.lock)",
+    )  # fmt: skip
+    with_lock.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (a lab's mirror URLs)")
+
+    parser = subparsers.add_parser(
+        "cache",
+        help="fetch, add, list and verify installers in the local artifact cache",
+        description="The content-addressed store of installers (by SHA-256) that every Mac of a lab draws from.",
+    )
+    parser.set_defaults(run=_usage(parser))
+    actions = parser.add_subparsers(dest="cache_action", metavar="ACTION")
+
+    fetch = actions.add_parser(
+        "fetch", parents=[common, with_lock], help="download what a profile needs (resumes; verifies SHA-256)"
+    )
+    fetch.add_argument("--profile", metavar="P", default="default", help="named stack (default: default)")
+    fetch.add_argument("--build", metavar="B", help="macOS build: fetch exactly its resolution (e.g. 17C88)")
+    fetch.add_argument("--only", metavar="ID", action="append", default=[], help="only this artifact id (repeatable)")
+    fetch.add_argument(
+        "--url", metavar="ID=URL", action="append", default=[], help="download artifact ID from URL (repeatable)"
+    )
+    fetch.add_argument("--mirror", metavar="URL", help="fetch every file from URL/<filename> (a lab mirror)")
+    fetch.set_defaults(run=run_fetch)
+
+    add = actions.add_parser("add", parents=[common, with_lock], help="import a file fetched by hand (e.g. cuDNN)")
+    add.add_argument("file", metavar="FILE", type=Path)
+    add.add_argument("--as", dest="as_", metavar="ID[@VERSION]", help="which artifact it is, if renamed")
+    add.set_defaults(run=run_add)
+
+    listing = actions.add_parser("list", parents=[common], help="what the cache holds")
+    listing.add_argument("--json", action="store_true", help="print JSON on stdout")
+    listing.set_defaults(run=run_list)
+
+    verify = actions.add_parser("verify", parents=[common], help="re-hash every cached file (exit 1 if one is bad)")
+    verify.add_argument("--json", action="store_true", help="print JSON on stdout")
+    verify.set_defaults(run=run_verify)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`cache` is not available in this version", fix="see README.md for the commands that are")
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace, ctx: Context) -> int:
+        raise EgpuError("`cache` needs an action: fetch, add, list or verify", fix=f"see `{parser.prog} --help`")
+
+    return run
+
+
+def _cache(args: argparse.Namespace) -> Any:
+    from egpu_setup.cache import Cache
+
+    return Cache(args.cache_dir)
+
+
+def _url_overrides(values: list[str]) -> dict[str, str]:
+    from egpu_setup.matrix import ARTIFACT_IDS
+
+    overrides = {}
+    for value in values:
+        artifact_id, sep, url = value.partition("=")
+        if not sep or artifact_id not in ARTIFACT_IDS or not url:
+            raise EgpuError(f"--url {value!r}: expected ID=URL with ID one of {', '.join(ARTIFACT_IDS)}")
+        overrides[artifact_id] = url
+    return overrides
+
+
+def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.cache import Lock, ManualDownloadNeeded
+    from egpu_setup.cache.progress import RichProgress
+    from egpu_setup.matrix import ARTIFACT_IDS, load_matrix
+
+    for artifact_id in args.only:
+        if artifact_id not in ARTIFACT_IDS:
+            raise EgpuError(f"--only {artifact_id}: unknown artifact id", fix=f"use one of {', '.join(ARTIFACT_IDS)}")
+    overrides = _url_overrides(args.url)
+    matrix = load_matrix(overlay=args.overlay)
+    if args.build:
+        plan = matrix.resolve(args.build, profile=args.profile)
+        for warning in plan.warnings:
+            ctx.note(f"warning: {warning}")
+        artifacts = [a for a in plan.artifacts.values() if a is not None]
+    else:
+        artifacts = matrix.profile_artifacts(args.profile)
+    if args.only:
+        artifacts = [a for a in artifacts if a.id in args.only]
+    lock = Lock.load(args.lock)
+    cache = _cache(args)
+    manual: list[ManualDownloadNeeded] = []
+    with RichProgress(ctx.console("stderr")) as progress:
+        for artifact in artifacts:
+            try:
+                path = cache.ensure(
+                    artifact, lock=lock, mirror=args.mirror, url=overrides.get(artifact.id), progress=progress
+                )
+            except ManualDownloadNeeded as exc:
+                manual.append(exc)
+                continue
+            finally:
+                lock.save()  # what was verified so far stays pinned, even if a later file fails
+            ctx.note(f"ok  {artifact.id} {artifact.version}: {path}")
+    if manual:
+        for exc in manual:
+            ctx.error(exc.message, exc.fix)
+        raise CheckFailed(
+            f"{len(manual)} artifact(s) must be downloaded by hand (see above); the others are in {cache.root}",
+            fix="add each with `egpu-setup cache add FILE`, then run `egpu-setup cache fetch` again",
+        )
+    ctx.note(f"{len(artifacts)} artifact(s) in {cache.root}; SHA-256 recorded in {lock.path}")
+    return ExitCode.OK
+
+
+def run_add(args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.cache import Lock, sha256_of
+    from egpu_setup.cache.identify import identify
+    from egpu_setup.matrix import load_matrix
+
+    source: Path = args.file
+    if not source.is_file():
+        raise EgpuError(f"{source} is not a file", fix="give the path of the downloaded installer")
+    matrix = load_matrix(overlay=args.overlay)
+    lock = Lock.load(args.lock)
+    digest = sha256_of(source)
+    found = identify(matrix, source, digest, lock=lock, as_=args.as_)
+    artifact = found.artifact
+    lock.check(artifact, digest, what=str(source))
+    cache = _cache(args)
+    path = cache.add_file(source, artifact, digest)
+    new = lock.record(artifact, digest)
+    lock.save()
+    pinned = ""
+    if new and not artifact.sha256:
+        pinned = f"; no checksum is published, so it is now pinned in {lock.path}"
+    ctx.console().print(
+        f"{source.name} is {artifact.id} {artifact.version} (identified by {found.how}); "
+        f"SHA-256 {digest}; stored as {path}{pinned}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    return ExitCode.OK
+
+
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
+    cache = _cache(args)
+    entries = cache.entries()
+    if args.json:
+        ctx.emit_json("cache_list", {"cache": str(cache.root), "entries": [e.to_dict() for e in entries]})
+        return ExitCode.OK
+    from rich.table import Table
+
+    table = Table(title=f"Cache {cache.root}", title_justify="left")
+    for column in ("artifact", "version", "file", "size", "sha256"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(entry.id, entry.version, entry.filename, _size(entry.size), f"{entry.sha256[:16]}…")
+    console = ctx.console()
+    console.print(table if entries else f"the cache {cache.root} is empty")
+    return ExitCode.OK
+
+
+def run_verify(args: argparse.Namespace, ctx: Context) -> int:
+    cache = _cache(args)
+    entries = cache.entries()
+    problems = cache.verify()
+    if args.json:
+        ctx.emit_json("cache_verify", {"cache": str(cache.root), "checked": len(entries), "problems": problems})
+    if problems:
+        raise CheckFailed(
+            f"{len(problems)} of {len(entries)} cached file(s) are bad:\n  " + "\n  ".join(problems),
+            fix="delete the named file(s) and run `egpu-setup cache fetch` (or `cache add` for files fetched by hand)",
+        )
+    if not args.json:
+        ctx.note(f"{len(entries)} cached file(s) in {cache.root}: all match their SHA-256")
+    return ExitCode.OK
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)

@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for a 10.13 build not in the matrix, use the nearest build of the same update (untested; warns)",
     )
     parser.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (e.g. a lab's mirror URLs)")
+    parser.add_argument("--matrix", metavar="FILE", type=Path, help="another matrix file instead of the packaged one")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
     parser.set_defaults(run=run)
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.matrix import load_matrix
 
-    matrix = load_matrix(overlay=args.overlay)
+    matrix = load_matrix(overlay=args.overlay, path=args.matrix)
     if args.build is None:
         selectors = [flag for flag, value in (("--profile", args.profile), ("--gpu", args.gpu),
                      ("--compute-capability", args.compute_capability)) if value is not None]  # fmt: skip

@@ -1,0 +1,147 @@
+"""Fetching one URL into a partial file: http(s) with resume (HTTP Range), and file:// for lab mirrors.
+
+A cut connection keeps what arrived; the next attempt (in this run, or the next run) asks for the rest with
+`Range: bytes=N-` (RFC 9110 section 14). A server that ignores Range answers 200 with the whole file, which then
+replaces the partial one. Checksums are the caller's business (egpu_setup.cache.store).
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Protocol
+
+from egpu_setup import __version__
+from egpu_setup.errors import CheckFailed, EgpuError
+
+CHUNK = 1 << 20
+TIMEOUT_S = 60
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+class Progress(Protocol):
+    """What the downloader reports to; the CLI draws a rich bar per file, the Python API may pass nothing."""
+
+    def start(self, label: str, total: int | None, completed: int) -> None: ...
+    def update(self, completed: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Quiet:
+    def start(self, label: str, total: int | None, completed: int) -> None:
+        pass
+
+    def update(self, completed: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class _Interrupted(Exception):
+    """The transfer stopped early; what arrived is in the partial file."""
+
+
+def download(url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3) -> None:
+    """Fetch `url` into `dest` (a partial file, resumed if it exists). Raises EgpuError / CheckFailed."""
+    progress = progress or _Quiet()
+    scheme = urllib.parse.urlsplit(url).scheme
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if scheme == "file":
+        _copy_file(url, dest, label, progress)
+        return
+    if scheme not in ("http", "https"):
+        raise EgpuError(f"cannot download {url}: only http, https and file URLs work", fix="correct the URL")
+    for attempt in range(1, attempts + 1):
+        try:
+            _http_attempt(url, dest, label, progress)
+            return
+        except _Interrupted as exc:
+            if attempt == attempts:
+                have = dest.stat().st_size if dest.exists() else 0
+                raise CheckFailed(
+                    f"download of {label} from {url} was interrupted ({exc}); {have} bytes kept in {dest}",
+                    fix="run the same command again: it resumes where the transfer stopped",
+                ) from None
+            time.sleep(0.2 * attempt)  # a short back-off: a flapping link often comes back at once
+        finally:
+            progress.finish()
+
+
+def _http_attempt(url: str, dest: Path, label: str, progress: Progress) -> None:
+    have = dest.stat().st_size if dest.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": f"egpu-setup/{__version__}"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:
+            # The partial file is not a prefix the server can continue (often: already complete, or another file):
+            # start over rather than guess.
+            dest.unlink()
+            raise _Interrupted("the server refused to resume; starting over") from None
+        hint = "the URL is wrong or the file moved" if exc.code in (403, 404, 410) else "the server failed"
+        raise EgpuError(
+            f"download of {label} failed: HTTP {exc.code} {exc.reason} for {url}",
+            fix=f"{hint}: check the URL, or give another with --url ID=URL or --mirror URL",
+        ) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise EgpuError(
+            f"cannot reach {url} for {label}: {reason}",
+            fix="check the network (or proxy) and the URL; a lab mirror can be given with --mirror URL",
+        ) from None
+    with response:
+        start, total = _plan(response, have)
+        mode = "ab" if start else "wb"
+        completed = start
+        progress.start(label, total, completed)
+        try:
+            with dest.open(mode) as out:
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    completed += len(chunk)
+                    progress.update(completed)
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
+            raise _Interrupted(f"{type(exc).__name__} after {completed} of {total or '?'} bytes") from None
+        if total is not None and completed < total:
+            raise _Interrupted(f"connection closed after {completed} of {total} bytes")
+
+
+def _plan(response: http.client.HTTPResponse, have: int) -> tuple[int, int | None]:
+    """Where this response's body starts in the file, and the file's full size if known."""
+    length = response.headers.get("Content-Length")
+    if response.status == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if not match or int(match[1]) != have:
+            raise _Interrupted(f"the server resumed at the wrong offset ({response.headers.get('Content-Range')})")
+        return have, None if match[3] == "*" else int(match[3])
+    # 200: the whole file; whatever partial we had is replaced.
+    return 0, int(length) if length and length.isdigit() else None
+
+
+def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
+    parts = urllib.parse.urlsplit(url)
+    source = Path(urllib.request.url2pathname(parts.path))
+    if not source.is_file():
+        raise EgpuError(
+            f"download of {label} failed: {source} does not exist (from {url})",
+            fix="check the mirror directory, or give another URL with --url ID=URL",
+        )
+    total = source.stat().st_size
+    progress.start(label, total, 0)
+    try:
+        with source.open("rb") as src, dest.open("wb") as out:
+            copied = 0
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                copied += len(chunk)
+                progress.update(copied)
+    finally:
+        progress.finish()

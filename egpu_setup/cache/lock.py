@@ -1,0 +1,146 @@
+"""The lock file `egpu-setup.lock`: the SHA-256 of every artifact a lab uses, so every Mac gets the same bytes.
+
+It sits beside the inventory. An artifact whose checksum is published (in the matrix or an overlay) is recorded with
+`origin: published`; one with no published checksum (cuDNN, the CUDA drivers) is pinned with `origin: pinned` the
+first time a file is fetched or added, and any different file is refused afterwards. Format::
+
+    # egpu-setup.lock: ...
+    lock_version: 1
+    artifacts:
+      cudnn@7.0.5: {sha256: 3f2a..., filename: cudnn-9.1-osx-x64-v7-ga.tgz, origin: pinned}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from egpu_setup.errors import EgpuError
+from egpu_setup.matrix.marked_yaml import MarkedDict, load_marked
+from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact
+from egpu_setup.matrix.validate import Problems
+
+LOCK_VERSION = 1
+DEFAULT_LOCK_NAME = "egpu-setup.lock"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HEADER = """\
+# egpu-setup.lock: the SHA-256 of every artifact this lab installs, written by `egpu-setup cache fetch/add`.
+# Keep it beside the inventory and under version control: a file whose digest differs from its entry is refused.
+# origin: published = checksum from the matrix (or overlay); pinned = no published checksum, pinned on first add.
+"""
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    sha256: str
+    filename: str
+    origin: str  # "published" or "pinned"
+
+
+class LockConflict(EgpuError):
+    """A file whose digest differs from the one the lock records (exit 2)."""
+
+
+class Lock:
+    def __init__(self, path: Path, entries: dict[str, LockEntry] | None = None) -> None:
+        self.path = path
+        self.entries: dict[str, LockEntry] = dict(entries or {})
+
+    @classmethod
+    def load(cls, path: Path | str) -> Lock:
+        """Read a lock file; a missing one is an empty lock (created on the first save).
+
+        A malformed one is an EgpuError (exit 2) naming the file and line.
+        """
+        path = Path(path)
+        if not path.exists():
+            return cls(path)
+        data = load_marked(path, "lock file")
+        problems = Problems(path, "lock file")
+        if data is None:
+            return cls(path)
+        if not isinstance(data, MarkedDict):
+            problems.add(getattr(data, "line", 1), "a lock file must be a mapping with lock_version and artifacts")
+            problems.raise_if_any()
+        for key in data:
+            if key not in ("lock_version", "artifacts"):
+                problems.add(data.line_of(key), f"unknown key {key!r} (known: lock_version, artifacts)")
+        if data.get("lock_version") != LOCK_VERSION:
+            problems.add(data.line_of("lock_version"), f"lock_version must be {LOCK_VERSION}")
+        artifacts = data.get("artifacts") or MarkedDict()
+        entries: dict[str, LockEntry] = {}
+        if not isinstance(artifacts, MarkedDict):
+            problems.add(data.line_of("artifacts"), "artifacts must be a mapping of id@version -> entry")
+            artifacts = MarkedDict()
+        for key, entry in artifacts.items():
+            line = artifacts.line_of(key)
+            artifact_id = str(key).split("@", 1)[0]
+            if "@" not in str(key) or artifact_id not in ARTIFACT_IDS:
+                problems.add(line, f"{key!r} is not an artifact id@version (ids: {', '.join(ARTIFACT_IDS)})")
+                continue
+            if not isinstance(entry, MarkedDict):
+                problems.add(line, f"{key}: must be a mapping {{sha256, filename, origin}}")
+                continue
+            sha = entry.get("sha256")
+            if not isinstance(sha, str) or not _SHA256.match(sha):
+                problems.add(entry.line_of("sha256"), f"{key}: sha256 must be 64 lower-case hex digits")
+                continue
+            origin = entry.get("origin", "pinned")
+            if origin not in ("published", "pinned"):
+                problems.add(entry.line_of("origin"), f"{key}: origin must be published or pinned")
+                continue
+            unknown = set(entry) - {"sha256", "filename", "origin"}
+            if unknown:
+                problems.add(line, f"{key}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+                continue
+            entries[str(key)] = LockEntry(sha, str(entry.get("filename", "")), origin)
+        problems.raise_if_any()
+        return cls(path, entries)
+
+    def get(self, artifact: Artifact) -> LockEntry | None:
+        return self.entries.get(artifact.key)
+
+    def check(self, artifact: Artifact, digest: str, what: str) -> None:
+        """Refuse `digest` for `artifact` when the lock records another (LockConflict, exit 2)."""
+        entry = self.get(artifact)
+        if entry is None or entry.sha256 == digest:
+            return
+        raise LockConflict(
+            f"{what} is not the {artifact.id} {artifact.version} this lab uses: {self.path} records SHA-256 "
+            f"{entry.sha256} ({entry.origin}), this file has {digest}",
+            fix=(
+                f"use the file the lab was set up with; if this new file is the right one, delete the "
+                f"'{artifact.key}' entry from {self.path}, then add it again"
+            ),
+        )
+
+    def record(self, artifact: Artifact, digest: str) -> bool:
+        """Record the digest of `artifact` (published when the matrix has it, else pinned); True if new."""
+        if artifact.key in self.entries:
+            return False
+        origin = "published" if artifact.sha256 == digest else "pinned"
+        self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin)
+        return True
+
+    def save(self) -> None:
+        """Write atomically (temp file + rename), so a crash never leaves a half-written lock."""
+        lines = [_HEADER.rstrip("\n"), f"lock_version: {LOCK_VERSION}", "artifacts:" + ("" if self.entries else " {}")]
+        for key in sorted(self.entries):
+            entry = self.entries[key]
+            lines.append(
+                f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}}}"
+            )
+        text = "\n".join(lines) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=".egpu-setup.lock.", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

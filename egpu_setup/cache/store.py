@@ -1,0 +1,227 @@
+"""The content-addressed artifact store on the controller.
+
+Layout (docs/architecture.md, "Artifact cache")::
+
+    <cache>/sha256/<hex>     the files, named by their SHA-256
+    <cache>/index.json       {"<hex>": {"id": ..., "version": ..., "filename": ..., "size": ...}}
+    <cache>/partial/         downloads in progress (kept across runs so they resume)
+
+A file enters `sha256/` only after its digest was checked, by an atomic rename, so the store never holds a file
+under the wrong name; index.json is rewritten atomically under an advisory lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from egpu_setup.cache.download import Progress, download
+from egpu_setup.cache.lock import Lock
+from egpu_setup.errors import CheckFailed, EgpuError
+from egpu_setup.matrix.model import Artifact
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class ManualDownloadNeeded(EgpuError):
+    """An artifact with no URL (behind a login) that is not in the cache yet."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    sha256: str
+    id: str
+    version: str
+    filename: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "id": self.id, "version": self.version, "filename": self.filename,
+                "size": self.size}  # fmt: skip
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path | str | None = None) -> None:
+        if root is None:
+            from egpu_setup.paths import cache_dir
+
+            root = cache_dir()
+        self.root = Path(root)
+        self.objects = self.root / "sha256"
+        self.partial = self.root / "partial"
+        self.index_path = self.root / "index.json"
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    def path_for(self, sha256: str) -> Path:
+        return self.objects / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def index(self) -> dict[str, dict[str, Any]]:
+        if not self.index_path.exists():
+            return {}
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EgpuError(
+                f"cache index {self.index_path} is unreadable: {exc}",
+                fix="delete it and run `egpu-setup cache fetch` again (the files themselves are kept by digest)",
+            ) from None
+        if not isinstance(data, dict):
+            raise EgpuError(f"cache index {self.index_path} is not a JSON object", fix="delete it and fetch again")
+        return data
+
+    def entries(self) -> list[CacheEntry]:
+        out = []
+        for digest, info in sorted(self.index().items(), key=lambda item: (item[1].get("id", ""), item[0])):
+            out.append(CacheEntry(digest, str(info.get("id")), str(info.get("version")), str(info.get("filename")),
+                                  int(info.get("size", 0))))  # fmt: skip
+        return out
+
+    def find(self, artifact: Artifact) -> CacheEntry | None:
+        """The cached file of `artifact`, by id and version (newest index entry wins)."""
+        for entry in self.entries():
+            if entry.id == artifact.id and entry.version == artifact.version and self.has(entry.sha256):
+                return entry
+        return None
+
+    # --- writing -------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _index_lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".index.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _record(self, digest: str, artifact: Artifact, size: int) -> None:
+        with self._index_lock():
+            index = self.index()
+            index[digest] = {"id": artifact.id, "version": artifact.version, "filename": artifact.filename,
+                             "size": size}  # fmt: skip
+            handle, tmp = tempfile.mkstemp(prefix=".index.", dir=self.root)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(index, out, indent=2, sort_keys=True)
+            os.replace(tmp, self.index_path)
+
+    def _store(self, source: Path, digest: str, artifact: Artifact, move: bool) -> Path:
+        """Put a checked file at sha256/<digest> by rename (move) or copy-then-rename (copy)."""
+        self.objects.mkdir(parents=True, exist_ok=True)
+        target = self.path_for(digest)
+        if move:
+            os.replace(source, target)
+        else:
+            handle, tmp = tempfile.mkstemp(prefix=".add.", dir=self.objects)
+            os.close(handle)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        self._record(digest, artifact, target.stat().st_size)
+        return target
+
+    def add_file(self, source: Path, artifact: Artifact, digest: str | None = None) -> Path:
+        """Copy a file already identified as `artifact` into the store (the source stays where it is)."""
+        digest = digest or sha256_of(source)
+        return self._store(source, digest, artifact, move=False)
+
+    def ensure(
+        self,
+        artifact: Artifact,
+        lock: Lock | None = None,
+        mirror: str | None = None,
+        url: str | None = None,
+        progress: Progress | None = None,
+        attempts: int = 3,
+    ) -> Path:
+        """The cached file of `artifact`, downloading it if needed; its digest checked against matrix and lock.
+
+        URL order: `url`, then `<mirror>/<filename>`, then the matrix's. An artifact with neither digest nor URL
+        in the cache raises ManualDownloadNeeded. The lock (if given) is updated in memory; the caller saves it.
+        """
+        published = artifact.sha256
+        pinned = lock.get(artifact) if lock else None
+        if published and pinned and pinned.sha256 != published:
+            raise EgpuError(
+                f"{lock.path if lock else 'the lock'} records {artifact.id} {artifact.version} as {pinned.sha256}, "
+                f"but the matrix publishes {published}",
+                fix=f"if the matrix (or overlay) is right, delete the '{artifact.key}' entry from the lock file and "
+                "fetch again",
+            )
+        wanted = published or (pinned.sha256 if pinned else None)
+        if wanted and self.has(wanted) and not self._size_changed(wanted):
+            if lock:
+                lock.record(artifact, wanted)
+            if not any(e.sha256 == wanted for e in self.entries()):
+                self._record(wanted, artifact, self.path_for(wanted).stat().st_size)
+            return self.path_for(wanted)
+
+        source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
+        if source is None:
+            page = artifact.fields.get("download_page")
+            raise ManualDownloadNeeded(
+                f"{artifact.id} {artifact.version} ({artifact.filename}) has no download URL: "
+                "it sits behind a login",
+                fix=(f"download it by hand{f' from {page}' if page else ''}, then run "
+                     f"`egpu-setup cache add {artifact.filename}` (or give --url {artifact.id}=URL / --mirror URL)"),
+            )  # fmt: skip
+        partial = self.partial / _SAFE.sub("_", f"{artifact.id}-{artifact.version}-{artifact.filename}.part")
+        download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
+        actual = sha256_of(partial)
+        if wanted and actual != wanted:
+            partial.unlink(missing_ok=True)  # a wrong file is not worth resuming: keep nothing
+            if not published and lock is not None:
+                lock.check(artifact, actual, what=f"{artifact.filename} from {source} (nothing was kept)")
+            origin = "published" if published else f"pinned in {lock.path if lock else 'the lock'}"
+            raise CheckFailed(
+                f"checksum mismatch for {artifact.filename} ({artifact.id} {artifact.version}) from {source}: "
+                f"expected SHA-256 {wanted} ({origin}), got {actual}; nothing was kept",
+                fix="the download is corrupt or the URL serves another file: check the URL (--url/--mirror) and "
+                "fetch again",
+            )
+        path = self._store(partial, actual, artifact, move=True)
+        if lock:
+            lock.record(artifact, actual)
+        return path
+
+    def _size_changed(self, digest: str) -> bool:
+        """A cheap corruption check for `ensure` (truncated or appended file); `verify` re-hashes everything."""
+        recorded = self.index().get(digest, {}).get("size")
+        return recorded is not None and self.path_for(digest).stat().st_size != recorded
+
+    # --- checking ------------------------------------------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Re-hash every indexed file; returns one line per missing or corrupt entry (empty when all is well)."""
+        problems = []
+        for entry in self.entries():
+            path = self.path_for(entry.sha256)
+            if not path.is_file():
+                problems.append(f"{entry.id} {entry.version} ({entry.filename}): missing {path}")
+                continue
+            actual = sha256_of(path)
+            if actual != entry.sha256:
+                problems.append(f"{entry.id} {entry.version} ({entry.filename}): {path} is corrupt, SHA-256 {actual}")
+        return problems
