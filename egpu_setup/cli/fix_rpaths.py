@@ -1,17 +1,122 @@
-"""`egpu-setup fix-rpaths`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup fix-rpaths`: check and fix the library references of Mach-O files by dyld's rules."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+from egpu_setup.errors import EgpuError, ExitCode
+
+DESCRIPTION = """\
+Resolve every library reference (LC_LOAD_DYLIB and its weak/re-export forms) of the Mach-O files named, or
+found under the directories named, as dyld does on macOS 10.13: @rpath against the LC_RPATHs of the image and of
+the libraries it loads, @loader_path, @executable_path, absolute paths, the default fallback
+/usr/local/lib:/usr/lib. Each unresolved reference is fixed by adding an LC_RPATH for the search directory that
+holds the library (--mode rpath, like `install_name_tool -add_rpath`) or by changing it to that absolute path
+(--mode absolute, like `install_name_tool -change`). A second run finds nothing to do and changes nothing.
+
+With --root the files are those of a Mac's tree copied here (a rehearsal Mac: <lab>/hosts/<name>/root): PATHs
+under it are used as they are, other PATHs, --search and --executable are paths on that Mac. Libraries under
+/usr/lib and /System/Library that the root lacks count as found in dyld's shared cache."""
+
+EPILOG = """\
+exit codes: 0 every reference resolves (with --check: nothing to do), 1 something does not resolve, 2 bad input
+(a missing, non-Mach-O, truncated or corrupt file, or one without room for a new load command); on 2 no file is
+changed."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("fix-rpaths", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "fix-rpaths",
+        help="make dyld find the CUDA libraries of a self-built libmxnet.so (LC_RPATH / install names)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="Mach-O file or directory to walk")
+    parser.add_argument("--root", default="/", metavar="DIR", help="the Mac's root directory (default: /)")
+    parser.add_argument(
+        "--search",
+        action="append",
+        metavar="DIR",
+        help="directory on the Mac where missing libraries may be found (repeatable; default: /usr/local/cuda/lib)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("rpath", "absolute"),
+        default="rpath",
+        help="fix @rpath references by adding an LC_RPATH (default) or by changing them to absolute paths",
+    )
+    parser.add_argument("--executable", metavar="PATH", help="main executable, to check @executable_path references")
+    parser.add_argument("--check", action="store_true", help="print the plan and change nothing")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`fix-rpaths` is not available in this version", fix="see README.md for the commands that are")
+    from pathlib import Path
+
+    from egpu_setup.macho.fixer import fix_rpaths
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise EgpuError(f"--root {args.root}: not a directory", fix="give the Mac's root directory (default: /)")
+    report = fix_rpaths(
+        list(args.paths),
+        root=str(root),
+        search=args.search,
+        mode=args.mode,
+        check=args.check,
+        executable=args.executable,
+    )
+    for error in report.errors:
+        ctx.error(error.error or "failed", error.fix)
+    if report.errors and not args.check:
+        ctx.note("nothing was changed")
+    if args.json:
+        ctx.emit_json("fix-rpaths", report.to_dict())
+    else:
+        _print(ctx, report)
+    return int(ExitCode(report.exit_code))
+
+
+def _print(ctx: Context, report: Any) -> None:
+    from rich.markup import escape
+
+    console = ctx.console()
+    verb = "would" if report.check else "did"
+    for f in report.files:
+        if f.status == "error":
+            continue
+        archs = f" ({', '.join(f.archs)})" if len(f.archs) > 1 else ""
+        style = {"ok": "green", "fixed": "green", "would-fix": "yellow", "failing": "red"}.get(f.status, "")
+        console.print(f"[bold]{escape(f.path)}[/bold]{escape(archs)}: [{style}]{f.status}[/{style}]")
+        for item in f.unresolved_before:
+            console.print(f"  unresolved: {escape(_ref(item, f, len(f.archs) > 1))}")
+        for action in f.actions:
+            console.print(f"  {verb}: {escape(action.text())}")
+        for item in f.still_failing:
+            console.print(f"  [red]still failing[/red]: {escape(_ref(item, f, len(f.archs) > 1))}")
+        for note in f.notes:
+            console.print(f"  note: {escape(note)}")
+    if report.skipped:
+        names = [s["path"] for s in report.skipped]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        ctx.note(f"skipped {len(names)} file(s) that are not loadable Mach-O or are symlinks: {shown}")
+    counts: dict[str, int] = {}
+    for f in report.files:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no Mach-O files"
+    console.print(f"{len(report.files)} file(s): {escape(summary)}")
+
+
+def _ref(item: dict[str, Any], f: Any, fat: bool) -> str:
+    text = f"{item['name']}"
+    if item.get("loaded_by") and item["loaded_by"] != f.mac_path:
+        text += f" (needed by {item['loaded_by']})"
+    if item.get("kind") not in ("load", None):
+        text += f" [{item['kind']}]"
+    if fat:
+        text = f"[{item['arch']}] {text}"
+    return text

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+"""Ansible module egpu.mac.macho_rpaths: make dyld find the libraries a Mach-O file references."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: macho_rpaths
+short_description: Make dyld find the libraries that Mach-O files reference (LC_RPATH, install names)
+version_added: "0.1.0"
+description:
+  - Resolves every library reference (C(LC_LOAD_DYLIB), C(LC_LOAD_WEAK_DYLIB), C(LC_REEXPORT_DYLIB), ...) of the
+    Mach-O files in O(paths) as dyld does on macOS 10.13 High Sierra (C(@rpath) through the LC_RPATHs of the image
+    and of the libraries it loads, C(@loader_path), C(@executable_path), absolute paths, the default fallback
+    C(/usr/local/lib:/usr/lib)).
+  - Fixes each unresolved reference by adding an C(LC_RPATH) for the O(search) directory that holds the library
+    (O(mode=rpath), like C(install_name_tool -add_rpath)), or by changing the reference to that absolute path
+    (O(mode=absolute), like C(install_name_tool -change)).
+  - Every file is planned and checked before anything is written; each edited file is written beside itself and
+    moved into place, keeping its mode. A file without room for larger load commands fails the task and nothing
+    is changed. A code-signed file is re-signed ad hoc with C(codesign) after the edit.
+  - The logic is egpu-setup's own (C(egpu_setup.macho)); the module must run with the interpreter of the
+    egpu-setup target tools (C(/usr/local/egpu-setup/venv/bin/python)), whose site-packages hold C(egpu_setup)
+    and C(macholib).
+options:
+  paths:
+    description: Mach-O files, or directories whose Mach-O files are treated (other files are skipped).
+    type: list
+    elements: path
+    required: true
+  search:
+    description: Directories on the Mac where missing libraries may be found, in order.
+    type: list
+    elements: str
+    default: [/usr/local/cuda/lib]
+  mode:
+    description: How to fix an C(@rpath/) reference; other references are always changed to absolute paths.
+    type: str
+    choices: [rpath, absolute]
+    default: rpath
+  root:
+    description: Root of the Mac's file system (C(/) on the Mac itself; a copied tree for offline use).
+    type: path
+    default: /
+  executable:
+    description: Main executable, to check C(@executable_path) references.
+    type: path
+  fail_on_unresolved:
+    description: Fail when a required reference still does not resolve after the fix.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Reports the plan and whether it would change anything; writes nothing.
+  diff_mode:
+    support: full
+    description: Before and after list of the library load commands of every file that changes.
+requirements:
+  - egpu_setup and macholib importable by the module's Python interpreter
+author:
+  - egpu-setup developers
+"""
+
+EXAMPLES = r"""
+- name: Ensure libmxnet.so finds the CUDA 9.1 and cuDNN 7 libraries through an LC_RPATH
+  egpu.mac.macho_rpaths:
+    paths: [/usr/local/src/mxnet/lib/libmxnet.so]
+    search: [/usr/local/cuda/lib]
+  vars:
+    ansible_python_interpreter: /usr/local/egpu-setup/venv/bin/python
+
+- name: Ensure every Mach-O file under the MXNet Python package references CUDA by absolute paths
+  egpu.mac.macho_rpaths:
+    paths: [/usr/local/src/mxnet/python/mxnet]
+    mode: absolute
+
+- name: Check a rehearsal Mac's tree from the controller without changing it
+  egpu.mac.macho_rpaths:
+    paths: [/usr/local/src/mxnet/lib]
+    root: /var/lib/egpu-lab/hosts/mac1/root
+  check_mode: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a file was (or in check mode would be) changed.
+  type: bool
+  returned: always
+files:
+  description: One entry per Mach-O file treated.
+  type: list
+  elements: dict
+  returned: always
+  contains:
+    path: {description: The file as named or found., type: str}
+    mac_path: {description: Its path on the Mac (inside O(root))., type: str}
+    archs: {description: Architectures of its slices., type: list}
+    status: {description: "ok, fixed, would-fix, failing or error.", type: str}
+    changed: {description: Whether this file was rewritten., type: bool}
+    unresolved_before: {description: References dyld could not resolve before (name, kind, tried, ...)., type: list}
+    actions: {description: "Changes made or planned (action add_rpath or change, value, old, archs, fixes).",
+              type: list}
+    still_failing: {description: References that still do not resolve after the fix., type: list}
+    notes: {description: Remarks (code signature, references no search directory holds, ...)., type: list}
+    load_commands_before: {description: The library load commands before., type: list}
+    load_commands_after: {description: The library load commands after (planned ones in check mode)., type: list}
+skipped_files:
+  description: Files found in directories and skipped (not Mach-O, symlinks), with the reason.
+  type: list
+  elements: dict
+  returned: always
+search:
+  description: The search directories used.
+  type: list
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+try:
+    from egpu_setup.macho.fixer import fix_rpaths
+except ImportError as exc:  # not the egpu-setup target interpreter
+    fix_rpaths = None
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "paths": {"type": "list", "elements": "path", "required": True},
+            "search": {"type": "list", "elements": "str", "default": ["/usr/local/cuda/lib"]},
+            "mode": {"type": "str", "choices": ["rpath", "absolute"], "default": "rpath"},
+            "root": {"type": "path", "default": "/"},
+            "executable": {"type": "path"},
+            "fail_on_unresolved": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    if fix_rpaths is None:
+        module.fail_json(
+            msg=missing_required_lib("egpu_setup and macholib (the egpu-setup target tools)")
+            + ". Run this module with ansible_python_interpreter=/usr/local/egpu-setup/venv/bin/python, which the"
+            " python_bootstrap role installs.",
+            exception=str(IMPORT_ERROR),
+        )
+    p = module.params
+    try:
+        report = fix_rpaths(
+            p["paths"],
+            root=p["root"],
+            search=p["search"],
+            mode=p["mode"],
+            check=module.check_mode,
+            executable=p["executable"],
+        )
+    except OSError as exc:  # a file vanished or became unwritable between the plan and the write
+        module.fail_json(msg=f"cannot rewrite a Mach-O file: {exc}", changed=False)
+
+    data = report.to_dict()
+    files = data["files"]
+    changed = any(f["changed"] for f in files) or (module.check_mode and any(f["actions"] for f in files))
+    result = {"changed": changed, "files": files, "skipped_files": data["skipped"], "search": data["search"]}
+    if module._diff:
+        result["diff"] = [
+            {
+                "before_header": f["path"],
+                "after_header": f["path"],
+                "before": "\n".join(f["load_commands_before"]) + "\n",
+                "after": "\n".join(f["load_commands_after"]) + "\n",
+            }
+            for f in files
+            if f["actions"] and f["status"] != "error"
+        ]
+    if report.errors:
+        msgs = "; ".join(f"{e.error} ({e.fix})" if e.fix else str(e.error) for e in report.errors)
+        module.fail_json(msg=f"nothing was changed: {msgs}", **result)
+    failing = [f"{f['path']}: {s['name']}" for f in files for s in f["still_failing"]]
+    if failing and p["fail_on_unresolved"]:
+        module.fail_json(msg="library references still do not resolve: " + ", ".join(failing), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
