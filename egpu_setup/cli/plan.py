@@ -1,17 +1,23 @@
-"""`egpu-setup plan`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup plan`: provision in check mode with diff; lists per host what would change, changes nothing."""
 
 from __future__ import annotations
 
 import argparse
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+from egpu_setup.runner.options import add_run_options, run_playbook_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("plan", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "plan",
+        help="show per host what provision would change (check mode with diff; changes nothing)",
+        description="Run playbooks/provision.yml in check mode with diff and list, per host, the tasks that would "
+        "change something and their diffs. Nothing on the hosts changes.",
+    )
+    add_run_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`plan` is not available in this version", fix="see README.md for the commands that are")
+    return run_playbook_command(args, ctx, command="plan", check=True)

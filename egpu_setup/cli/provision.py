@@ -1,17 +1,24 @@
-"""`egpu-setup provision`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup provision`: run playbooks/provision.yml on an inventory (or a rehearsal lab) with a live view."""
 
 from __future__ import annotations
 
 import argparse
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+from egpu_setup.runner.options import add_run_options, run_playbook_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("provision", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "provision",
+        help="install the eGPU stack (web driver, CUDA, cuDNN, MXNet) on the Macs of an inventory",
+        description="Provision the Macs of an Ansible inventory: web driver, eGPU support, CUDA driver and toolkit, "
+        "Command Line Tools, cuDNN, MXNet from source, then verify the GPU. A second run changes nothing. "
+        "The same as `ansible-playbook -i INVENTORY playbooks/provision.yml`, with a live view and a run report.",
+    )
+    add_run_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`provision` is not available in this version", fix="see README.md for the commands that are")
+    return run_playbook_command(args, ctx, command="provision")

@@ -1,17 +1,24 @@
-"""`egpu-setup rollback`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup rollback`: undo provisioning from the backups kept on each host."""
 
 from __future__ import annotations
 
 import argparse
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+from egpu_setup.runner.options import add_run_options, run_playbook_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("rollback", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "rollback",
+        help="restore the Macs to their state before provision (backups, receipts, nvram), rebooting if needed",
+        description="Run playbooks/rollback.yml: restore every file provision replaced or patched from the backup "
+        "on the host (checked against its SHA-256 manifest), remove what it added, forget its receipts, remove "
+        "nvram nvda_drv and reboot when a driver it loaded must go.",
+    )
+    add_run_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`rollback` is not available in this version", fix="see README.md for the commands that are")
+    return run_playbook_command(args, ctx, command="rollback")

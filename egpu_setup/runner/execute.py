@@ -1,0 +1,314 @@
+"""One ansible-playbook run through ansible-runner: private data dir, event queue, views, report.
+
+ansible-runner runs the playbook in its own thread (`run_async`); its event handler only puts events on a
+queue, and this module's loop on the main thread applies them to a RunState and redraws the view. The run's
+private data dir (`<runs_dir>/<time>-<command>`) is fresh for every run and kept: the artifacts (events as
+JSON, ansible's stdout) let anyone rebuild the report later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from egpu_setup import paths
+from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.runner.content import Content
+from egpu_setup.runner.report import RunOutcome, build_report, write_report
+from egpu_setup.runner.request import RunRequest
+from egpu_setup.runner.state import RunState
+from egpu_setup.runner.view import SafeView, View
+
+log = logging.getLogger("egpu_setup.runner")
+
+IDENT = "ansible"  # artifacts/<IDENT>/ under the run dir: job_events/, stdout, rc, status
+LOG_NAME = "ansible.log"  # the full ansible-playbook output: a link to artifacts/<IDENT>/stdout
+VERIFY_DIR = "verify"  # gpu_verify fetches <host>.json here (extravar egpu_verify_fetch_dir)
+
+
+def make_run_dir(runs_dir: Path, command: str) -> Path:
+    """A new directory `<UTC time>-<command>`; a numeric suffix keeps two runs in one second apart."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1, 1000):
+        candidate = runs_dir / (f"{stamp}-{command}" if attempt == 1 else f"{stamp}-{command}-{attempt}")
+        try:
+            candidate.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return candidate
+    raise EgpuError(f"cannot make a run directory under {runs_dir}", fix="remove old runs from it")
+
+
+def ansible_env(content: Content) -> dict[str, str]:
+    """The environment ansible-playbook gets on top of ours: our roles, collection, config and tools."""
+    bin_dir = str(Path(sys.executable).parent)  # ansible-playbook of the same virtual environment
+    collections = [str(content.root), str(Path.home() / ".ansible/collections"), "/usr/share/ansible/collections"]
+    return {
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "/usr/bin:/bin")]),
+        "ANSIBLE_CONFIG": str(content.root / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(content.roles_dir),
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(collections),
+        "ANSIBLE_NOCOLOR": "1",  # the log file is read with less and grep, not a terminal
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+
+
+def playbook_args(content: Content, request: RunRequest, extravars: dict[str, Any]) -> list[str]:
+    """The arguments of the equivalent plain `ansible-playbook` command (shown in the report, used by --list-tasks)."""
+    args = ["-i", str(request.inventory)]
+    if request.limit:
+        args += ["--limit", request.limit]
+    if extravars:
+        args += ["-e", json.dumps(extravars, sort_keys=True)]
+    if request.check:
+        args += ["--check", "--diff"]
+    return [*args, str(content.playbook(request.playbook))]
+
+
+def count_tasks(content: Content, request: RunRequest, extravars: dict[str, Any]) -> int | None:
+    """Tasks per host in the playbook, from `ansible-playbook --list-tasks`, for the live view's progress bar.
+
+    Dynamic includes add tasks at run time; the view then grows the total. None when it cannot tell.
+    """
+    env = {**os.environ, **ansible_env(content)}
+    command = ["ansible-playbook", "--list-tasks", *playbook_args(content, request, extravars)]
+    try:
+        done = subprocess.run(
+            command, cwd=content.root, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        log.debug("ansible-playbook --list-tasks failed", exc_info=True)
+        return None
+    if done.returncode != 0:
+        return None
+    # Task lines are indented six spaces under "tasks:" and end with their tags; play lines have four.
+    return sum(1 for line in done.stdout.splitlines() if re.match(r"^ {6}\S.*\tTAGS: ", line)) or None
+
+
+@contextlib.contextmanager
+def _run_log(run_dir: Path) -> Iterator[Path]:
+    """egpu-setup's own log of the run (renderer errors and the like), beside ansible's."""
+    path = run_dir / "egpu-setup.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    previous = log.level
+    log.setLevel(logging.DEBUG)
+    try:
+        yield path
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+        handler.close()
+
+
+def run_playbook(
+    content: Content, request: RunRequest, view: View, on_start: Callable[[Path], None] | None = None
+) -> RunOutcome:
+    """Run the request's playbook; returns the outcome with its report (also written to the run dir).
+
+    `on_start` gets the log's path before Ansible starts (so people can follow it with `tail -F`).
+
+    Raises EgpuError (exit 2) when Ansible stops before running any host because of its input, or when no
+    host of the inventory matches.
+    """
+    import ansible_runner
+
+    run_dir = make_run_dir(request.runs_dir or paths.runs_dir(), request.command)
+    extravars = request.all_extravars()
+    (run_dir / VERIFY_DIR).mkdir()
+    extravars.setdefault("egpu_verify_fetch_dir", str(run_dir / VERIFY_DIR))
+    playbook = content.playbook(request.playbook)
+    summary = {
+        "playbook": str(playbook),
+        "inventory": str(request.inventory),
+        "limit": request.limit,
+        "profile": request.profile,
+        "check": request.check,
+        "ansible_playbook": ["ansible-playbook", *playbook_args(content, request, extravars)],
+    }
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    cancel = threading.Event()
+    killed = threading.Event()
+    state = RunState()
+    safe_view = SafeView(view)
+
+    def on_event(event: dict[str, Any]) -> bool:
+        # ansible-runner's thread: only queue (and decide a requested kill right here, so it lands on time)
+        events.put(event)
+        if request.kill_when is not None and not cancel.is_set() and request.kill_when(event):
+            killed.set()
+            cancel.set()
+        return True  # keep the event in artifacts/
+
+    started = time.monotonic()
+    interrupted = False
+    log_path = _link_log(run_dir)
+    if on_start is not None:
+        on_start(log_path)
+    with _run_log(run_dir):
+        log.info("run %s: %s", request.command, " ".join(summary["ansible_playbook"]))
+        if getattr(view, "wants_task_total", False):
+            _count_in_background(content, request, extravars, state)
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(run_dir),
+            project_dir=str(content.root),
+            playbook=str(playbook),
+            inventory=str(request.inventory),
+            limit=request.limit,
+            extravars=extravars,
+            envvars=ansible_env(content),
+            cmdline="--check --diff" if request.check else None,
+            ident=IDENT,
+            suppress_env_files=True,  # nothing of this run's env (--check!) may leak into another
+            quiet=True,  # ansible's output goes to the log file, the view shows progress
+            settings={"pexpect_timeout": 0.5},  # how often a kill request is looked at
+            event_handler=on_event,
+            cancel_callback=cancel.is_set,
+        )
+        safe_view.start()
+        try:
+            _pump(thread, events, state, safe_view)
+        except KeyboardInterrupt:
+            interrupted = True
+            cancel.set()
+            _pump(thread, events, state, safe_view)
+        finally:
+            safe_view.stop(state)
+        duration = time.monotonic() - started
+        status, exit_code, error = _judge(request, state, runner, log_path, killed.is_set(), interrupted)
+        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, runner.rc, exit_code)
+    report = build_report(
+        command=request.command,
+        request=summary,
+        state=state,
+        status=status,
+        exit_code=exit_code,
+        run_dir=run_dir,
+        log=log_path,
+        duration_s=duration,
+        verify_reports=collect_verify_reports(run_dir / VERIFY_DIR),
+    )
+    if error is not None:
+        report["error"] = {"message": error.message, "fix": error.fix}
+    write_report(report, run_dir)
+    if error is not None:
+        raise error
+    if interrupted:
+        raise KeyboardInterrupt
+    return RunOutcome(report=report, exit_code=exit_code, run_dir=run_dir, log=log_path)
+
+
+def _count_in_background(content: Content, request: RunRequest, extravars: dict[str, Any], state: RunState) -> None:
+    def count() -> None:
+        state.task_total = count_tasks(content, request, extravars)
+
+    threading.Thread(target=count, name="egpu-setup-list-tasks", daemon=True).start()
+
+
+def _pump(thread: threading.Thread, events: queue.Queue[dict[str, Any]], state: RunState, view: SafeView) -> None:
+    """Apply queued events in order and redraw until ansible-runner's thread is done and the queue is empty."""
+    while thread.is_alive() or not events.empty():
+        try:
+            event = events.get(timeout=0.1)
+        except queue.Empty:
+            view.refresh(state)
+            continue
+        state.apply(event)
+        view.event(event, state)
+    thread.join()
+    view.refresh(state)
+
+
+def _link_log(run_dir: Path) -> Path:
+    """`<run dir>/ansible.log`: ansible-runner's stdout file (written as the run goes) under a name people
+    look for; a relative link, so a run directory can be moved or archived whole."""
+    path = run_dir / LOG_NAME
+    path.symlink_to(Path("artifacts") / IDENT / "stdout")
+    return path
+
+
+def _judge(
+    request: RunRequest, state: RunState, runner: Any, log_path: Path, killed: bool, interrupted: bool
+) -> tuple[str, int, EgpuError | None]:
+    """(status, exit code, error to raise) from the events and ansible-playbook's end."""
+    if interrupted:
+        return "interrupted", int(ExitCode.INTERRUPTED), None
+    if killed:
+        return "killed", int(ExitCode.CHECK_FAILED), None
+    if state.stats is None and _no_hosts(log_path):
+        return _no_host_error(request)
+    if state.stats is None:
+        message = ansible_error(log_path) or f"ansible-playbook ended with status {runner.status} (rc {runner.rc})"
+        # rc 4 (parser error) and 5 (bad options) come from the inputs: inventory, variables, options.
+        code = ExitCode.USAGE if runner.rc in (4, 5) else ExitCode.CHECK_FAILED
+        return (
+            "error",
+            int(code),
+            EgpuError(
+                f"ansible-playbook stopped before running any host: {message}",
+                fix=f"see the log {log_path}",
+                exit_code=code,
+            ),
+        )
+    if not state.hosts:
+        return _no_host_error(request)
+    if any(host.failed or host.unreachable for host in state.hosts.values()):
+        return "failed", int(ExitCode.CHECK_FAILED), None
+    return "ok", int(ExitCode.OK), None
+
+
+def _no_host_error(request: RunRequest) -> tuple[str, int, EgpuError]:
+    where = f" matches --limit {request.limit}" if request.limit else " is in it"
+    error = EgpuError(
+        f"no host of inventory {request.inventory}{where}",
+        fix="check the host names with `ansible-inventory -i INVENTORY --graph`",
+    )
+    return "error", int(ExitCode.USAGE), error
+
+
+def _no_hosts(log_path: Path) -> bool:
+    """ansible-core 2.19 stops with this error when the inventory and --limit select no host."""
+    try:
+        return "leaves us with no hosts to target" in log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def ansible_error(log_path: Path) -> str | None:
+    """The error lines ansible-playbook printed before giving up."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [line.strip() for line in lines if line.startswith(("ERROR!", "[ERROR]"))]
+    return " ".join(errors[:3]) if errors else None
+
+
+def collect_verify_reports(directory: Path) -> dict[str, dict[str, Any]]:
+    """The verification reports gpu_verify fetched, one `<host>.json` per host."""
+    reports: dict[str, dict[str, Any]] = {}
+    if not directory.is_dir():
+        return reports
+    for path in sorted(directory.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable verify report %s: %s", path, exc)
+            continue
+        if isinstance(doc, dict):
+            reports[path.stem] = doc
+    return reports

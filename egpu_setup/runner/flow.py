@@ -1,0 +1,54 @@
+"""From parsed arguments to an exit code: inputs checked, the playbook run with a view, the report printed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from egpu_setup.cli.context import Context
+from egpu_setup.errors import EgpuError
+from egpu_setup.runner.content import find_content
+from egpu_setup.runner.execute import run_playbook
+from egpu_setup.runner.report import REPORT_KIND, print_summary
+from egpu_setup.runner.request import INVENTORY_HELP, RunRequest, check_inventory, check_profile
+from egpu_setup.runner.view import LiveView, PlainView, View
+
+# command -> playbook under playbooks/; `plan` is provision in check mode.
+PLAYBOOK_OF = {"provision": "provision", "plan": "provision", "rollback": "rollback"}
+
+
+def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:
+    content = find_content()
+    check_profile(args.profile)
+    if args.rehearse and args.inventory is not None:
+        raise EgpuError("-i and --rehearse exclude each other", fix="--rehearse makes and uses the lab's inventory")
+    if args.rehearse:
+        from egpu_setup.runner.rehearse import rehearsal_inventory
+
+        inventory = rehearsal_inventory(args.lab_dir, ctx, bring_up=command == "provision")
+    elif args.inventory is None:
+        raise EgpuError(f"`{command}` needs an inventory", fix=INVENTORY_HELP)
+    else:
+        inventory = check_inventory(args.inventory)
+    request = RunRequest(
+        command=command,
+        playbook=PLAYBOOK_OF[command],
+        inventory=inventory,
+        limit=args.limit,
+        profile=args.profile,
+        check=check,
+    )
+    outcome = run_playbook(content, request, choose_view(ctx, command), on_start=lambda log: ctx.note(f"log: {log}"))
+    report = outcome.report
+    print_summary(ctx.console("stderr" if args.json else "stdout"), report)
+    if args.json:
+        ctx.emit_json(REPORT_KIND, {k: v for k, v in report.items() if k not in ("schema_version", "kind")})
+    return outcome.exit_code
+
+
+def choose_view(ctx: Context, command: str) -> View:
+    """The live table on a terminal; plain lines in pipes, logs and CI (and where TERM is dumb)."""
+    isatty = getattr(ctx.stderr, "isatty", lambda: False)()
+    if isatty and os.environ.get("TERM", "") != "dumb":
+        return LiveView(ctx.console("stderr"), f"egpu-setup {command}")
+    return PlainView(ctx.stderr)

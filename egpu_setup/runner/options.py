@@ -1,0 +1,47 @@
+"""The options and the flow that `provision`, `plan` and `rollback` share.
+
+Only argparse here: the CLI imports this module at start-up; `flow` (ansible-runner, rich) is imported when a
+command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from egpu_setup.cli.context import Context
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-i",
+        "--inventory",
+        type=Path,
+        metavar="INVENTORY",
+        help="an Ansible inventory of the Macs (YAML or INI, a file or a directory), as for ansible-playbook",
+    )
+    parser.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups (Ansible's --limit)")
+    parser.add_argument(
+        "--profile",
+        metavar="PROFILE",
+        help="the matrix profile (`egpu-setup matrix --profiles`); default: the inventory's egpu_profile",
+    )
+    parser.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="run on a one-host rehearsal lab (simulated High Sierra Mac), bringing it up when needed",
+    )
+    parser.add_argument(
+        "--lab-dir",
+        type=Path,
+        metavar="DIR",
+        help="the rehearsal lab for --rehearse (default: $EGPU_SETUP_LAB or ~/.local/share/egpu-setup/lab)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
+
+
+def run_playbook_command(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:
+    """Shared by the three commands: validate, run the playbook named after the command, report."""
+    from egpu_setup.runner.flow import run
+
+    return run(args, ctx, command=command, check=check)

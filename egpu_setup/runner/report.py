@@ -1,0 +1,126 @@
+"""The end of a run: the JSON run report (kept in the run directory) and the human summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from egpu_setup.cli.context import JSON_SCHEMA_VERSION
+from egpu_setup.runner.state import HostState, RunState
+
+REPORT_KIND = "run_report"
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced; `exit_code` follows egpu_setup.errors.ExitCode."""
+
+    report: dict[str, Any]
+    exit_code: int
+    run_dir: Path
+    log: Path
+
+
+def host_entry(host: HostState, check: bool, verify: dict[str, Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "status": host.status,
+        "ok": host.ok,
+        "changed": host.changed,
+        "failed": host.failed,
+        "unreachable": host.unreachable,
+        "skipped": host.skipped,
+        "rescued": host.rescued,
+        "ignored": host.ignored,
+        "duration_s": round(host.duration_s, 2),
+        "failures": [failure.to_dict() for failure in host.failures],
+        # In check mode these are the changes the run would make; otherwise the ones it made.
+        "changes": [change.to_dict() for change in host.changes],
+    }
+    if verify is not None:
+        entry["verify"] = verify
+    return entry
+
+
+def build_report(
+    *,
+    command: str,
+    request: dict[str, Any],
+    state: RunState,
+    status: str,
+    exit_code: int,
+    run_dir: Path,
+    log: Path,
+    duration_s: float,
+    verify_reports: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    check = bool(request.get("check"))
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "kind": REPORT_KIND,
+        "command": command,
+        **request,
+        "status": status,
+        "exit_code": exit_code,
+        "duration_s": round(duration_s, 2),
+        "run_dir": str(run_dir),
+        "log": str(log),
+        "hosts": {name: host_entry(state.hosts[name], check, verify_reports.get(name)) for name in sorted(state.hosts)},
+    }
+
+
+def write_report(report: dict[str, Any], run_dir: Path) -> Path:
+    path = run_dir / "report.json"
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def print_summary(console: Any, report: dict[str, Any]) -> None:
+    """The per-host table, then for `plan` what would change on each host, then where the log is."""
+    from rich.table import Table
+
+    table = Table(title=f"egpu-setup {report['command']}: {report['status']}", title_justify="left")
+    for column in ("host", "ok", "changed", "failed", "unreachable", "duration"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for name, host in report["hosts"].items():
+        table.add_row(
+            name,
+            str(host["ok"]),
+            _count(host["changed"], "yellow"),
+            _count(host["failed"], "red"),
+            _count(host["unreachable"], "red"),
+            f"{host['duration_s']:.1f} s",
+        )
+    console.print(table)
+    for name, host in report["hosts"].items():
+        for failure in host["failures"]:
+            where = f"{failure['role']} : {failure['task']}" if failure["role"] else failure["task"]
+            console.print(f"[red]{name}: failed: {where}[/red]", markup=True)
+            console.print(_indent(failure["message"]), markup=False)
+    if report.get("check"):
+        print_plan(console, report)
+    console.print(f"log: {report['log']}", markup=False)
+    console.print(f"report: {Path(report['run_dir']) / 'report.json'}", markup=False)
+
+
+def print_plan(console: Any, report: dict[str, Any]) -> None:
+    for name, host in report["hosts"].items():
+        changes = host["changes"]
+        if not changes:
+            console.print(f"{name}: nothing to change", markup=False)
+            continue
+        console.print(f"{name}: {len(changes)} change(s) to make:", markup=False)
+        for change in changes:
+            where = f"{change['role']} : {change['task']}" if change["role"] else change["task"]
+            console.print(f"  ~ {where}", markup=False)
+            if change["diff"]:
+                console.print(_indent(change["diff"], "      "), markup=False)
+
+
+def _count(value: int, style: str) -> str:
+    return f"[{style}]{value}[/{style}]" if value else "0"
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())

@@ -1,0 +1,73 @@
+"""The validated inputs of one run: which playbook, on which inventory, with which options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egpu_setup.errors import EgpuError
+
+INVENTORY_HELP = "pass -i with an Ansible inventory (see inventory/example/hosts.yml), or use --rehearse"
+
+
+@dataclass
+class RunRequest:
+    """One ansible-playbook run as a command asks for it."""
+
+    command: str  # provision | plan | rollback: names the run directory and the report
+    playbook: str  # a playbook name under playbooks/
+    inventory: Path
+    limit: str | None = None
+    profile: str | None = None  # -> extravar egpu_profile; None leaves it to the inventory's group_vars
+    check: bool = False  # check mode with diff (`plan`)
+    extravars: dict[str, Any] = field(default_factory=dict)
+    runs_dir: Path | None = None  # default egpu_setup.paths.runs_dir()
+    # Called in ansible-runner's thread with every event; True kills ansible-playbook right there (its process
+    # group gets SIGKILL), the way a crash or a power cut would stop a run. Tests use it to stop between steps.
+    kill_when: Callable[[dict[str, Any]], bool] | None = None
+
+    def all_extravars(self) -> dict[str, Any]:
+        """The extra vars on the command line; only non-secret values belong here (they show in `ps`)."""
+        merged = dict(self.extravars)
+        if self.profile:
+            merged["egpu_profile"] = self.profile
+        return merged
+
+
+def check_inventory(path: Path) -> Path:
+    """The inventory as an absolute path, or EgpuError (exit 2) naming the path and what is wrong with it."""
+    path = path.expanduser()
+    if not path.exists():
+        raise EgpuError(f"inventory {path} does not exist", fix=INVENTORY_HELP)
+    if path.is_file() and path.suffix in (".yml", ".yaml"):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EgpuError(f"cannot read inventory {path}: {exc}", fix=INVENTORY_HELP) from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            raise EgpuError(
+                f"inventory {path} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}",
+                fix="fix the YAML; an Ansible YAML inventory maps group names (e.g. `all`) to hosts/children/vars",
+            ) from None
+        if not isinstance(doc, dict) or not doc:
+            raise EgpuError(
+                f"inventory {path} is not an Ansible YAML inventory (expected a mapping of groups, found "
+                f"{type(doc).__name__})",
+                fix="start it with `all:` and list the Macs under `hosts:`; see inventory/example/hosts.yml",
+            )
+    return path.resolve()
+
+
+def check_profile(name: str | None) -> None:
+    """An unknown profile is bad input (exit 2); the matrix says which ones exist."""
+    if name is None:
+        return
+    from egpu_setup.matrix import load_matrix
+
+    load_matrix().profile(name)

@@ -1,0 +1,190 @@
+"""Per-host progress of a run, built from ansible-runner's events on the main thread."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Events that end one task on one host (item events are parts of a task and are not counted again).
+RESULT_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_skipped": "skipped",
+    "runner_on_unreachable": "unreachable",
+}
+
+
+@dataclass
+class Failure:
+    task: str
+    role: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "role": self.role, "message": self.message}
+
+
+@dataclass
+class Change:
+    """A task that changed the host (or, in check mode, would change it), with its diff when the module gave one."""
+
+    task: str
+    role: str | None
+    action: str | None
+    diff: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "role": self.role, "action": self.action, "diff": self.diff}
+
+
+@dataclass
+class HostState:
+    name: str
+    role: str | None = None
+    task: str | None = None
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: int = 0
+    ignored: int = 0
+    rescued: int = 0
+    done: int = 0  # tasks finished on this host, for the progress bar
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    failures: list[Failure] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def status(self) -> str:
+        if self.unreachable:
+            return "unreachable"
+        return "failed" if self.failed else "ok"
+
+
+@dataclass
+class RunState:
+    """Everything the views and the report need, updated one event at a time."""
+
+    hosts: dict[str, HostState] = field(default_factory=dict)
+    play: str | None = None
+    task_total: int | None = None  # tasks of the playbook per host, when known (see execute.count_tasks)
+    stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
+    no_hosts_matched: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def host(self, name: str) -> HostState:
+        if name not in self.hosts:
+            self.hosts[name] = HostState(name)
+        return self.hosts[name]
+
+    def apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self.play = data.get("name")
+        elif kind == "runner_on_start" and data.get("host"):
+            host = self.host(data["host"])
+            host.role, host.task = data.get("role"), data.get("task")
+        elif kind in RESULT_EVENTS and data.get("host"):
+            self._result(RESULT_EVENTS[kind], data)
+        elif kind == "playbook_on_no_hosts_matched":
+            self.no_hosts_matched = True
+        elif kind == "playbook_on_stats":
+            self.stats = data
+            self._final_counts(data)
+
+    def _result(self, status: str, data: dict[str, Any]) -> None:
+        host = self.host(data["host"])
+        res = data.get("res") or {}
+        host.role, host.task = data.get("role"), data.get("task")
+        host.done += 1
+        host.finished = time.monotonic()
+        task = data.get("task") or ""
+        if status == "ok":
+            host.ok += 1
+            if res.get("changed"):
+                host.changed += 1
+                host.changes.append(Change(task, data.get("role"), data.get("task_action"), render_diff(res)))
+        elif status == "failed":
+            if data.get("ignore_errors"):
+                host.ignored += 1
+            else:
+                host.failed += 1
+                host.failures.append(Failure(task, data.get("role"), failure_message(res)))
+        elif status == "skipped":
+            host.skipped += 1
+        else:
+            host.unreachable += 1
+            host.failures.append(Failure(task, data.get("role"), failure_message(res)))
+
+    def _final_counts(self, stats: dict[str, Any]) -> None:
+        """Ansible's own totals replace the counts seen on the way (they also count handlers and rescues)."""
+        names = set()
+        for key in ("ok", "changed", "failures", "dark", "skipped", "ignored", "rescued", "processed"):
+            names.update((stats.get(key) or {}).keys())
+        for name in names:
+            host = self.host(name)
+            host.ok = int((stats.get("ok") or {}).get(name, 0))
+            host.changed = int((stats.get("changed") or {}).get(name, 0))
+            host.failed = int((stats.get("failures") or {}).get(name, 0))
+            host.unreachable = int((stats.get("dark") or {}).get(name, 0))
+            host.skipped = int((stats.get("skipped") or {}).get(name, 0))
+            host.ignored = int((stats.get("ignored") or {}).get(name, 0))
+            host.rescued = int((stats.get("rescued") or {}).get(name, 0))
+
+
+def failure_message(res: dict[str, Any]) -> str:
+    """The reason Ansible gives, plus the command's stderr when the module ran one."""
+    parts = [str(res.get("msg") or "").strip()]
+    for key in ("stderr", "module_stderr"):
+        text = str(res.get(key) or "").strip()
+        if text and text not in parts[0]:
+            parts.append(text)
+    message = "\n".join(part for part in parts if part)
+    return message or "failed (no message; see the log)"
+
+
+def render_diff(res: dict[str, Any]) -> str | None:
+    """A module's `diff` (one dict or a list of them) as unified-diff text, the way Ansible's --diff shows it."""
+    diffs = res.get("diff")
+    if not diffs:
+        return None
+    chunks: list[str] = []
+    for diff in diffs if isinstance(diffs, list) else [diffs]:
+        if not isinstance(diff, dict):
+            continue
+        if diff.get("prepared"):
+            chunks.append(str(diff["prepared"]).rstrip("\n"))
+            continue
+        before, after = diff.get("before"), diff.get("after")
+        if before is None and after is None:
+            continue
+        before_text = _as_text(before)
+        after_text = _as_text(after)
+        if before_text == after_text:
+            continue
+        lines = difflib.unified_diff(
+            before_text.splitlines(keepends=True),
+            after_text.splitlines(keepends=True),
+            fromfile=str(diff.get("before_header") or "before"),
+            tofile=str(diff.get("after_header") or "after"),
+        )
+        chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines).rstrip("\n"))
+    return "\n".join(chunks) or None
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2, sort_keys=True) + "\n"
+    text = str(value)
+    return text if text.endswith("\n") or not text else text + "\n"

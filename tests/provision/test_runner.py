@@ -1,0 +1,243 @@
+"""The runner and the provision/plan/rollback commands on a small real Ansible project (local connection)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from egpu_setup.runner.content import find_content
+from egpu_setup.runner.execute import count_tasks, run_playbook
+from egpu_setup.runner.request import RunRequest
+from egpu_setup.runner.state import RunState
+from egpu_setup.runner.view import LiveView, PlainView
+
+
+def runs_of(tmp_path: Path) -> list[Path]:
+    runs = tmp_path / "data" / "egpu-setup" / "runs"
+    return sorted(runs.iterdir()) if runs.exists() else []
+
+
+def test_provision_reports_counts_failures_log_and_exits_1(cli, demo_project, tmp_path, inventory_of):
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha", "beta"], demo_broken=["beta"])
+
+    result = cli("provision", "-i", str(inventory), "--profile", "default", "--json")
+
+    assert result.code == 1, result.err
+    report = json.loads(result.out)
+    assert report["kind"] == "run_report" and report["schema_version"] == 1
+    assert report["command"] == "provision" and report["status"] == "failed" and report["exit_code"] == 1
+    alpha, beta = report["hosts"]["alpha"], report["hosts"]["beta"]
+    assert (alpha["status"], alpha["changed"], alpha["failed"], alpha["failures"]) == ("ok", 1, 0, [])
+    assert alpha["changes"][0]["task"] == "Ensure the marker file is written"
+    assert alpha["verify"] == {"host": "alpha", "passed": True}
+    assert (beta["status"], beta["failed"], beta["unreachable"]) == ("failed", 1, 0)
+    assert beta["failures"] == [
+        {
+            "task": "Ensure the host is not the broken one",
+            "role": "demo",
+            "message": "beta is broken: remedy: replace it",
+        }
+    ]
+    # --profile reaches the play as egpu_profile
+    assert (tmp_path / "hosts/alpha.txt").read_text() == "provisioned alpha with default\n"
+    # the report on disk is the one printed; the log is ansible's full output
+    run_dir = Path(report["run_dir"])
+    assert json.loads((run_dir / "report.json").read_text()) == report
+    log = Path(report["log"]).read_text()
+    assert "TASK [demo : Ensure the marker file is written]" in log
+    assert "beta is broken" in log
+    assert f"log: {report['log']}" in result.err
+    # not a terminal: plain ordered lines, the failure's message under its line
+    lines = result.err.splitlines()
+    written = next(
+        i for i, line in enumerate(lines) if line.endswith("alpha: changed: demo : Ensure the marker file is written")
+    )
+    failed = next(
+        i for i, line in enumerate(lines) if line.endswith("beta: failed: demo : Ensure the host is not the broken one")
+    )
+    assert written < failed and lines[failed + 1] == "    beta is broken: remedy: replace it"
+    # secrets never go in extravars; the profile does, and the command line is recorded
+    assert report["ansible_playbook"][:3] == ["ansible-playbook", "-i", str(inventory)]
+
+
+def test_second_run_changes_nothing(cli, demo_project, tmp_path, inventory_of):
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"])
+
+    first = json.loads(cli("provision", "-i", str(inventory), "--json").out)
+    second = cli("provision", "-i", str(inventory), "--json")
+
+    assert first["hosts"]["alpha"]["changed"] == 1
+    assert second.code == 0
+    report = json.loads(second.out)
+    assert report["status"] == "ok" and report["hosts"]["alpha"]["changed"] == 0
+    assert report["hosts"]["alpha"]["ok"] >= 2
+    assert report["run_dir"] != first["run_dir"]  # a fresh private data dir per run
+
+
+def test_plan_lists_diffs_changes_nothing_and_leaks_no_check_mode(cli, demo_project, tmp_path, inventory_of):
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"])
+    marker = tmp_path / "hosts/alpha.txt"
+
+    plan = cli("plan", "-i", str(inventory))
+
+    assert plan.code == 0, plan.err
+    assert not marker.exists()
+    assert "alpha: 1 change(s) to make:" in plan.out
+    assert "~ demo : Ensure the marker file is written" in plan.out
+    assert "+provisioned alpha with default" in plan.out
+    report = json.loads((runs_of(tmp_path)[-1] / "report.json").read_text())
+    assert report["check"] is True and report["hosts"]["alpha"]["changes"][0]["diff"].endswith(
+        "+provisioned alpha with default"
+    )
+    # the next run is not in check mode: nothing of the plan's command line leaked (suppress_env_files)
+    assert cli("provision", "-i", str(inventory)).code == 0
+    assert marker.exists()
+    converged = cli("plan", "-i", str(inventory))
+    assert converged.code == 0 and "alpha: nothing to change" in converged.out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist"),
+        ("all: [unclosed\n", "is not valid YAML (line 2)"),
+        ("- just\n- a list\n", "is not an Ansible YAML inventory"),
+    ],
+)
+def test_bad_inventory_exits_2_naming_the_path(cli, demo_project, tmp_path, content, expected):
+    inventory = tmp_path / "bad.yml"
+    if content is not None:
+        inventory.write_text(content)
+
+    result = cli("provision", "-i", str(inventory))
+
+    assert result.code == 2
+    assert f"error: inventory {inventory} {expected}" in result.err
+    assert "fix: " in result.err
+    assert runs_of(tmp_path) == []  # refused before anything ran
+
+
+def test_unknown_profile_and_missing_inventory_exit_2(cli, demo_project, demo_inventory, tmp_path):
+    unknown = cli("plan", "-i", str(demo_inventory), "--profile", "nosuch")
+    assert unknown.code == 2 and "unknown profile 'nosuch'" in unknown.err and "fix: use one of: default" in unknown.err
+    missing = cli("rollback")
+    assert missing.code == 2 and "`rollback` needs an inventory" in missing.err
+    both = cli("provision", "-i", str(demo_inventory), "--rehearse")
+    assert both.code == 2 and "exclude each other" in both.err
+    assert runs_of(tmp_path) == []
+
+
+def test_no_host_matching_the_limit_exits_2(cli, demo_project, demo_inventory):
+    result = cli("rollback", "-i", str(demo_inventory), "--limit", "gamma")
+
+    assert result.code == 2
+    assert f"no host of inventory {demo_inventory} matches --limit gamma" in result.err
+
+
+class ExplodingView(PlainView):
+    def event(self, event: dict[str, Any], state: RunState) -> None:
+        if event.get("event") == "runner_on_ok":
+            raise RuntimeError("the terminal went away")
+        super().event(event, state)
+
+
+def test_a_broken_view_is_logged_and_the_run_goes_on(demo_project, demo_inventory, tmp_path):
+    stream = io.StringIO()
+    request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory)
+
+    outcome = run_playbook(find_content(), request, ExplodingView(stream))
+
+    assert outcome.exit_code == 0
+    assert outcome.report["hosts"]["beta"]["changed"] == 1  # events after the error still counted
+    own_log = (outcome.run_dir / "egpu-setup.log").read_text()
+    assert "progress view failed in event" in own_log and "the terminal went away" in own_log
+
+
+@pytest.mark.slow
+def test_kill_when_stops_ansible_on_the_spot(demo_project, tmp_path, inventory_of):
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"], demo_sleep=60)
+    request = RunRequest(
+        command="provision",
+        playbook="provision",
+        inventory=inventory,
+        kill_when=lambda event: (
+            event.get("event") == "runner_on_ok"
+            and event["event_data"].get("task") == "Bring the verification report back"
+        ),
+    )
+    started = time.monotonic()
+
+    outcome = run_playbook(find_content(), request, PlainView(io.StringIO()))
+
+    assert time.monotonic() - started < 30  # not the 60 s sleep
+    assert outcome.report["status"] == "killed" and outcome.exit_code == 1
+    assert (outcome.run_dir / "artifacts/ansible/status").read_text() == "canceled"
+
+
+def test_live_view_shows_role_task_counts_and_progress():
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160, color_system=None)
+    view = LiveView(console, "egpu-setup provision")
+    state = RunState(task_total=4)
+    for event in (
+        {"event": "playbook_on_play_start", "event_data": {"name": "Provision"}},
+        {"event": "runner_on_start", "event_data": {"host": "mac1", "role": "cudnn", "task": "Ensure cuDNN"}},
+        {
+            "event": "runner_on_ok",
+            "event_data": {"host": "mac1", "role": "cudnn", "task": "Ensure cuDNN", "res": {"changed": True}},
+        },
+        {"event": "runner_on_skipped", "event_data": {"host": "mac1", "role": "mxnet", "task": "Build MXNet"}},
+    ):
+        state.apply(event)
+    view.start()
+    view.refresh(state)
+    view.stop(state)
+
+    text = out.getvalue()
+    assert "egpu-setup provision - Provision" in text
+    row = next(line for line in text.splitlines() if "mac1" in line)
+    assert "mxnet : Build MXNet" in row
+    cells = [cell for cell in row.split("mxnet : Build MXNet")[1].split() if cell != "│"]
+    assert cells[:4] == ["1", "1", "0", "1"]  # ok changed failed skipped
+    assert "━" in row  # the progress bar: 2 of 4 tasks
+
+
+def test_count_tasks_lists_the_playbook(demo_project, demo_inventory):
+    request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory)
+    assert count_tasks(find_content(), request, {}) == 4
+
+
+def test_help_stays_fast_and_imports_no_runner():
+    code = (
+        "import sys, time; t = time.perf_counter(); from egpu_setup.cli import build_parser; build_parser(); "
+        "print(time.perf_counter() - t, 'ansible_runner' in sys.modules, 'rich' in sys.modules)"
+    )
+    elapsed, runner, rich = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert (runner, rich) == ("False", "False")
+    assert float(elapsed) < 0.3
+
+
+def test_run_report_is_rebuilt_from_kept_artifacts(cli, demo_project, demo_inventory, tmp_path):
+    """The run directory keeps every event: replaying them gives the same counts as the report."""
+    report = json.loads(cli("provision", "-i", str(demo_inventory), "--json").out)
+    events_dir = Path(report["run_dir"]) / "artifacts/ansible/job_events"
+    events = [json.loads(p.read_text()) for p in events_dir.glob("*.json")]
+    state = RunState()
+    for event in sorted(events, key=lambda e: e["counter"]):
+        state.apply(event)
+    assert {name: host.changed for name, host in state.hosts.items()} == {
+        name: host["changed"] for name, host in report["hosts"].items()
+    }
+    assert yaml.safe_load((Path(report["run_dir"]) / "artifacts/ansible/status").read_text()) == "successful"
