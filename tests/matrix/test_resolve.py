@@ -167,3 +167,18 @@ def test_resolution_table_names_patch_and_arch(cli) -> None:
     assert result.code == 0
     assert "patch 17D47 -> 17C88" in result.out and "sm_61" in result.out
     assert "https://images.nvidia.com/mac/pkg/387/WebDriver-387.10.10.10.25.156.pkg" in result.out
+
+
+def test_matrix_command_does_not_import_ansible() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys\n"
+        "from egpu_setup.cli import main\n"
+        "assert main(['matrix'], stdout=io.StringIO()) == 0\n"
+        "assert main(['matrix', '--build', '17C88', '--json'], stdout=io.StringIO()) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ansible', 'ansible_runner')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
