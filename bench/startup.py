@@ -43,11 +43,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="runs per command (default 7)")
     args = parser.parse_args()
     base = _command()
-    measure(base + ["--version"], 1)  # warm the file cache and .pyc files so run 1 is not an outlier
+    measure([*base, "--version"], 1)  # warm the file cache and .pyc files so run 1 is not an outlier
     missed = 0
     print(f"{'command':<22} {'median':>8} {'min':>8} {'max':>8}  goal")
     for label, extra, goal in CASES:
-        times = measure(base + extra, args.runs)
+        times = measure([*base, *extra], args.runs)
         median = statistics.median(times)
         verdict = "ok" if median <= goal else "MISSED"
         missed += median > goal
