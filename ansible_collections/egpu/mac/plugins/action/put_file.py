@@ -1,0 +1,57 @@
+"""egpu.mac.put_file: a controller file present on the target with a verified SHA-256, without target Python.
+
+Copies through the connection's put_file only when the target's copy is missing or differs (`shasum -a 256`),
+records the destination in the provisioning journal first, and checks the digest after the copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
+from ansible_collections.egpu.mac.plugins.module_utils.uploads import file_sha256, remote_sha256, upload
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+    _VALID_ARGS = frozenset(("src", "dest", "sha256", "mode", "state_dir"))
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(
+            argument_spec={
+                "src": {"type": "path", "required": True},
+                "dest": {"type": "str", "required": True},
+                "sha256": {"type": "str"},
+                "mode": {"type": "str", "default": "0644"},
+                "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
+            }
+        )
+        src = Path(args["src"])
+        if not src.is_file():
+            return {**result, "failed": True, "msg": f"{src} does not exist on the controller"}
+        want = file_sha256(src)
+        if args["sha256"] and args["sha256"].lower() != want:
+            return {
+                **result,
+                "failed": True,
+                "msg": f"{src} has SHA-256 {want}, expected {args['sha256']}: the cache holds another file",
+            }
+        try:
+            before = remote_sha256(self, args["dest"])
+            changed = before != want
+            result.update(changed=changed, dest=args["dest"], sha256=want, before_sha256=before)
+            if self._task.diff:
+                dest = args["dest"]
+                result["diff"] = {"before": f"{dest}: {before or 'absent'}\n", "after": f"{dest}: {want}\n"}
+            if changed and not self._task.check_mode:
+                journal.track(self, args["state_dir"], [args["dest"]], check_mode=False)
+                upload(self, src, args["dest"], want, args["mode"])
+        except TargetCommandError as exc:
+            result.update(exc.result())
+        return result

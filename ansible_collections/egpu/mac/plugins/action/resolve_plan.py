@@ -1,0 +1,74 @@
+"""egpu.mac.resolve_plan: the host's plan from the compatibility matrix, with every artifact in the controller cache.
+
+Controller-side: imports egpu_setup.matrix and egpu_setup.cache (the same code `egpu-setup matrix` and
+`egpu-setup cache fetch` use), resolves the host's build and GPU against the profile, makes sure each artifact is in
+the cache with its SHA-256 checked (downloading from the mirror, a per-artifact URL or the matrix's URL), records
+digests in the lock file, and returns the plan as the `egpu_plan` fact with each artifact's `local_path`.
+A refusal of the resolver (not 10.13, a build outside the profile, an impossible pairing) fails the task with the
+resolver's message and its remedy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "build": {"type": "str", "required": True},
+    "profile": {"type": "str", "default": "default"},
+    "overlay": {"type": "path"},
+    "gpu": {"type": "raw"},
+    "allow_nearest": {"type": "bool", "default": False},
+    "cache_dir": {"type": "path"},
+    "lock_file": {"type": "path"},
+    "mirror_url": {"type": "str"},
+    "urls": {"type": "dict", "default": {}},
+    "fetch": {"type": "list", "elements": "str"},
+}
+
+
+def resolve_and_fetch(args: dict[str, Any]) -> dict[str, Any]:
+    """The plan dict (docs/architecture.md, Resolution) plus `local_path` per fetched artifact. Raises EgpuError."""
+    from egpu_setup.cache import Cache, Lock
+    from egpu_setup.matrix import load_matrix
+
+    matrix = load_matrix(overlay=Path(args["overlay"]) if args["overlay"] else None)
+    gpu = args["gpu"]
+    if isinstance(gpu, str) and gpu.lower().startswith("0x"):
+        gpu = int(gpu, 16)
+    resolution = matrix.resolve(args["build"], profile=args["profile"], gpu=gpu, allow_nearest=args["allow_nearest"])
+    plan = resolution.to_dict()
+    cache = Cache(args["cache_dir"]) if args["cache_dir"] else Cache()
+    lock = Lock.load(args["lock_file"]) if args["lock_file"] else None
+    wanted = args["fetch"]
+    for artifact_id, artifact in resolution.artifacts.items():
+        if artifact is None or (wanted is not None and artifact_id not in wanted):
+            continue
+        path = cache.ensure(artifact, lock=lock, mirror=args["mirror_url"], url=args["urls"].get(artifact_id))
+        plan["artifacts"][artifact_id]["local_path"] = str(path)
+    if lock is not None:
+        lock.save()
+    return plan
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        from egpu_setup.errors import EgpuError
+
+        try:
+            plan = resolve_and_fetch(args)
+        except EgpuError as exc:
+            # str(exc) is "<message>\nfix: <remedy>" when the resolver names a remedy.
+            return {**result, "failed": True, "msg": str(exc), "fix": exc.fix}
+        result.update(changed=False, ansible_facts={"egpu_plan": plan}, plan=plan)
+        for warning in plan.get("warnings") or []:
+            self._display.warning(str(warning))
+        return result

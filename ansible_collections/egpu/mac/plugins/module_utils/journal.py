@@ -1,0 +1,200 @@
+"""The provisioning journal on the target: what existed before, so rollback restores it byte for byte.
+
+Controller-side (used by action plugins through target_shell). Layout under the state directory (default
+/var/db/egpu-setup), one tab-separated record a line in `journal.tsv`, first record of a path wins:
+
+    added   PATH              PATH did not exist; rollback removes it (and everything under it), newest first
+    backup  SHA256  PATH      PATH was this file; its bytes are in files/SHA256; rollback copies them back
+    link    TARGET  PATH      PATH was a symbolic link to TARGET
+    tree    LISTING PATH      PATH was a directory whose entries are listed in trees/LISTING; rollback removes
+                              entries that are not in the listing (its files are also `backup`/`link` records)
+    receipt ID                provisioning installed package ID; rollback forgets its receipt
+    nvram   NAME  STATE VALUE the variable before provisioning (STATE absent|present, VALUE as nvram printed it)
+
+The journal only grows; rollback replays it backwards and removes the state directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
+
+JOURNAL = "journal.tsv"
+
+
+@dataclass
+class JournalRecords:
+    added: list[str] = field(default_factory=list)
+    backups: dict[str, str] = field(default_factory=dict)  # path -> sha256
+    links: dict[str, str] = field(default_factory=dict)  # path -> link target
+    trees: dict[str, str] = field(default_factory=dict)  # path -> listing file name
+    receipts: list[str] = field(default_factory=list)
+    nvram: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (state, value)
+
+    def covers(self, path: str) -> bool:
+        """True when rollback already knows how to bring PATH back (it, or a directory above it, is recorded)."""
+        if path in self.backups or path in self.links or path in self.trees:
+            return True
+        probe = path
+        while True:
+            if probe in self.added or probe in self.trees:
+                return True
+            parent = posixpath.dirname(probe)
+            if parent == probe:
+                return False
+            probe = parent
+
+
+def parse_journal(text: str) -> JournalRecords:
+    records = JournalRecords()
+    for line in text.splitlines():
+        parts = line.split("\t")
+        kind = parts[0]
+        if kind == "added" and len(parts) == 2:
+            records.added.append(parts[1])
+        elif kind == "backup" and len(parts) == 3:
+            records.backups.setdefault(parts[2], parts[1])
+        elif kind == "link" and len(parts) == 3:
+            records.links.setdefault(parts[2], parts[1])
+        elif kind == "tree" and len(parts) == 3:
+            records.trees.setdefault(parts[2], parts[1])
+        elif kind == "receipt" and len(parts) == 2:
+            records.receipts.append(parts[1])
+        elif kind == "nvram" and len(parts) >= 3:
+            records.nvram.setdefault(parts[1], (parts[2], parts[3] if len(parts) > 3 else ""))
+    return records
+
+
+def read_journal(action: Any, state_dir: str) -> JournalRecords:
+    path = quote(posixpath.join(state_dir, JOURNAL))
+    _, out, _ = run(action, f"cat {path} 2>/dev/null; true", what="reading the journal")
+    return parse_journal(out)
+
+
+def _ancestors(path: str) -> list[str]:
+    out = []
+    probe = posixpath.dirname(path)
+    while probe not in ("/", ""):
+        out.append(probe)
+        probe = posixpath.dirname(probe)
+    return out
+
+
+_PROBE_ONE = (
+    'p={p}; if [ -L "$p" ]; then printf "L\\t%s\\t%s\\n" "$p" "$(readlink "$p")"; '
+    'elif [ -f "$p" ]; then printf "F\\t%s\\n" "$p"; '
+    'elif [ -d "$p" ]; then printf "D\\t%s\\n" "$p"; else printf "M\\t%s\\n" "$p"; fi'
+)
+_PROBE_TREE = (
+    "find {p} -mindepth 1 | while IFS= read -r f; do "
+    'if [ -L "$f" ]; then printf "TL\\t%s\\t%s\\n" "$f" "$(readlink "$f")"; '
+    'elif [ -f "$f" ]; then printf "TF\\t%s\\n" "$f"; else printf "TD\\t%s\\n" "$f"; fi; done'
+)
+
+
+def plan_tracking(action: Any, state_dir: str, paths: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Probe the target and return (records to append, summary) for the paths rollback does not know yet."""
+    records = read_journal(action, state_dir)
+    wanted = [posixpath.normpath(p) for p in paths if p]
+    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p)]
+    if not wanted:
+        return [], {"added": [], "backed_up": [], "trees": []}
+    probes = dict.fromkeys(a for p in wanted for a in [p, *_ancestors(p)])
+    _, out, _ = run(action, "\n".join(_PROBE_ONE.format(p=quote(p)) for p in probes), what="probing paths")
+    kinds: dict[str, tuple[str, str]] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            kinds[parts[1]] = (parts[0], parts[2] if len(parts) > 2 else "")
+    lines: list[str] = []
+    summary: dict[str, Any] = {"added": [], "backed_up": [], "trees": []}
+    new_added: set[str] = set()
+    tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"]
+    tree_entries: dict[str, list[tuple[str, str, str]]] = {}
+    if tree_roots:
+        _, tout, _ = run(action, "\n".join(_PROBE_TREE.format(p=quote(p)) for p in tree_roots), what="listing trees")
+        for root in tree_roots:
+            tree_entries[root] = []
+        for line in tout.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 2:
+                continue
+            root = next((r for r in tree_roots if parts[1].startswith(r.rstrip("/") + "/")), None)
+            if root is not None:
+                tree_entries[root].append((parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    for path in wanted:
+        kind, extra = kinds.get(path, ("M", ""))
+        if kind == "M":
+            # Record the topmost missing directory: everything below it is new as well.
+            top = path
+            for anc in _ancestors(path):
+                if kinds.get(anc, ("D", ""))[0] == "M":
+                    top = anc
+            if top not in new_added and not records.covers(top):
+                new_added.add(top)
+                lines.append(f"added\t{top}")
+                summary["added"].append(top)
+        elif kind == "L":
+            lines.append(f"link\t{extra}\t{path}")
+        elif kind == "F":
+            lines.append(f"backup\t@\t{path}")
+            summary["backed_up"].append(path)
+        elif kind == "D":
+            listing = hashlib.sha256(path.encode()).hexdigest()[:16]
+            names = [entry for _, entry, _ in tree_entries.get(path, [])]
+            lines.append(f"tree\t{listing}\t{path}\t" + "\n".join(names))
+            summary["trees"].append(path)
+            for ekind, entry, target in tree_entries.get(path, []):
+                if records.covers(entry) and entry != path:
+                    continue
+                if ekind == "TL":
+                    lines.append(f"link\t{target}\t{entry}")
+                elif ekind == "TF":
+                    lines.append(f"backup\t@\t{entry}")
+                    summary["backed_up"].append(entry)
+    return lines, summary
+
+
+def apply_tracking(action: Any, state_dir: str, lines: list[str]) -> None:
+    """Write the planned records: copy backed-up files into files/<sha256> and append the journal lines."""
+    if not lines:
+        return
+    journal = quote(posixpath.join(state_dir, JOURNAL))
+    files = posixpath.join(state_dir, "files")
+    trees = posixpath.join(state_dir, "trees")
+    script = [f"set -e; umask 077; mkdir -p {quote(files)} {quote(trees)}"]
+    for line in lines:
+        kind = line.split("\t", 1)[0]
+        if kind == "backup":
+            path = line.split("\t")[2]
+            script.append(
+                f"set -- $(shasum -a 256 {quote(path)}); cp -p {quote(path)} {quote(files)}/$1; "
+                f'printf "backup\\t%s\\t%s\\n" "$1" {quote(path)} >> {journal}'
+            )
+        elif kind == "tree":
+            _, listing, path, names = line.split("\t", 3)
+            script.append(f"printf '%s\\n' {quote(names)} > {quote(trees)}/{listing}")
+            script.append(f"printf '%s\\n' {quote(f'tree	{listing}	{path}')} >> {journal}")
+        else:
+            script.append(f"printf '%s\\n' {quote(line)} >> {journal}")
+    run(action, "\n".join(script), what="recording backups")
+
+
+def track(action: Any, state_dir: str, paths: list[str], check_mode: bool) -> dict[str, Any]:
+    """Make sure rollback can bring every path back; returns {changed, added, backed_up, trees}."""
+    lines, summary = plan_tracking(action, state_dir, paths)
+    if lines and not check_mode:
+        apply_tracking(action, state_dir, lines)
+    return {"changed": bool(lines), **summary}
+
+
+def record(action: Any, state_dir: str, line: str, check_mode: bool) -> None:
+    """Append one record (receipt, nvram) unless check mode."""
+    if check_mode:
+        return
+    journal = quote(posixpath.join(state_dir, JOURNAL))
+    run(action, f"umask 077; mkdir -p {quote(state_dir)}; printf '%s\\n' {quote(line)} >> {journal}", what="journal")

@@ -1,0 +1,62 @@
+"""Controller-side: copy a controller file to the target through the connection and check its SHA-256 there.
+
+Uses only the connection's put_file and `shasum -a 256` (Perl's, present on every macOS), so it works before the
+target has a Python 3. The upload lands in a private directory under /tmp first (put_file runs as the connection
+user), then moves into place with become.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remote_sha256(action: Any, path: str) -> str | None:
+    rc, out, _ = run(action, f"[ -f {quote(path)} ] && shasum -a 256 {quote(path)}", check_rc=False)
+    if rc != 0 or not out.strip():
+        return None
+    return out.split()[0].lower()
+
+
+def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: str = "0644") -> bool:
+    """Ensure `dest` on the target holds the bytes of `src`; returns True when it copied.
+
+    Raises TargetCommandError when the copy on the target does not hash to the expected digest.
+    """
+    want = (sha256 or file_sha256(src)).lower()
+    if remote_sha256(action, dest) == want:
+        return False
+    staging = f"/tmp/egpu-upload-{secrets.token_hex(6)}"
+    run(action, f"umask 077; mkdir -p {quote(staging)}", what="staging upload", sudoable=False)
+    staged = posixpath.join(staging, posixpath.basename(dest))
+    try:
+        action._connection.put_file(str(src), staged)
+        run(
+            action,
+            f"mkdir -p {quote(posixpath.dirname(dest))} && mv -f {quote(staged)} {quote(dest)} && "
+            f"chmod {mode} {quote(dest)}",
+            what=f"placing {dest}",
+        )
+    finally:
+        run(action, f"rm -rf {quote(staging)}", check_rc=False, sudoable=False)
+    got = remote_sha256(action, dest)
+    if got != want:
+        raise TargetCommandError(
+            f"{dest} on the target has SHA-256 {got}, expected {want}: the copy was damaged; run again",
+            f"shasum -a 256 {dest}",
+            1,
+        )
+    return True

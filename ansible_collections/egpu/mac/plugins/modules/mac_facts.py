@@ -1,0 +1,76 @@
+#!/usr/bin/python
+"""Documentation of egpu.mac.mac_facts; the work is done on the controller by plugins/action/mac_facts.py."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mac_facts
+short_description: Read a High Sierra Mac's state in one round trip (build, SIP, kexts, receipts, GPUs, CLT, disk)
+version_added: "0.1.0"
+description:
+  - Runs macOS commands through the connection (C(sw_vers), C(sysctl), C(csrutil status), C(kextstat -l),
+    C(nvram), C(pkgutil --pkg-info), C(system_profiler SPDisplaysDataType SPThunderboltDataType), C(ioreg),
+    C(xcode-select -p), C(clang --version), C(nvcc --version), C(df -k /), C(PlistBuddy)) in one shell script and
+    parses their output on the controller. Needs no Python on the target, so it works on a bare Mac.
+  - Sets the fact C(egpu_mac).
+options:
+  receipts:
+    description: Package ids whose receipt version to report (C(egpu_mac.receipts[id]), null when absent).
+    type: list
+    elements: str
+    default: []
+  plists:
+    description: Name -> C({path, key}) of plist values to report (C(egpu_mac.plists[name])); key is a
+      PlistBuddy key path without the leading colon.
+    type: dict
+    default: {}
+  paths:
+    description: Paths whose existence to report (C(egpu_mac.paths[path])).
+    type: list
+    elements: str
+    default: []
+  nvram:
+    description: NVRAM variables to report as printed (C(egpu_mac.nvram[name])).
+    type: list
+    elements: str
+    default: [nvda_drv]
+  hardware:
+    description: Also read GPUs, Thunderbolt devices and the PCI tunnel (system_profiler, ioreg; slower).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+author:
+  - egpu-setup developers
+"""
+
+EXAMPLES = r"""
+- name: Read the Mac's build, SIP state, GPUs and the web driver receipt
+  egpu.mac.mac_facts:
+    receipts: [com.nvidia.web-driver]
+    plists:
+      webdriver_required_os:
+        path: /Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist
+        key: IOKitPersonalities:NVDAStartup:NVDARequiredOS
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: C(egpu_mac) with build, product_version, model, ncpu, memsize, sip (status, custom, protections,
+    kext_signing), kext_signing_enforced, kexts_loaded (bundle id -> version), disk_free_gb, xcode_select_path,
+    clang (version_line, build, installed_dir), nvcc_version, gpus, nvidia_gpu, thunderbolt_devices,
+    egpu_nvidia_on_thunderbolt, nvram, nvda_drv_on, receipts, plists, paths.
+  returned: success
+  type: dict
+mac:
+  description: The same dict as C(ansible_facts.egpu_mac).
+  returned: success
+  type: dict
+"""

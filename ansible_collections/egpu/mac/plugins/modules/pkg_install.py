@@ -1,0 +1,111 @@
+#!/usr/bin/python
+"""Documentation of egpu.mac.pkg_install; the work is done on the controller by plugins/action/pkg_install.py."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pkg_install
+short_description: Ensure a macOS installer package is installed at a version, decided by its receipt
+version_added: "0.1.0"
+description:
+  - Reads the receipt with C(pkgutil --pkg-info). When it is missing or at another version, uploads the package
+    (O(src), checked with C(shasum -a 256)) or uses one already on the Mac (O(remote_src), e.g. in a mounted dmg),
+    records in the provisioning journal every path the payload adds or replaces and the receipt, then runs
+    C(installer -pkg PKG -target /) and checks the receipt again.
+  - With O(drop_installation_check) the package is expanded (C(pkgutil --expand)), the C(installation-check)
+    and C(volume-check) elements of its Distribution are removed, and it is flattened again
+    (C(pkgutil --flatten)); the payload is not touched.
+  - Runs on the controller through the connection; needs no Python on the target.
+options:
+  src:
+    description: The package on the controller (from the artifact cache).
+    type: path
+  remote_src:
+    description: The package on the Mac.
+    type: str
+  receipt:
+    description: The package id of its receipt (e.g. C(com.nvidia.web-driver)).
+    type: str
+    required: true
+  version:
+    description: The receipt version that counts as installed.
+    type: str
+    required: true
+  sha256:
+    description: Expected SHA-256 of O(src); the uploaded copy is checked against it.
+    type: str
+  drop_installation_check:
+    description: Remove the Distribution's installation-check before installing.
+    type: bool
+    default: false
+  allow_untrusted:
+    description: Pass C(-allowUntrusted) to installer.
+    type: bool
+    default: false
+  track:
+    description: Further paths (outside the payload, e.g. written by scripts) to record before installing.
+    type: list
+    elements: str
+    default: []
+  state_dir:
+    description: The provisioning journal and backups on the Mac.
+    type: str
+    default: /var/db/egpu-setup
+  work_dir:
+    description: Where uploads and expanded packages go on the Mac.
+    type: str
+    default: /var/tmp/egpu-setup
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether it would install, with the receipt before and after; uploads nothing.
+  diff_mode:
+    support: full
+    description: The receipt version before and after.
+author:
+  - egpu-setup developers
+"""
+
+EXAMPLES = r"""
+- name: Ensure the NVIDIA web driver 387.10.10.10.25.156 is installed
+  egpu.mac.pkg_install:
+    src: "{{ egpu_plan.artifacts.webdriver.local_path }}"
+    sha256: "{{ egpu_plan.artifacts.webdriver.sha256 }}"
+    receipt: com.nvidia.web-driver
+    version: 387.10.10.10.25.156
+    drop_installation_check: true
+
+- name: Ensure the CUDA driver from the mounted dmg is installed
+  egpu.mac.pkg_install:
+    remote_src: /Volumes/CUDADriver/CUDADriver.pkg
+    receipt: com.nvidia.cuda.driver
+    version: "387.128"
+"""
+
+RETURN = r"""
+receipt:
+  description: The package id.
+  returned: always
+  type: str
+before:
+  description: Receipt version before the task (null when absent).
+  returned: always
+  type: str
+after:
+  description: Receipt version after the task (the wanted one in check mode).
+  returned: always
+  type: str
+cmd:
+  description: The installer command run.
+  returned: changed and not check mode
+  type: str
+stdout:
+  description: installer's output.
+  returned: changed and not check mode
+  type: str
+tracked:
+  description: What the journal recorded (added, backed_up, trees).
+  returned: changed and not check mode
+  type: dict
+"""

@@ -1,0 +1,48 @@
+#!/usr/bin/python
+"""Documentation of egpu.mac.restore; the work is done on the controller by plugins/action/restore.py."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: restore
+short_description: Undo everything the provisioning journal recorded, byte for byte
+version_added: "0.1.0"
+description:
+  - Forgets the receipts provisioning created (C(pkgutil --forget)), puts NVRAM variables back, removes added
+    paths newest first and new entries of recorded directories, copies every backed-up file back and checks its
+    SHA-256, recreates links. Only when every digest matches is the journal removed.
+options:
+  state_dir:
+    description: The provisioning journal on the Mac.
+    type: str
+    default: /var/db/egpu-setup
+attributes:
+  check_mode:
+    support: full
+    description: Lists what it would remove and restore.
+  diff_mode:
+    support: full
+author:
+  - egpu-setup developers
+"""
+
+EXAMPLES = r"""
+- name: Ensure the Mac is back to its state before provisioning
+  egpu.mac.restore:
+"""
+
+RETURN = r"""
+forgotten:
+  description: Receipts forgotten.
+  returned: changed
+  type: list
+removed:
+  description: Paths removed.
+  returned: changed
+  type: list
+restored:
+  description: Files restored from backups.
+  returned: changed
+  type: list
+"""
