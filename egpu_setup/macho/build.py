@@ -66,11 +66,14 @@ def _sources(sources: Sequence[Path] | str, workdir: Path) -> list[str]:
 
 
 def _link_args(link: Iterable[Path], weak: Iterable[Path]) -> list[str]:
-    # A dylib named by path is recorded by its install name (LC_LOAD_DYLIB); -weak_library makes it
-    # LC_LOAD_WEAK_DYLIB. zig's linker does not support -reexport_library.
+    # A dylib named by path is recorded by its install name (LC_LOAD_DYLIB). zig's linker takes weak libraries
+    # only as -weak-l<name> searched in -L directories (not by path), so each must be named lib<name>.dylib.
+    # It does not support -reexport_library.
     args = [str(Path(p)) for p in link]
-    for p in weak:
-        args += ["-Wl,-weak_library," + str(Path(p))]
+    for p in map(Path, weak):
+        if not (p.name.startswith("lib") and p.name.endswith(".dylib")):
+            raise EgpuError(f"weak library {p.name}: zig links weak libraries only as lib<name>.dylib")
+        args += [f"-L{p.parent}", f"-Wl,-weak-l{p.name[3:-6]}"]
     return args
 
 
@@ -156,6 +159,7 @@ _ALIGN_LOG2 = {0x01000007: 12, 0x0100000C: 14}  # x86_64 4 KiB pages, arm64 16 K
 def make_universal(out: Path, thin_files: Sequence[Path]) -> Path:
     """Combine thin Mach-O files into one universal (fat) file: llvm-lipo-14 -create, or written here."""
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     lipo = shutil.which("llvm-lipo-14") or shutil.which("lipo")
     if lipo:
         proc = subprocess.run(

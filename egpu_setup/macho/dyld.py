@@ -295,6 +295,8 @@ def check_slice(
     is its own LC_RPATHs, then the executable's. Libraries under /usr/lib and /System/Library are not entered.
     """
     real = root.realpath(image) or image
+    if sl.filetype == mach_o.MH_EXECUTE:
+        executable = image  # an executable is its own main executable
     exe_real = root.realpath(executable) if executable else None
     own, notes = expand_rpaths(real, sl, exe_real)
     chain: tuple[RPathLink, ...] = (RPathLink(image, own),)
@@ -305,8 +307,6 @@ def check_slice(
             chain += (RPathLink(executable, expand_rpaths(exe_real, exe_slice, exe_real)[0]),)
         else:
             notes.append(f"the executable {executable} is not a usable Mach-O file for {sl.arch}")
-    elif sl.filetype == mach_o.MH_EXECUTE:
-        executable = image
     direct = tuple(resolve(root, ref, image, sl.cputype, chain, executable, fallback) for ref in sl.deps)
 
     # Breadth-first through what dyld would load next, each with the chain that loads it (dyld loads each

@@ -304,13 +304,16 @@ def _failures(checks: list[ImageCheck]) -> list[dict[str, object]]:
     return out
 
 
-def _find(fs: Root, trailing: str, cputype: int, search: list[str]) -> tuple[str, str] | None:
-    """(search dir, Mac path) of the first search directory that holds a usable dylib at `trailing`."""
+def _find(fs: Root, trailing: str, cputype: int, search: list[str]) -> tuple[str, str] | list[str]:
+    """(search dir, Mac path) of the first search directory holding a usable dylib at `trailing`; else why not."""
+    why: list[str] = []
     for directory in search:
         candidate = posixpath.join(directory, trailing)
-        if fs.usable_dylib(candidate, cputype)[0] is not None:
+        real, reason = fs.usable_dylib(candidate, cputype)
+        if real is not None:
             return directory, candidate
-    return None
+        why.append(f"{candidate}: {reason}")
+    return why
 
 
 def _plan(
@@ -360,10 +363,10 @@ def _plan_one(
     is_rpath = res.name.startswith("@rpath/")
     trailing = res.name[len("@rpath/") :] if is_rpath else posixpath.basename(res.name)
     hit = _find(fs, trailing, sl.cputype, search)
-    if hit is None:
+    if isinstance(hit, list):
         if res.required:
             file_report.notes.append(
-                f"{res.name} ({sl.arch}) is not in any search directory ({', '.join(search)}); add --search DIR"
+                f"{res.name} ({sl.arch}) is in no search directory ({'; '.join(hit)}); add --search DIR"
             )
         return
     directory, found = hit

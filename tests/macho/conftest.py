@@ -1,0 +1,107 @@
+"""Genuine Mach-O built once per session with the ziglang wheel, and fresh Mac trees made from them.
+
+The first zig compile of a session with a cold cache builds libc stubs (~12 s); every later one is quick.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from egpu_setup.macho.build import build_dylib, build_executable, build_stub_dylib, make_universal
+
+CUDA_LIBS = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcurand.9.1.dylib", "libcudnn.7.dylib")
+MXNET_DEPS = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcudnn.7.dylib")
+ARM = "aarch64-macos.11.0"
+
+
+@dataclass(frozen=True)
+class Built:
+    """Paths of the files built for this session (never modified by tests: copy them with `mac_tree`)."""
+
+    dir: Path
+    cuda: dict[str, Path]  # x86_64 stand-ins, install name @rpath/<name>
+    cuda_fat: dict[str, Path]  # x86_64 + arm64
+    mxnet: Path  # libmxnet.so: id lib/libmxnet.so, needs @rpath/ cudart, cublas, cudnn
+    mxnet_nopad: Path  # the same without any header room
+    mxnet_fat: Path  # universal x86_64 + arm64 (the arm64 slice is ad-hoc signed by zig's linker)
+    weak: Path  # libweak.dylib: @rpath/libcudart (load) and @rpath/libcurand (weak)
+    app: Path  # executable with LC_RPATH @executable_path/../lib, needs @rpath/libA.dylib
+    lib_a: Path  # @rpath/libA.dylib needs @loader_path/libB.dylib
+    lib_b: Path  # @loader_path/libB.dylib needs @rpath/libcudart.9.1.dylib
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    d = tmp_path_factory.mktemp("macho-built")
+    cuda = {n: build_stub_dylib(d / "x86" / n, f"@rpath/{n}") for n in CUDA_LIBS}
+    cuda_arm = {n: build_stub_dylib(d / "arm" / n, f"@rpath/{n}", target=ARM) for n in MXNET_DEPS}
+    cuda_fat = {n: make_universal(d / "fat" / n, [cuda[n], cuda_arm[n]]) for n in MXNET_DEPS}
+    mx_src = "int MXGetVersion(int *out) { *out = 10100; return 0; }\n"
+    mxnet = build_dylib(d / "libmxnet.so", mx_src, "lib/libmxnet.so", link=[cuda[n] for n in MXNET_DEPS])
+    nopad = build_dylib(
+        d / "nopad" / "libmxnet.so", mx_src, "lib/libmxnet.so", link=[cuda[n] for n in MXNET_DEPS], headerpad=0
+    )
+    mx_arm = build_dylib(
+        d / "arm" / "libmxnet.so", mx_src, "lib/libmxnet.so", link=[cuda_arm[n] for n in MXNET_DEPS], target=ARM
+    )
+    mxnet_fat = make_universal(d / "fat" / "libmxnet.so", [mxnet, mx_arm])
+    weak = build_dylib(
+        d / "libweak.dylib",
+        "int w(void) { return 1; }\n",
+        "@rpath/libweak.dylib",
+        link=[cuda["libcudart.9.1.dylib"]],
+        weak=[cuda["libcurand.9.1.dylib"]],
+    )
+    # libB's install name is @loader_path/libB.dylib, so libA (linked against it) references it that way.
+    lib_b = build_dylib(d / "chain" / "libB.dylib", "int b(void) { return 2; }\n", "@loader_path/libB.dylib",
+                        link=[cuda["libcudart.9.1.dylib"]])  # fmt: skip
+    lib_a = build_dylib(d / "chain" / "libA.dylib", "int a(void) { return 1; }\n", "@rpath/libA.dylib",
+                        link=[lib_b])  # fmt: skip
+    app = build_executable(d / "chain" / "app", "int main(void) { return 0; }\n", link=[lib_a],
+                           rpaths=["@executable_path/../lib"])  # fmt: skip
+    return Built(d, cuda, cuda_fat, mxnet, nopad, mxnet_fat, weak, app, lib_a, lib_b)
+
+
+@pytest.fixture
+def mac_tree(tmp_path: Path, built: Built) -> Callable[..., Path]:
+    """`mac_tree(cuda=..., files={mac path: built file})` makes a fresh Mac root under tmp_path.
+
+    `cuda`: "x86" puts the x86_64 CUDA stand-ins in /Developer/NVIDIA/CUDA-9.1/lib with /usr/local/cuda a symlink
+    to /Developer/NVIDIA/CUDA-9.1 (as the CUDA installer lays them out); "fat" the universal ones; None none.
+    """
+
+    def make(cuda: str | None = "x86", files: dict[str, Path] | None = None) -> Path:
+        root = tmp_path / "root"
+        root.mkdir(exist_ok=True)
+        if cuda:
+            lib = root / "Developer/NVIDIA/CUDA-9.1/lib"
+            lib.mkdir(parents=True, exist_ok=True)
+            for name, src in (built.cuda if cuda == "x86" else built.cuda_fat).items():
+                shutil.copyfile(src, lib / name)
+            (root / "usr/local").mkdir(parents=True, exist_ok=True)
+            (root / "usr/local/cuda").symlink_to("/Developer/NVIDIA/CUDA-9.1")  # absolute, as on the Mac
+        for mac_path, src in (files or {}).items():
+            dest = root / mac_path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def llvm() -> Callable[..., str]:
+    """Run an llvm-*-14 tool; returns stdout, asserts exit 0 and no error output."""
+
+    def run(tool: str, *args: str | Path) -> str:
+        proc = subprocess.run([f"llvm-{tool}-14", *map(str, args)], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0 and "error" not in proc.stderr.lower(), proc.stderr
+        return proc.stdout
+
+    return run

@@ -1,0 +1,262 @@
+"""`egpu-setup fix-rpaths` end to end on genuine Mach-O, checked with the LLVM tools."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+MX = "/opt/mxnet/lib/libmxnet.so"
+CUDA_LIB = "/usr/local/cuda/lib"
+MX_REFS = ["@rpath/libcudart.9.1.dylib", "@rpath/libcublas.9.1.dylib", "@rpath/libcudnn.7.dylib"]
+
+
+def rpaths(llvm, path: Path) -> list[str]:
+    """The LC_RPATH paths that llvm-otool-14 -l prints."""
+    lines = llvm("otool", "-l", path).splitlines()
+    return [
+        lines[i + 2].split()[1]
+        for i, line in enumerate(lines)
+        if line.strip() == "cmd LC_RPATH" and lines[i + 2].strip().startswith("path ")
+    ]
+
+
+def dylibs(llvm, path: Path) -> list[str]:
+    """What llvm-otool-14 -L lists (install name first for a dylib)."""
+    return [line.split(" (compatibility")[0].strip() for line in llvm("otool", "-L", path).splitlines()[1:]]
+
+
+def test_mxnet_gets_an_rpath_and_every_dependency_resolves(cli, mac_tree, built, llvm):
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+    assert rpaths(llvm, lib) == []
+
+    res = cli("fix-rpaths", "--root", str(root), "/opt/mxnet/lib", "--json")
+
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    (entry,) = doc["files"]
+    assert entry["status"] == "fixed" and entry["changed"] is True
+    assert sorted(u["name"] for u in entry["unresolved_before"]) == sorted(MX_REFS)
+    assert [(a["action"], a["value"]) for a in entry["actions"]] == [("add_rpath", CUDA_LIB)]
+    assert entry["still_failing"] == []
+    # What the LLVM tools read from the rewritten file.
+    assert rpaths(llvm, lib) == [CUDA_LIB]
+    assert sorted(dylibs(llvm, lib)) == sorted(["lib/libmxnet.so", "/usr/lib/libSystem.B.dylib", *MX_REFS])
+    assert "LC_RPATH" in llvm("objdump", "--macho", "--private-headers", lib)
+    # A fresh check agrees that every reference resolves, through the /usr/local/cuda symlink of the tree.
+    again = json.loads(cli("fix-rpaths", "--root", str(root), MX, "--check", "--json").out)
+    assert again["exit_code"] == 0 and again["files"][0]["unresolved_before"] == []
+
+
+def test_second_run_has_nothing_to_do_and_leaves_the_file_byte_identical(cli, mac_tree, built):
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+    assert cli("fix-rpaths", "--root", str(root), MX).code == 0
+    first = lib.read_bytes()
+    mtime = lib.stat().st_mtime_ns
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--json")
+
+    assert res.code == 0
+    (entry,) = json.loads(res.out)["files"]
+    assert entry["status"] == "ok" and entry["actions"] == [] and entry["unresolved_before"] == []
+    assert lib.read_bytes() == first and lib.stat().st_mtime_ns == mtime
+
+
+def test_check_mode_prints_the_plan_and_changes_nothing(cli, mac_tree, built):
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+    before = lib.read_bytes()
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--check")
+
+    assert res.code == 1  # something is unresolved now
+    assert "would: add LC_RPATH /usr/local/cuda/lib" in res.out
+    assert "unresolved: @rpath/libcudnn.7.dylib" in res.out
+    assert lib.read_bytes() == before
+
+
+def test_absolute_mode_changes_the_references(cli, mac_tree, built, llvm):
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--mode", "absolute")
+
+    assert res.code == 0, res.err
+    assert sorted(dylibs(llvm, lib)[2:]) == sorted(f"{CUDA_LIB}/{r.removeprefix('@rpath/')}" for r in MX_REFS)
+    assert rpaths(llvm, lib) == []
+    llvm("objdump", "--macho", "--private-headers", lib)
+    before = lib.read_bytes()
+    assert cli("fix-rpaths", "--root", str(root), MX, "--mode", "absolute").code == 0
+    assert lib.read_bytes() == before
+
+
+def test_mode_bits_are_kept_and_no_temporary_file_is_left(cli, mac_tree, built):
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+    lib.chmod(0o750)
+
+    assert cli("fix-rpaths", "--root", str(root), MX).code == 0
+
+    assert lib.stat().st_mode & 0o7777 == 0o750
+    assert sorted(os.listdir(lib.parent)) == ["libmxnet.so"]
+
+
+def test_search_directory_other_than_cuda(cli, mac_tree, built, llvm):
+    root = mac_tree(cuda=None, files={MX: built.mxnet, **{f"/opt/cuda91/{n}": p for n, p in built.cuda.items()}})
+    lib = root / MX.lstrip("/")
+
+    default = cli("fix-rpaths", "--root", str(root), MX)
+    assert default.code == 1  # /usr/local/cuda/lib does not exist in this tree
+    assert "still failing" in default.out and "add --search DIR" in default.out
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--search", "/opt/cuda91")
+    assert res.code == 0, res.out
+    assert rpaths(llvm, lib) == ["/opt/cuda91"]
+
+
+def test_universal_file_gets_the_rpath_in_every_slice(cli, mac_tree, built, llvm):
+    root = mac_tree(cuda="fat", files={MX: built.mxnet_fat})
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--json")
+
+    assert res.code == 0, res.err
+    (entry,) = json.loads(res.out)["files"]
+    assert entry["archs"] == ["x86_64", "arm64"]
+    assert [(a["value"], a["archs"]) for a in entry["actions"]] == [(CUDA_LIB, ["x86_64", "arm64"])]
+    # zig signs arm64 output ad hoc: the edit invalidates that signature and there is no codesign here.
+    assert any("code signature is now invalid" in n and "codesign --force --sign -" in n for n in entry["notes"])
+    for arch in ("x86_64", "arm64"):
+        headers = llvm("objdump", "--macho", "--private-headers", f"--arch={arch}", lib)
+        assert "path /usr/local/cuda/lib (offset 12)" in headers
+    assert "architecture x86_64" in llvm("objdump", "--macho", "--universal-headers", lib)
+
+
+def test_universal_file_needs_libraries_of_its_own_architecture(cli, mac_tree, built):
+    # x86_64-only CUDA libraries cannot serve the arm64 slice: dyld would skip them ("wrong architecture").
+    root = mac_tree(cuda="x86", files={MX: built.mxnet_fat})
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--json")
+
+    assert res.code == 1
+    (entry,) = json.loads(res.out)["files"]
+    assert {s["arch"] for s in entry["still_failing"]} == {"arm64"}
+    assert any("libcudart.9.1.dylib: mach-o, but wrong architecture (x86_64)" in n for n in entry["notes"])
+
+
+def test_loader_path_chain_is_fixed_in_the_executable(cli, mac_tree, built, llvm):
+    # app --@rpath--> libA --@loader_path--> libB --@rpath--> libcudart: libB is loaded through app's chain, so an
+    # LC_RPATH in app serves it (dyld's RPathChain).
+    root = mac_tree(files={"/opt/app/bin/app": built.app, "/opt/app/lib/libA.dylib": built.lib_a,
+                           "/opt/app/lib/libB.dylib": built.lib_b})  # fmt: skip
+    app = root / "opt/app/bin/app"
+
+    check = cli("fix-rpaths", "--root", str(root), "/opt/app/bin/app", "--check", "--json")
+    (entry,) = json.loads(check.out)["files"]
+    assert [(u["name"], u["loaded_by"]) for u in entry["unresolved_before"]] == [
+        ("@rpath/libcudart.9.1.dylib", "/opt/app/lib/libB.dylib")
+    ]
+
+    res = cli("fix-rpaths", "--root", str(root), "/opt/app/bin/app")
+
+    assert res.code == 0, res.out
+    assert rpaths(llvm, app) == ["@executable_path/../lib", CUDA_LIB]
+    assert (root / "opt/app/lib/libB.dylib").read_bytes() == built.lib_b.read_bytes()  # untouched
+
+
+def test_weak_dependency_missing_is_not_a_failure(cli, mac_tree, built):
+    root = mac_tree(files={"/opt/w/libweak.dylib": built.weak})
+    (root / "Developer/NVIDIA/CUDA-9.1/lib/libcurand.9.1.dylib").unlink()
+
+    res = cli("fix-rpaths", "--root", str(root), "/opt/w/libweak.dylib", "--json")
+
+    assert res.code == 0, res.out
+    (entry,) = json.loads(res.out)["files"]
+    # The required libcudart was fixed; the weak libcurand stays absent and dyld carries on without it.
+    assert [a["fixes"] for a in entry["actions"]] == [["@rpath/libcudart.9.1.dylib"]]
+    assert entry["still_failing"] == []
+
+
+def test_weak_dependency_present_in_search_is_fixed_too(cli, mac_tree, built, llvm):
+    root = mac_tree(files={"/opt/w/libweak.dylib": built.weak})
+
+    res = cli("fix-rpaths", "--root", str(root), "/opt/w/libweak.dylib", "--json")
+
+    assert res.code == 0
+    (entry,) = json.loads(res.out)["files"]
+    assert entry["actions"][0]["fixes"] == ["@rpath/libcudart.9.1.dylib", "@rpath/libcurand.9.1.dylib"]
+    assert "LC_LOAD_WEAK_DYLIB" in llvm("otool", "-l", root / "opt/w/libweak.dylib")
+
+
+def test_no_header_room_stops_with_exit_2_and_the_file_untouched(cli, mac_tree, built):
+    root = mac_tree(files={MX: built.mxnet_nopad, "/opt/other/libmxnet.so": built.mxnet})
+    lib = root / MX.lstrip("/")
+    other = root / "opt/other/libmxnet.so"
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "/opt/other/libmxnet.so")
+
+    assert res.code == 2
+    assert "-headerpad_max_install_names" in res.err
+    assert "larger updated load commands do not fit" in res.err
+    assert lib.read_bytes() == built.mxnet_nopad.read_bytes()
+    assert other.read_bytes() == built.mxnet.read_bytes()  # the run stopped before writing anything
+
+
+def test_truncated_file_is_rejected_and_left_alone(cli, tmp_path, built):
+    lib = tmp_path / "libmxnet.so"
+    data = built.mxnet.read_bytes()[:6000]
+    lib.write_bytes(data)
+
+    res = cli("fix-rpaths", str(lib))
+
+    assert res.code == 2
+    assert "truncated or malformed Mach-O file" in res.err and "Traceback" not in res.err
+    assert lib.read_bytes() == data
+
+
+def test_corrupt_load_commands_are_rejected(cli, tmp_path, built):
+    lib = tmp_path / "libmxnet.so"
+    data = bytearray(built.mxnet.read_bytes())
+    data[20:24] = (0xFFFF).to_bytes(4, "little")  # sizeofcmds far larger than the commands
+    lib.write_bytes(bytes(data))
+
+    res = cli("fix-rpaths", str(lib))
+
+    assert res.code == 2 and "malformed" in res.err
+    assert lib.read_bytes() == bytes(data)
+
+
+def test_non_macho_named_is_exit_2_but_skipped_in_a_walk(cli, mac_tree, built, tmp_path):
+    text = tmp_path / "README.txt"
+    text.write_text("not a library\n")
+    named = cli("fix-rpaths", str(text))
+    assert named.code == 2 and "not a Mach-O file" in named.err
+
+    root = mac_tree(files={MX: built.mxnet})
+    (root / "opt/mxnet/lib/README.txt").write_text("hello\n")
+    (root / "opt/mxnet/lib/libmxnet.dylib").symlink_to("libmxnet.so")
+    walked = cli("fix-rpaths", "--root", str(root), "/opt/mxnet", "--json")
+    assert walked.code == 0, walked.err
+    doc = json.loads(walked.out)
+    assert [f["mac_path"] for f in doc["files"]] == [MX]
+    assert {Path(s["path"]).name: s["why"] for s in doc["skipped"]} == {
+        "README.txt": "not a Mach-O file",
+        "libmxnet.dylib": "symbolic link",
+    }
+
+
+def test_java_class_file_is_not_taken_for_a_universal_binary(cli, tmp_path):
+    cls = tmp_path / "Main.class"
+    cls.write_bytes(bytes.fromhex("cafebabe00000034") + b"\0" * 64)  # Java 8 class file header
+
+    res = cli("fix-rpaths", str(cls))
+
+    assert res.code == 2 and "not a Mach-O file" in res.err
+
+
+def test_missing_path_and_bad_root_are_usage_errors(cli, tmp_path):
+    assert cli("fix-rpaths", str(tmp_path / "nope.dylib")).code == 2
+    res = cli("fix-rpaths", "--root", str(tmp_path / "no-root"), "/x")
+    assert res.code == 2 and "--root" in res.err
