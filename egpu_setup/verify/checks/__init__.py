@@ -1,0 +1,1 @@
+"""The checks, one module per family; each check is `def check_x(state: SuiteState) -> Check`."""

@@ -1,0 +1,167 @@
+"""gpu.present: is there an NVIDIA GPU with a working driver, and what is it.
+
+Linux: NVML (pynvml), with the CUDA driver API as the fallback when pynvml or NVML is missing. macOS, where
+NVML does not exist: the CUDA driver API, system_profiler's display blocks and the loaded web driver (kextstat,
+GeForceWeb.kext's version). A rehearsal Mac has no GPU to run: the web driver must be loaded and system_profiler
+must name the card; nothing is executed on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from egpu_setup.verify import cuda_api
+from egpu_setup.verify.backend import DriverFacts, MacFacts
+from egpu_setup.verify.macos import CUDA_KEXT_BUNDLE, WEBDRIVER_BUNDLE
+from egpu_setup.verify.nvml import NvmlUnavailable
+from egpu_setup.verify.result import Check, failed, passed, skipped
+from egpu_setup.verify.state import GpuDevice, SuiteState
+
+NAME = "gpu.present"
+
+
+def _driver(state: SuiteState) -> tuple[DriverFacts | None, str | None]:
+    """The CUDA driver's facts, or why there are none."""
+    try:
+        facts = state.backend.cuda_driver()
+    except cuda_api.CudaError as exc:
+        return None, str(exc)
+    if facts.init_error is not None:
+        if facts.init_error.code == cuda_api.CUDA_ERROR_NO_DEVICE:
+            return facts, "the CUDA driver sees no device (cuInit: CUDA_ERROR_NO_DEVICE)"
+        return facts, str(facts.init_error)
+    if not facts.devices:
+        return facts, "the CUDA driver sees no device"
+    return facts, None
+
+
+def _from_driver(facts: DriverFacts) -> list[GpuDevice]:
+    return [
+        GpuDevice(
+            name=d.name,
+            compute_capability=d.compute_capability,
+            memory_bytes=d.memory_bytes,
+            pci_bus_id=d.pci_bus_id,
+            multiprocessors=d.multiprocessors,
+            clock_mhz=d.clock_mhz,
+        )
+        for d in facts.devices
+    ]
+
+
+def _no_gpu_reason(state: SuiteState) -> str:
+    prefix = "no GPU: --cpu-ok given" if state.options.cpu_ok else "no NVIDIA GPU or driver"
+    return f"{prefix} ({state.no_gpu})"
+
+
+def _linux(state: SuiteState) -> Check:
+    measurements: dict[str, Any] = {}
+    try:
+        nvml = state.backend.nvml()
+        nvml_problem = None if nvml.devices else "NVML sees no device"
+    except NvmlUnavailable as exc:
+        nvml, nvml_problem = None, str(exc)
+    driver, driver_problem = _driver(state)
+    if nvml is not None and nvml.devices:
+        # CUDA numbers devices fastest first; keep CUDA's order, matched to NVML by PCI bus id where known.
+        by_bus = {d.pci_bus_id.lower(): d for d in nvml.devices if d.pci_bus_id}
+        cuda_devices = driver.devices if driver else []
+        order = [by_bus.get((c.pci_bus_id or "").lower()) for c in cuda_devices]
+        nvml_devices = [d for d in order if d is not None] or nvml.devices
+        nvml_devices += [d for d in nvml.devices if d not in nvml_devices]
+        extra = {c.pci_bus_id: c for c in cuda_devices}
+        state.devices = [
+            GpuDevice(
+                name=d.name,
+                compute_capability=d.compute_capability,
+                memory_bytes=d.memory_bytes,
+                pci_bus_id=d.pci_bus_id,
+                pcie=d.pcie,
+                multiprocessors=getattr(extra.get(d.pci_bus_id), "multiprocessors", None),
+                clock_mhz=float(d.max_sm_clock_mhz) if d.max_sm_clock_mhz else None,
+                cuda_cores=d.cuda_cores,
+            )
+            for d in nvml_devices
+        ]
+        measurements["driver_version"] = nvml.driver_version
+        if nvml.cuda_driver_version:
+            measurements["cuda_driver_supports"] = cuda_api.version_text(nvml.cuda_driver_version)
+        measurements["source"] = "nvml"
+    elif driver is not None and driver.devices:
+        state.devices = _from_driver(driver)
+        measurements["source"] = "cuda"
+        measurements["nvml"] = nvml_problem
+    else:
+        state.no_gpu = "; ".join(p for p in (driver_problem, nvml_problem) if p)
+        return skipped(NAME, _no_gpu_reason(state))
+    return _summary(state, measurements)
+
+
+def _summary(state: SuiteState, measurements: dict[str, Any]) -> Check:
+    measurements["count"] = len(state.devices)
+    measurements["devices"] = [d.to_dict() for d in state.devices]
+    first = state.devices[0]
+    memory = f", {first.memory_bytes / 2**30:.0f} GiB" if first.memory_bytes else ""
+    more = f" (+{len(state.devices) - 1} more)" if len(state.devices) > 1 else ""
+    driver = measurements.get("driver_version") or measurements.get("webdriver_version")
+    text = f"{first.name}, compute {first.compute_capability}{memory}{more}"
+    return passed(NAME, text + (f", driver {driver}" if driver else ""), **measurements)
+
+
+def _mac_measurements(mac: MacFacts) -> dict[str, Any]:
+    nvidia = [d for d in mac.displays if d.is_nvidia]
+    return {
+        "webdriver_loaded": WEBDRIVER_BUNDLE in mac.kexts,
+        "webdriver_kext_version": mac.kexts.get(WEBDRIVER_BUNDLE),
+        "webdriver_version": mac.webdriver_version,
+        "cuda_kext_loaded": CUDA_KEXT_BUNDLE in mac.kexts,
+        "displays": [
+            {k: d.fields[k] for k in ("Chipset Model", "Device ID", "PCIe Lane Width", "Bus") if k in d.fields}
+            for d in nvidia
+        ],
+    }
+
+
+def _mac_problem(mac: MacFacts) -> str | None:
+    """Why the web driver stack is not working, from what macOS shows (None when it looks right)."""
+    nvidia = [d for d in mac.displays if d.is_nvidia]
+    if mac.kexts_error:
+        return mac.kexts_error
+    if WEBDRIVER_BUNDLE not in mac.kexts:
+        installed = f"version {mac.webdriver_version} is installed" if mac.webdriver_version else "not installed"
+        return f"the NVIDIA web driver is not loaded (kextstat shows no {WEBDRIVER_BUNDLE}; {installed})"
+    if nvidia and not any(d.driver_working for d in nvidia):
+        return "system_profiler shows the card as 'NVIDIA Chip Model': the web driver does not drive it"
+    return None
+
+
+def _mac(state: SuiteState) -> Check:
+    mac = state.backend.mac()
+    measurements = _mac_measurements(mac)
+    nvidia = [d for d in mac.displays if d.is_nvidia]
+    problem = _mac_problem(mac)
+    if state.rehearsal:
+        if not nvidia:
+            return failed(NAME, mac.displays_error or "system_profiler shows no NVIDIA GPU", **measurements)
+        if problem:
+            return failed(NAME, problem, **measurements)
+        state.devices = [GpuDevice(name=d.chipset, pci_device_id=d.device_id) for d in nvidia if d.driver_working]
+        return _summary(state, measurements)
+    driver, driver_problem = _driver(state)
+    if driver is not None and driver.devices:
+        state.devices = _from_driver(driver)
+        ids = [d.device_id for d in nvidia]
+        for device, product in zip(state.devices, ids, strict=False):  # CUDA may see fewer than macOS shows
+            device.pci_device_id = product
+        measurements["source"] = "cuda"
+        return _summary(state, measurements)
+    if not nvidia:
+        # Nothing NVIDIA anywhere: no eGPU attached (or not powered), or no driver at all.
+        state.no_gpu = "; ".join(p for p in (driver_problem, "system_profiler shows no NVIDIA GPU") if p)
+        return skipped(NAME, _no_gpu_reason(state), **measurements)
+    # The card is there but CUDA cannot use it: a broken stack, which is a failure, not "no GPU".
+    return failed(NAME, problem or driver_problem or "the CUDA driver sees no device", **measurements)
+
+
+def check_gpu_present(state: SuiteState) -> Check:
+    return _mac(state) if state.host.platform == "darwin" else _linux(state)

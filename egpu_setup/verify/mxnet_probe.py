@@ -1,0 +1,186 @@
+"""Exercise MXNet in a child process and write what happened as JSON.
+
+`python mxnet_probe.py OUT [--gpu] [--quick] [--locate-only]`; --locate-only finds libmxnet.so without importing.
+
+Run as a plain script (standard library + mxnet + numpy, no egpu_setup import) by `egpu_setup.verify.backend`,
+with every DYLD_* variable removed from its environment: SIP strips them from child processes on macOS anyway,
+so an MXNet that only loads with DYLD_LIBRARY_PATH set is broken for its users. A crash of MXNet (a missing
+library, a CUDA abort) then ends this process only; the parent reports it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+FEATURES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "MKLDNN", "OPENMP", "BLAS_OPEN", "BLAS_MKL", "BLAS_APPLE", "OPENCV")
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _error() -> str:
+    lines = traceback.format_exc().strip().splitlines()
+    return " | ".join(lines[-3:])[-800:]
+
+
+def compare_ndarray(mx: Any, np: Any, on_gpu: bool) -> dict[str, Any]:
+    """Matrix product, convolution, softmax and a reduction, on the GPU against the CPU (or, on the CPU only,
+    against numpy), within RTOL/ATOL."""
+    rng = np.random.RandomState(7)
+    a = rng.uniform(-1, 1, (128, 96)).astype("float32")
+    b = rng.uniform(-1, 1, (96, 64)).astype("float32")
+    img = rng.uniform(-1, 1, (4, 3, 16, 16)).astype("float32")
+    kernel = rng.uniform(-1, 1, (8, 3, 3, 3)).astype("float32")
+
+    def ops(ctx: Any) -> dict[str, Any]:
+        x, y = mx.nd.array(a, ctx=ctx), mx.nd.array(b, ctx=ctx)
+        conv = mx.nd.Convolution(
+            mx.nd.array(img, ctx=ctx), mx.nd.array(kernel, ctx=ctx), kernel=(3, 3), num_filter=8, no_bias=True
+        )
+        return {
+            "dot": mx.nd.dot(x, y).asnumpy(),
+            "softmax": mx.nd.softmax(x).asnumpy(),
+            "sum": mx.nd.sum(mx.nd.exp(x), axis=1).asnumpy(),
+            "conv": conv.asnumpy(),
+        }
+
+    got = ops(mx.gpu(0) if on_gpu else mx.cpu())
+    if on_gpu:
+        reference, against = ops(mx.cpu()), "cpu"
+    else:
+        exp = np.exp(a - a.max(axis=1, keepdims=True))
+        reference = {"dot": a.dot(b), "softmax": exp / exp.sum(axis=1, keepdims=True), "sum": np.exp(a).sum(axis=1)}
+        got.pop("conv")  # numpy has no convolution; on the CPU the other three are the reference check
+        against = "numpy"
+    errors = {}
+    ok = True
+    for name, value in got.items():
+        errors[name] = float(np.max(np.abs(value - reference[name])))
+        ok = ok and bool(np.allclose(value, reference[name], rtol=RTOL, atol=ATOL))
+    return {"device": "gpu" if on_gpu else "cpu", "against": against, "ok": ok, "max_abs_error": errors}
+
+
+def train(mx: Any, np: Any, on_gpu: bool, quick: bool) -> dict[str, Any]:
+    """A two-convolution net trains on one fixed batch (so the loss must fall), then times more steps."""
+    from mxnet import autograd, gluon
+
+    ctx = mx.gpu(0) if on_gpu else mx.cpu()
+    batch, steps, timed = (32, 8, 5) if quick else (64, 15, 20)
+    mx.random.seed(42)
+    rng = np.random.RandomState(42)
+    data = mx.nd.array(rng.uniform(0, 1, (batch, 1, 28, 28)).astype("float32"), ctx=ctx)
+    label = mx.nd.array(rng.randint(0, 10, (batch,)).astype("float32"), ctx=ctx)
+    net = gluon.nn.HybridSequential()
+    net.add(
+        gluon.nn.Conv2D(8, kernel_size=3, activation="relu"),
+        gluon.nn.MaxPool2D(pool_size=2),
+        gluon.nn.Conv2D(16, kernel_size=3, activation="relu"),
+        gluon.nn.MaxPool2D(pool_size=2),
+        gluon.nn.Flatten(),
+        gluon.nn.Dense(10),
+    )
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    net.hybridize()
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 0.01})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def step() -> float:
+        with autograd.record():
+            loss = loss_fn(net(data), label)
+        loss.backward()
+        trainer.step(batch)
+        return float(loss.mean().asscalar())
+
+    losses = [step() for _ in range(steps)]
+    mx.nd.waitall()
+    started = time.perf_counter()
+    for _ in range(timed):
+        with autograd.record():
+            loss = loss_fn(net(data), label)
+        loss.backward()
+        trainer.step(batch)
+    mx.nd.waitall()
+    seconds = time.perf_counter() - started
+    return {
+        "device": "gpu" if on_gpu else "cpu",
+        "ok": losses[-1] < losses[0] * 0.9,
+        "loss_first": round(losses[0], 4),
+        "loss_last": round(losses[-1], 4),
+        "steps": steps,
+        "batch": batch,
+        "images_per_s": round(batch * timed / seconds, 1),
+    }
+
+
+def locate_library() -> str | None:
+    """libmxnet.so as mxnet/libinfo.py would look for it, found without importing (which may crash): beside the
+    package (wheels), MXNET_LIBRARY_PATH, or <source tree>/lib for a source build's python/mxnet."""
+    try:
+        spec = importlib.util.find_spec("mxnet")
+    except (ImportError, ValueError):
+        spec = None
+    places = [os.environ.get("MXNET_LIBRARY_PATH", "")]
+    if spec is not None and spec.submodule_search_locations:
+        package = next(iter(spec.submodule_search_locations))
+        places += [os.path.join(package, "libmxnet.so"), os.path.join(package, "..", "..", "lib", "libmxnet.so")]
+    for place in places:
+        if place and os.path.isfile(place):
+            return os.path.realpath(place)
+    return None
+
+
+def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]:
+    result: dict[str, Any] = {"python": sys.executable, "library": locate_library()}
+    if locate_only:
+        return result
+    started = time.perf_counter()
+    try:
+        import mxnet as mx
+        import numpy as np
+    except Exception:
+        result["import"] = {"ok": False, "error": _error(), "seconds": round(time.perf_counter() - started, 2)}
+        return result
+    result["import"] = {
+        "ok": True,
+        "version": getattr(mx, "__version__", "?"),
+        "path": getattr(mx, "__file__", None),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    try:
+        features = mx.runtime.Features()
+        result["features"] = {name: bool(features.is_enabled(name)) for name in FEATURES if name in features}
+    except Exception:
+        result["features_error"] = _error()
+        result["features"] = {}
+    try:
+        result["num_gpus"] = int(mx.context.num_gpus()) if result["features"].get("CUDA") else 0
+    except Exception:
+        result["num_gpus"] = 0
+        result["num_gpus_error"] = _error()
+    on_gpu = want_gpu and result["num_gpus"] > 0
+    sections = [("ndarray", lambda: compare_ndarray(mx, np, on_gpu))]
+    if on_gpu:
+        sections.append(("train_gpu", lambda: train(mx, np, True, quick)))
+    sections.append(("train_cpu", lambda: train(mx, np, False, quick)))
+    for key, section in sections:
+        try:
+            result[key] = section()
+        except Exception:
+            result[key] = {"ok": False, "error": _error()}
+    return result
+
+
+def main(argv: list[str]) -> int:
+    out = argv[0]
+    result = probe(want_gpu="--gpu" in argv, quick="--quick" in argv, locate_only="--locate-only" in argv)
+    with open(out, "w") as handle:
+        json.dump(result, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
