@@ -49,6 +49,7 @@ class Lock:
     def __init__(self, path: Path, entries: dict[str, LockEntry] | None = None) -> None:
         self.path = path
         self.entries: dict[str, LockEntry] = dict(entries or {})
+        self.changed = False  # set by record(); callers save only then, so a read never rewrites the file
 
     @classmethod
     def load(cls, path: Path | str) -> Lock:
@@ -124,6 +125,7 @@ class Lock:
             return False
         origin = "published" if artifact.sha256 == digest else "pinned"
         self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin)
+        self.changed = True
         return True
 
     def save(self) -> None:
@@ -141,6 +143,7 @@ class Lock:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
             os.replace(tmp, self.path)
+            self.changed = False
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -105,14 +105,18 @@ class Cache:
     # --- writing -------------------------------------------------------------------------------------------------
 
     @contextmanager
-    def _index_lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".index.lock").open("a") as handle:
+    def _exclusive(self, lock_file: Path) -> Iterator[None]:
+        """An advisory lock, so two fetches on one controller never write the same file at once."""
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with lock_file.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _index_lock(self) -> Any:
+        return self._exclusive(self.root / ".index.lock")
 
     def _record(self, digest: str, artifact: Artifact, size: int) -> None:
         with self._index_lock():
@@ -188,7 +192,15 @@ class Cache:
                      f"`egpu-setup cache add {artifact.filename}` (or give --url {artifact.id}=URL / --mirror URL)"),
             )  # fmt: skip
         partial = self.partial / _SAFE.sub("_", f"{artifact.id}-{artifact.version}-{artifact.filename}.part")
-        download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
+        with self._exclusive(self.root / ".locks" / f"{partial.name}.lock"):
+            if wanted and self.has(wanted) and not self._size_changed(wanted):
+                return self.path_for(wanted)  # another process fetched it while this one waited
+            download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
+            return self._accept(artifact, partial, source, wanted, lock)
+
+    def _accept(self, artifact: Artifact, partial: Path, source: str, wanted: str | None, lock: Lock | None) -> Path:
+        """Check a finished download against the wanted digest; store it, or delete it and say why."""
+        published = artifact.sha256
         actual = sha256_of(partial)
         if wanted and actual != wanted:
             partial.unlink(missing_ok=True)  # a wrong file is not worth resuming: keep nothing

@@ -116,7 +116,8 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
                 manual.append(exc)
                 continue
             finally:
-                lock.save()  # what was verified so far stays pinned, even if a later file fails
+                if lock.changed:
+                    lock.save()  # what was verified so far stays pinned, even if a later file fails
             ctx.note(f"ok  {artifact.id} {artifact.version}: {path}")
     if manual:
         for exc in manual:
@@ -146,7 +147,8 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     cache = _cache(args)
     path = cache.add_file(source, artifact, digest)
     new = lock.record(artifact, digest)
-    lock.save()
+    if lock.changed:
+        lock.save()
     pinned = ""
     if new and not artifact.sha256:
         pinned = f"; no checksum is published, so it is now pinned in {lock.path}"

@@ -20,6 +20,7 @@ class Served:
     # path -> (offset, times): the next `times` responses for path stop at file offset `offset` and drop the link
     cuts: dict[str, tuple[int, int]] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+    ignore_range: bool = False  # behave like a server without Range support (always 200, whole file)
     port: int = 0
 
     def url(self, path: str) -> str:
@@ -39,7 +40,7 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404, "Not Found")
                 return
             start = 0
-            if range_header:
+            if range_header and not served.ignore_range:
                 start = int(range_header.removeprefix("bytes=").split("-")[0])
                 if start >= len(body):
                     self.send_response(416)

@@ -58,6 +58,19 @@ def test_partial_download_survives_a_failed_run(cli, http_server, payload, lab, 
     assert Cache(dirs["cache"]).path_for(_sha(payload)).read_bytes() == payload
 
 
+def test_server_without_range_support_restarts_the_file(cli, http_server, payload, lab, dirs) -> None:
+    http_server.files["/py.pkg"] = payload
+    http_server.cuts["/py.pkg"] = (1_000_000, 1)
+    http_server.ignore_range = True  # the retry gets 200 and the whole file, which must replace the partial one
+    overlay = lab(**{"python3@3.11.9": {"sha256": _sha(payload)}})
+    result = _fetch(
+        cli, dirs, "--overlay", str(overlay), "--only", "python3", "--url", f"python3={http_server.url('/py.pkg')}"
+    )
+    assert result.code == 0, result.err
+    assert http_server.requests[1] == ("/py.pkg", "bytes=1000000-")
+    assert Cache(dirs["cache"]).path_for(_sha(payload)).read_bytes() == payload
+
+
 def test_checksum_mismatch_keeps_nothing_and_names_both_digests(cli, http_server, payload, lab, dirs) -> None:
     http_server.files["/py.pkg"] = payload
     expected = _sha(b"the real installer")
@@ -120,6 +133,7 @@ def test_mirror_with_file_urls(cli, tmp_path, payload, lab, dirs) -> None:
 def test_files_behind_a_login_get_a_manual_download_message(cli, dirs) -> None:
     result = _fetch(cli, dirs, "--only", "cudnn")
     assert result.code == 1
+    assert not dirs["lock"].exists()  # nothing was verified, so no lock file appears
     assert "cudnn 7.0.5 (cudnn-9.1-osx-x64-v7-ga.tgz) has no download URL" in result.err
     assert "egpu-setup cache add cudnn-9.1-osx-x64-v7-ga.tgz" in result.err
 
