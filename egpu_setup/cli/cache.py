@@ -102,6 +102,8 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
     else:
         artifacts = matrix.profile_artifacts(args.profile)
     if args.only:
+        for artifact_id in sorted(set(args.only) - {a.id for a in artifacts}):
+            ctx.note(f"note: {artifact_id} is not needed on this build with profile {args.profile}")
         artifacts = [a for a in artifacts if a.id in args.only]
     lock = Lock.load(args.lock)
     cache = _cache(args)

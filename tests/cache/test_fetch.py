@@ -162,3 +162,14 @@ def test_unknown_scheme_is_refused(tmp_path) -> None:
 
     with pytest.raises(EgpuError, match="only http, https and file"):
         download("ftp://example.org/x.pkg", tmp_path / "x.part", label="x.pkg")
+
+
+def test_fetch_for_a_build_takes_only_what_its_resolution_needs(cli, dirs) -> None:
+    result = _fetch(cli, dirs, "--build", "17G65", "--only", "egpu_support")
+    assert result.code == 0
+    assert "egpu_support is not needed on this build" in result.err
+
+
+def test_fetch_native_profile_needs_a_build(cli, dirs) -> None:
+    result = _fetch(cli, dirs, "--profile", "native")
+    assert result.code == 2 and "--build 17C88" in result.err
