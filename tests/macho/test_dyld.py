@@ -1,0 +1,122 @@
+"""dyld's 10.13 resolution rules (egpu_setup.macho.dyld) on genuine Mach-O laid out in Mac trees."""
+
+from __future__ import annotations
+
+import shutil
+
+from egpu_setup.macho.dyld import Root, check_slice, expand_rpaths
+from egpu_setup.macho.reader import read_macho
+
+CUDART = "@rpath/libcudart.9.1.dylib"
+
+
+def only_slice(root: Root, mac_path: str):
+    (sl,) = root.image(mac_path).slices
+    return sl
+
+
+def by_name(check):
+    return {r.name: r for r in check.direct}
+
+
+def test_rpath_unresolved_without_lc_rpath_then_fallback_in_usr_local_lib(mac_tree, built):
+    root_dir = mac_tree(files={"/opt/mx/libmxnet.so": built.mxnet})
+    fs = Root(root_dir)
+    check = check_slice(fs, "/opt/mx/libmxnet.so", only_slice(fs, "/opt/mx/libmxnet.so"))
+    res = by_name(check)[CUDART]
+    assert res.status == "missing" and res.failing
+    assert res.tried[0] == "no LC_RPATH in the image or its loaders"
+    assert "/usr/local/lib/libcudart.9.1.dylib: no such file" in res.tried  # dyld's default fallback path
+    # libSystem is not in the tree: counted as in the dyld shared cache.
+    assert by_name(check)["/usr/lib/libSystem.B.dylib"].status == "system"
+
+    (root_dir / "usr/local/lib").mkdir(parents=True)
+    shutil.copyfile(built.cuda["libcudart.9.1.dylib"], root_dir / "usr/local/lib/libcudart.9.1.dylib")
+    fs = Root(root_dir)
+    res = by_name(check_slice(fs, "/opt/mx/libmxnet.so", only_slice(fs, "/opt/mx/libmxnet.so")))[CUDART]
+    assert (res.status, res.via, res.path) == (
+        "resolved",
+        "fallback /usr/local/lib",
+        "/usr/local/lib/libcudart.9.1.dylib",
+    )
+
+
+def test_first_usable_rpath_wins_and_a_wrong_architecture_is_skipped(mac_tree, built, tmp_path):
+    # Two LC_RPATHs: the first directory holds an arm64-only libcudart, the second the x86_64 one.
+    from egpu_setup.macho.build import build_dylib, build_stub_dylib
+
+    arm = build_stub_dylib(tmp_path / "arm" / "libcudart.9.1.dylib", CUDART, target="aarch64-macos.11.0")
+    lib = build_dylib(tmp_path / "libuser.dylib", "int u(void) { return 0; }\n", "@rpath/libuser.dylib",
+                      link=[built.cuda["libcudart.9.1.dylib"]], rpaths=["/opt/arm", "/usr/local/cuda/lib"])  # fmt: skip
+    root_dir = mac_tree(files={"/opt/arm/libcudart.9.1.dylib": arm, "/opt/u/libuser.dylib": lib})
+    fs = Root(root_dir)
+
+    res = by_name(check_slice(fs, "/opt/u/libuser.dylib", only_slice(fs, "/opt/u/libuser.dylib")))[CUDART]
+
+    assert res.status == "resolved" and res.via == "rpath /usr/local/cuda/lib"
+    assert res.tried == ("/opt/arm/libcudart.9.1.dylib: mach-o, but wrong architecture (arm64)",)
+
+
+def test_loader_path_and_the_rpath_chain(mac_tree, built):
+    root_dir = mac_tree(files={"/opt/app/bin/app": built.app, "/opt/app/lib/libA.dylib": built.lib_a,
+                               "/opt/app/lib/libB.dylib": built.lib_b})  # fmt: skip
+    fs = Root(root_dir)
+    check = check_slice(fs, "/opt/app/bin/app", only_slice(fs, "/opt/app/bin/app"))
+
+    a = by_name(check)["@rpath/libA.dylib"]
+    assert (a.status, a.path, a.via) == ("resolved", "/opt/app/lib/libA.dylib", "rpath /opt/app/lib")
+    transitive = {(loader, r.name): r for loader, r in check.transitive}
+    b = transitive[("/opt/app/lib/libA.dylib", "@loader_path/libB.dylib")]
+    assert (b.status, b.path, b.via) == ("resolved", "/opt/app/lib/libB.dylib", "@loader_path")
+    cudart = transitive[("/opt/app/lib/libB.dylib", CUDART)]
+    assert cudart.failing  # neither libB, libA nor app has /usr/local/cuda/lib
+
+    # libB checked on its own (no loader known): @loader_path is its own directory.
+    b_alone = check_slice(fs, "/opt/app/lib/libB.dylib", only_slice(fs, "/opt/app/lib/libB.dylib"))
+    assert by_name(b_alone)[CUDART].failing
+
+
+def test_executable_path_needs_the_executable(mac_tree, built, tmp_path):
+    from egpu_setup.macho.build import build_dylib
+
+    plugin = build_dylib(tmp_path / "libplug.dylib", "int p(void) { return 0; }\n", "@rpath/libplug.dylib",
+                         rpaths=["@executable_path/../lib"], link=[built.lib_a])  # fmt: skip
+    files = {"/opt/app/bin/app": built.app, "/opt/app/lib/libA.dylib": built.lib_a,
+             "/opt/app/lib/libB.dylib": built.lib_b, "/opt/app/plug/libplug.dylib": plugin}  # fmt: skip
+    root_dir = mac_tree(files=files)
+    fs = Root(root_dir)
+    sl = only_slice(fs, "/opt/app/plug/libplug.dylib")
+
+    unknown = check_slice(fs, "/opt/app/plug/libplug.dylib", sl)
+    assert by_name(unknown)["@rpath/libA.dylib"].failing
+    assert any("depends on the main executable" in n for n in unknown.notes)
+
+    known = check_slice(fs, "/opt/app/plug/libplug.dylib", sl, executable="/opt/app/bin/app")
+    assert by_name(known)["@rpath/libA.dylib"].via == "rpath /opt/app/lib"
+
+
+def test_symlinks_resolve_inside_the_root_and_never_escape(mac_tree, built):
+    root_dir = mac_tree()
+    fs = Root(root_dir)
+    assert (
+        fs.realpath("/usr/local/cuda/lib/libcudart.9.1.dylib") == "/Developer/NVIDIA/CUDA-9.1/lib/libcudart.9.1.dylib"
+    )
+    # ".." above / stays at / (as on the Mac): the link lands on the tree's /etc, not this machine's.
+    (root_dir / "etc").mkdir()
+    (root_dir / "etc/hosts").write_text("tree\n")
+    (root_dir / "usr/local/escape").symlink_to("../../../../../../../../etc")
+    assert fs.realpath("/usr/local/escape/hosts") == "/etc/hosts"
+    assert fs.realpath("/usr/local/escape/passwd") is None
+    (root_dir / "loop").symlink_to("/loop")
+    assert fs.realpath("/loop/x") is None
+
+
+def test_relative_and_loader_path_rpaths_are_expanded_like_getrpaths(built, tmp_path):
+    from egpu_setup.macho.build import build_dylib
+
+    lib = build_dylib(tmp_path / "librp.dylib", "int r(void) { return 0; }\n", "@rpath/librp.dylib",
+                      rpaths=["@loader_path/../lib", "@loader_path", "relative/dir", "/abs/dir/"])  # fmt: skip
+    (sl,) = read_macho(lib).slices
+    expanded, notes = expand_rpaths("/opt/x/bin/librp.dylib", sl, None)
+    assert expanded == ("/opt/x/lib", "/opt/x/bin", "/abs/dir")
+    assert notes == ["LC_RPATH relative/dir is relative to the current directory; not followed"]
