@@ -182,6 +182,13 @@ class Cache:
                 self._record(wanted, artifact, self.path_for(wanted).stat().st_size)
             return self.path_for(wanted)
 
+        if not wanted:
+            cached = self._unpinned_copy(artifact)
+            if cached is not None:
+                if lock:
+                    lock.record(artifact, cached.sha256)  # first use by this lab: pin what the cache holds
+                return self.path_for(cached.sha256)
+
         source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
         if source is None:
             page = artifact.fields.get("download_page")
@@ -217,6 +224,18 @@ class Cache:
         if lock:
             lock.record(artifact, actual)
         return path
+
+    def _unpinned_copy(self, artifact: Artifact) -> CacheEntry | None:
+        """The one cached file of an artifact that has no published or pinned digest (e.g. a `cache add`-ed one)."""
+        copies = [e for e in self.entries() if e.id == artifact.id and e.version == artifact.version]
+        copies = [e for e in copies if self.has(e.sha256) and not self._size_changed(e.sha256)]
+        if len(copies) > 1:
+            raise EgpuError(
+                f"the cache holds {len(copies)} different files for {artifact.id} {artifact.version} and nothing "
+                "says which one this lab uses",
+                fix="run `egpu-setup cache add FILE` with the right file: that pins it in the lab's lock file",
+            )
+        return copies[0] if copies else None
 
     def _size_changed(self, digest: str) -> bool:
         """A cheap corruption check for `ensure` (truncated or appended file); `verify` re-hashes everything."""

@@ -84,6 +84,9 @@ class Artifact:
     def filename_patterns(self) -> tuple[str, ...]:
         return tuple(self.fields.get("filename_patterns", ()))
 
+    def __hash__(self) -> int:  # `fields` is a dict, so the generated hash would fail
+        return hash((self.key, self.url, self.sha256))
+
     def to_dict(self) -> dict[str, Any]:
         out = {name: self.fields.get(name) for name in _LEADING_FIELDS}
         out.update({name: value for name, value in self.fields.items() if name not in out})

@@ -128,3 +128,17 @@ def test_list_and_verify(cli, tmp_path, where) -> None:
 def test_cache_without_action_is_a_usage_error(cli) -> None:
     result = cli("cache")
     assert result.code == 2 and "fetch, add, list or verify" in result.err
+
+
+def test_a_hand_added_file_is_what_fetch_and_ensure_use(cli, tmp_path, where) -> None:
+    from egpu_setup.matrix import load_matrix
+
+    cudnn = tmp_path / "cudnn-9.1-osx-x64-v7-ga.tgz"
+    cudnn.write_bytes(b"cudnn")
+    assert cli("cache", "add", str(cudnn), *where).code == 0
+    assert cli("cache", "fetch", "--only", "cudnn", *where).code == 0  # no manual-download message any more
+    artifact = load_matrix().artifact("cudnn", "7.0.5")
+    other_lab = Lock.load(tmp_path / "other-lab.lock")
+    path = Cache(tmp_path / "cache").ensure(artifact, lock=other_lab)
+    assert path.read_bytes() == b"cudnn"
+    assert other_lab.entries["cudnn@7.0.5"].sha256 == _sha(b"cudnn")  # pinned on first use
