@@ -76,9 +76,12 @@ def mac_tree(tmp_path: Path, built: Built) -> Callable[..., Path]:
     to /Developer/NVIDIA/CUDA-9.1 (as the CUDA installer lays them out); "fat" the universal ones; None none.
     """
 
+    made: list[Path] = []
+
     def make(cuda: str | None = "x86", files: dict[str, Path] | None = None) -> Path:
-        root = tmp_path / "root"
-        root.mkdir(exist_ok=True)
+        root = tmp_path / ("root" if not made else f"root{len(made) + 1}")
+        root.mkdir()
+        made.append(root)
         if cuda:
             lib = root / "Developer/NVIDIA/CUDA-9.1/lib"
             lib.mkdir(parents=True, exist_ok=True)
