@@ -54,8 +54,15 @@ APPLE_KEXTS: tuple[AppleKext, ...] = (
         "/System/Library/Extensions/NVDAStartup.kext",
         APPLE_NVDA,
         "10.2.5",
-        {"IOKitPersonalities": {"NVDAStartup": {"IOClass": "NVDAStartup", "IOPCIMatch": "0x000010de&0x0000ffff",
-                                                "IOProviderClass": "IOPCIDevice"}}},
+        {
+            "IOKitPersonalities": {
+                "NVDAStartup": {
+                    "IOClass": "NVDAStartup",
+                    "IOPCIMatch": "0x000010de&0x0000ffff",
+                    "IOProviderClass": "IOPCIDevice",
+                }
+            }
+        },
     ),
     AppleKext("/System/Library/Extensions/GeForce.kext", APPLE_GEFORCE, "10.2.5"),
 )

@@ -5,8 +5,8 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | inside | what | mode |
 | --- | --- | --- |
 | `/` | `<host>/root`, the Mac tree (see image.py) | read-write |
-| `/.rehearsal/linux/usr` | the controller's `/usr` (shells and coreutils behind the `/bin`, `/usr/bin` links) | read-only |
-| `/.rehearsal/python3` | the controller's Python prefix (`sys.base_prefix`); `bin/python3.11` is the interpreter | read-only |
+| `/.rehearsal/linux/usr` | the controller's `/usr` (behind the `/bin`, `/usr/bin` tool links) | read-only |
+| `/.rehearsal/python3` | the controller's Python prefix (`sys.base_prefix`), `bin/python3.11` | read-only |
 | `/.rehearsal/project/egpu_setup` | this package, for the command shims | read-only |
 | `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
@@ -36,15 +36,12 @@ from pathlib import Path
 
 from egpu_setup.errors import EgpuError
 from egpu_setup.rehearsal import image
+from egpu_setup.rehearsal.boot import HostDown
 from egpu_setup.rehearsal.machine import Machine
 
 PYTHON3_INTERPRETER = image.SIM_PYTHON
 MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 HOMES = {"root": "/var/root", "admin": "/Users/admin"}
-
-
-class HostDown(EgpuError):
-    """The host is not reachable right now (rebooting, or its reboot never came back)."""
 
 
 def bwrap_path() -> str:
@@ -96,7 +93,10 @@ class Sandbox:
         }
         preload = self.root / image.UNAME_LIB.lstrip("/")
         if preload.exists():
+            state = self.machine.read()
             env["LD_PRELOAD"] = image.UNAME_LIB
+            env["EGPU_SIM_KERNEL_RELEASE"] = state.kernel_version
+            env["EGPU_SIM_KERNEL_VERSION"] = f"Darwin Kernel Version {state.kernel_version}"
         env.update(extra or {})
         return env
 
