@@ -191,7 +191,12 @@ def fix_rpaths(
 
     for mac_real, new_regions in regions.items():
         image, _, file_report = plans[mac_real]
-        write_edits(fs.host(mac_real), image, new_regions)
+        try:
+            write_edits(fs.host(mac_real), image, new_regions)
+        except OSError as exc:  # the original stays whole: edits go to a temporary file first
+            _fail(file_report, f"{file_report.path}: cannot write: {exc.strerror or exc}",
+                  "run as a user who may write the file (become/sudo); it was not changed")  # fmt: skip
+            continue
         file_report.changed = True
         fs.overlay.pop(mac_real, None)
         fs.forget(mac_real)
@@ -199,6 +204,8 @@ def fix_rpaths(
             file_report.notes.append(_resign(fs.host(mac_real)))
     # What the files say now, read back from disk.
     for mac_real, (_, _, file_report) in plans.items():
+        if file_report.status == "error":
+            continue
         now = fs.image(mac_real)
         if isinstance(now, MachOError):  # pragma: no cover - we just wrote it; would be a bug in edit.py
             _fail(file_report, f"rewritten file does not parse: {now.message}")

@@ -260,3 +260,74 @@ def test_missing_path_and_bad_root_are_usage_errors(cli, tmp_path):
     assert cli("fix-rpaths", str(tmp_path / "nope.dylib")).code == 2
     res = cli("fix-rpaths", "--root", str(tmp_path / "no-root"), "/x")
     assert res.code == 2 and "--root" in res.err
+
+
+def test_universal_second_run_is_byte_identical(cli, mac_tree, built):
+    root = mac_tree(cuda="fat", files={MX: built.mxnet_fat})
+    lib = root / MX.lstrip("/")
+    assert cli("fix-rpaths", "--root", str(root), MX).code == 0
+    fixed = lib.read_bytes()
+
+    res = cli("fix-rpaths", "--root", str(root), MX)
+
+    assert res.code == 0 and "1 ok" in res.out
+    assert lib.read_bytes() == fixed
+
+
+def test_signed_file_is_resigned_ad_hoc_where_codesign_exists(cli, mac_tree, built, tmp_path, monkeypatch):
+    # A stand-in codesign (there is none on Linux) records how it is called; on a Mac the real one runs.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "codesign.log"
+    (bin_dir / "codesign").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    (bin_dir / "codesign").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    root = mac_tree(cuda="fat", files={MX: built.mxnet_fat})
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), MX, "--json")
+
+    assert res.code == 0
+    assert "re-signed ad hoc" in " ".join(json.loads(res.out)["files"][0]["notes"])
+    assert log.read_text().split() == ["--force", "--sign", "-", str(lib)]
+
+
+def test_a_named_symlink_fixes_its_target(cli, mac_tree, built, llvm):
+    root = mac_tree(files={MX: built.mxnet})
+    link = root / "opt/mxnet/lib/libmxnet.dylib"
+    link.symlink_to("libmxnet.so")
+
+    res = cli("fix-rpaths", "--root", str(root), "/opt/mxnet/lib/libmxnet.dylib")
+
+    assert res.code == 0, res.err
+    assert link.is_symlink()
+    assert rpaths(llvm, root / MX.lstrip("/")) == [CUDA_LIB]
+
+
+def test_target_side_modules_import_only_stdlib_and_macholib(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, egpu_setup.macho.fixer, egpu_setup.macho.dyld, egpu_setup.macho.reader, egpu_setup.macho.edit\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'yaml', 'ansible', 'ziglang', 'psutil')"
+        " or m == 'egpu_setup.macho.build')\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == ""
+
+
+def test_a_file_that_cannot_be_written_is_exit_2_and_stays_whole(cli, mac_tree, built, monkeypatch):
+    import egpu_setup.macho.edit as edit
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(edit.tempfile, "mkstemp", refuse)  # as when the directory is not writable
+    root = mac_tree(files={MX: built.mxnet})
+
+    res = cli("fix-rpaths", "--root", str(root), MX)
+
+    assert res.code == 2 and "cannot write: Permission denied" in res.err
+    assert (root / MX.lstrip("/")).read_bytes() == built.mxnet.read_bytes()
