@@ -1,0 +1,127 @@
+"""A rehearsal Mac: the real SystemBackend on a Mac tree, with kextstat and system_profiler as commands on PATH.
+
+Nothing runs on a GPU there: the web driver must be loaded, the versions are read from the plists, version.txt
+and cudnn.h, and libmxnet.so's references are resolved by dyld's rules on genuine Mach-O built with zig.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from egpu_setup.errors import ExitCode
+from egpu_setup.macho.build import build_dylib, build_stub_dylib
+from egpu_setup.verify.backend import SystemBackend
+from egpu_setup.verify.expectations import expectations_for
+from egpu_setup.verify.result import Status
+from egpu_setup.verify.state import REHEARSAL_REASON, Options
+from egpu_setup.verify.suite import run_suite
+
+pytestmark = pytest.mark.slow  # the first zig build of a session takes seconds
+
+
+@pytest.fixture(scope="module")
+def mach_o(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("verify-macho")
+    cudart = build_stub_dylib(d / "libcudart.9.1.dylib", "@rpath/libcudart.9.1.dylib")
+    source = "int MXGetVersion(int *out) { *out = 10000; return 0; }\n"
+    fixed = build_dylib(d / "fixed" / "libmxnet.so", source, "lib/libmxnet.so", link=[cudart],
+                        rpaths=["/usr/local/cuda/lib"])  # fmt: skip
+    broken = build_dylib(d / "broken" / "libmxnet.so", source, "lib/libmxnet.so", link=[cudart])
+    return {"cudart": cudart, "fixed": fixed, "broken": broken}
+
+
+def _script(path: Path, output: str) -> None:
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\n{output}EOF\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def _plist(path: Path, data: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(plistlib.dumps(data))
+
+
+@pytest.fixture
+def rehearsal_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mach_o, mac_command_output) -> Path:
+    """A provisioned rehearsal Mac's tree; kextstat and system_profiler print what the real ones would."""
+
+    root = tmp_path / "root"
+    _plist(root / "System/Library/CoreServices/SystemVersion.plist",
+           {"ProductName": "Mac OS X", "ProductVersion": "10.13.2", "ProductBuildVersion": "17C88"})  # fmt: skip
+    _plist(root / "Library/Extensions/GeForceWeb.kext/Contents/Info.plist",
+           {"CFBundleGetInfoString": "GeForceWeb 10.2.7 387.10.10.10.25.156"})  # fmt: skip
+    _plist(root / "Library/Frameworks/CUDA.framework/Resources/Info.plist", {"CFBundleVersion": "387.128"})
+    lib = root / "usr/local/cuda/lib"
+    lib.mkdir(parents=True)
+    (root / "usr/local/cuda/version.txt").write_text("CUDA Version 9.1.128\n")
+    (lib / "libcudart.9.1.dylib").write_bytes(mach_o["cudart"].read_bytes())
+    include = root / "usr/local/cuda/include"
+    include.mkdir()
+    (include / "cudnn.h").write_text("#define CUDNN_MAJOR 7\n#define CUDNN_MINOR 0\n#define CUDNN_PATCHLEVEL 5\n")
+    for kind in ("fixed", "broken"):
+        target = root / "Users/admin" / kind / "lib/libmxnet.so"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(mach_o[kind].read_bytes())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _script(bin_dir / "kextstat", mac_command_output["kextstat"])
+    _script(bin_dir / "system_profiler", mac_command_output["system_profiler"])
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("EGPU_REHEARSAL", "1")
+    return root
+
+
+def _run(root: Path, library: str | None):
+    backend = SystemBackend(mac_root=str(root))
+    expect = expectations_for(None, backend.host().platform)
+    return run_suite(backend, expect, Options(mxnet_library=library))
+
+
+def test_rehearsal_runs_what_is_meaningful_and_skips_gpu_execution(rehearsal_mac, validate) -> None:
+    report = _run(rehearsal_mac, "/Users/admin/fixed/lib/libmxnet.so")
+    checks = {c.name: c for c in report.checks}
+    assert {n: c.status.value for n, c in checks.items()} == {
+        "gpu.present": "pass", "cuda.driver": "pass", "cuda.runtime": "pass", "cudnn": "pass",
+        "link.bandwidth": "skip", "gpu.compute": "skip", "mxnet.import": "skip", "mxnet.features": "skip",
+        "mxnet.ndarray": "skip", "mxnet.train": "skip", "mxnet.libraries": "pass",
+    }  # fmt: skip
+    for name in ("link.bandwidth", "gpu.compute", "mxnet.import", "mxnet.train"):
+        assert checks[name].reason == REHEARSAL_REASON
+    assert report.host.platform == "darwin" and report.host.rehearsal and report.host.os_build == "17C88"
+    present = checks["gpu.present"].measurements
+    assert present["webdriver_loaded"] and present["webdriver_version"] == "387.10.10.10.25.156"
+    assert present["displays"][0]["Device ID"] == "0x1b80"
+    assert checks["cuda.runtime"].measurements == {"version": "9.1", "library": "/usr/local/cuda/version.txt"}
+    assert checks["cudnn"].measurements["version"] == "7.0.5"
+    assert checks["mxnet.libraries"].measurements["cuda_references"] == {
+        "@rpath/libcudart.9.1.dylib": "/usr/local/cuda/lib/libcudart.9.1.dylib"
+    }
+    assert report.exit_code == ExitCode.OK and report.device == "none"
+    validate(report.to_dict())
+
+
+def test_rehearsal_finds_an_unresolved_rpath_and_a_web_driver_that_is_not_loaded(rehearsal_mac, tmp_path) -> None:
+    _script(tmp_path / "bin" / "kextstat", "")  # nothing NVIDIA loaded (kextstat prints no rows, exit 0)
+    report = _run(rehearsal_mac, "/Users/admin/broken/lib/libmxnet.so")
+    checks = {c.name: c for c in report.checks}
+    assert checks["gpu.present"].status is Status.FAIL
+    assert checks["gpu.present"].reason == (
+        "the NVIDIA web driver is not loaded (kextstat shows no com.nvidia.web.GeForceWeb; "
+        "version 387.10.10.10.25.156 is installed)"
+    )
+    assert checks["cuda.driver"].reason == "the CUDA kext (com.nvidia.CUDA) is not loaded"
+    libraries = checks["mxnet.libraries"]
+    assert libraries.status is Status.FAIL
+    assert libraries.reason.startswith("dyld would not find @rpath/libcudart.9.1.dylib (run `egpu-setup fix-rpaths")
+    assert report.exit_code == ExitCode.CHECK_FAILED
+
+
+def test_rehearsal_wrong_cudnn_version_fails(rehearsal_mac) -> None:
+    header = rehearsal_mac / "usr/local/cuda/include/cudnn.h"
+    header.write_text("#define CUDNN_MAJOR 7\n#define CUDNN_MINOR 1\n#define CUDNN_PATCHLEVEL 4\n")
+    cudnn = next(c for c in _run(rehearsal_mac, None).checks if c.name == "cudnn")
+    assert (cudnn.status, cudnn.reason) == (Status.FAIL, "cuDNN 7.1.4, the profile needs 7.0.5")
