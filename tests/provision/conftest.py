@@ -3,9 +3,15 @@ tests over the local connection), and the end-to-end fixtures on rehearsal Macs 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -89,3 +95,130 @@ def inventory_of() -> Callable[..., Path]:
 @pytest.fixture
 def demo_inventory(tmp_path: Path) -> Path:
     return write_inventory(tmp_path / "inventory.yml", ["alpha", "beta"])
+
+
+# --- rehearsal Macs (end-to-end tests) -----------------------------------------------------------------------------
+
+# Parts of a host tree that are not provisioning state: the sandbox's mount points, Linux's /dev and /proc, temp
+# and log directories, Ansible's own working directory in the homes (remote_tmp), and the kext caches, which
+# kextcache derives from /System/Library/Extensions and /Library/Extensions (both hashed) with a build time inside.
+VOLATILE = (
+    ".rehearsal",
+    "dev",
+    "proc",
+    "private/tmp",
+    "private/var/tmp",
+    "private/var/folders",
+    "private/var/log",
+    "Users/admin/.ansible",
+    "private/var/root/.ansible",
+    "System/Library/PrelinkedKernels",
+    "System/Library/Caches",
+)
+
+
+def host_digest(host_dir: Path) -> dict[str, str]:
+    """SHA-256 of a rehearsal Mac: its tree (paths, kinds, modes, link targets, contents; receipts included, they
+    are files under /private/var/db/receipts) and the machine state a Mac keeps outside its file system that
+    provisioning touches: NVRAM and the xcode-select selection (on a Mac a link under /var/db)."""
+    import hashlib
+    import json
+    import os
+    import stat
+
+    root = host_dir / "root"
+    tree = hashlib.sha256()
+    receipts = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames[:] = sorted(d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in VOLATILE)
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            info = os.lstat(path)
+            kind = "l" if stat.S_ISLNK(info.st_mode) else "d" if stat.S_ISDIR(info.st_mode) else "f"
+            entry = f"{rel}\0{kind}\0{stat.S_IMODE(info.st_mode):o}\0"
+            if kind == "l":
+                entry += os.readlink(path)
+            elif kind == "f":
+                with open(path, "rb") as f:
+                    entry += hashlib.file_digest(f, "sha256").hexdigest()
+            tree.update(entry.encode() + b"\n")
+            if rel.startswith("private/var/db/receipts/"):
+                receipts.update(entry.encode() + b"\n")
+    state = json.loads((host_dir / "machine" / "state.json").read_text())
+    return {
+        "tree": tree.hexdigest(),
+        "receipts": receipts.hexdigest(),
+        "nvram": json.dumps(state.get("nvram", {}), sort_keys=True),
+        "developer_dir": str(state.get("developer_dir")),
+    }
+
+
+@pytest.fixture(scope="session")
+def digest_of() -> Callable[[Path], dict[str, str]]:
+    return host_digest
+
+
+def _need_bwrap() -> None:
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: the rehearsal lab needs it")
+
+
+@dataclass
+class Lab:
+    """A rehearsal lab made by `egpu-setup lab up`, and runs of the real CLI against it."""
+
+    dir: Path
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def inventory(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    def host_dir(self, name: str) -> Path:
+        return self.dir / "hosts" / name
+
+    def machine(self, name: str) -> Any:
+        from egpu_setup.rehearsal.machine import Machine
+
+        return Machine(self.host_dir(name) / "machine", self.host_dir(name) / "root")
+
+    def run(self, command: str, *args: str) -> tuple[int, dict[str, Any] | None, str, float]:
+        """`egpu-setup <command> -i <lab inventory> --json ARGS`: (exit code, report, stderr, seconds)."""
+        from egpu_setup.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        started = time.monotonic()
+        code = main([command, "-i", str(self.inventory), "--json", *args], stdout=out, stderr=err)
+        elapsed = time.monotonic() - started
+        report = json.loads(out.getvalue()) if out.getvalue().strip() else None
+        self.runs.append({"command": command, "args": args, "code": code, "seconds": round(elapsed, 1)})
+        return code, report, err.getvalue(), elapsed
+
+
+@contextlib.contextmanager
+def lab_up(base: Path, *lab_args: str) -> Iterator[Lab]:
+    """A lab from `egpu-setup lab up --dir <base>/lab LAB_ARGS`, with runs kept under <base>/data; down after."""
+    from egpu_setup.cli import main
+
+    _need_bwrap()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("XDG_DATA_HOME", str(base / "data"))
+        env.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        lab = Lab(base / "lab")
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["lab", "up", "--dir", str(lab.dir), *lab_args], stdout=out, stderr=err)
+        assert code == 0, f"lab up failed ({code}):\n{out.getvalue()}\n{err.getvalue()}"
+        try:
+            yield lab
+        finally:
+            main(["lab", "down", "--dir", str(lab.dir)], stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.fixture(scope="session")
+def make_lab() -> Callable[..., contextlib.AbstractContextManager[Lab]]:
+    """`with make_lab(base_dir, "--hosts", "1") as lab:` for module-scoped labs."""
+    return lab_up

@@ -1,0 +1,71 @@
+"""End to end: preflight refusals change nothing, and a run killed between the driver install and the restart is
+finished by the next run, which restarts the Mac because the installed driver is not the loaded one."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.lab]
+
+REBOOT_CHECK = "Read which NVIDIA kexts are installed and which are loaded"
+REBOOT_TASK = "Restart the Mac so that the installed drivers load"
+
+
+def test_kext_signing_on_fails_preflight_with_the_recovery_command(tmp_path, make_lab, digest_of):
+    with make_lab(tmp_path, "--hosts", "1", "--sip", "enabled") as lab:
+        before = digest_of(lab.host_dir("mac1"))
+
+        code, report, err, _ = lab.run("provision")
+
+        assert code == 1, err
+        (failure,) = report["hosts"]["mac1"]["failures"]
+        assert failure["role"] == "preflight"
+        assert "csrutil enable --without kext" in failure["message"]
+        assert "Recovery" in failure["message"]
+        assert digest_of(lab.host_dir("mac1")) == before
+        assert report["hosts"]["mac1"]["changed"] == 0
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, make_lab):
+    with make_lab(tmp_path_factory.mktemp("killed"), "--hosts", "1") as lab:
+        yield lab
+
+
+def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(lab):
+    from egpu_setup.runner.content import find_content
+    from egpu_setup.runner.execute import run_playbook
+    from egpu_setup.runner.request import RunRequest
+    from egpu_setup.runner.view import PlainView
+
+    machine = lab.machine("mac1")
+    boots = machine.read().boot.count
+    killed = run_playbook(
+        find_content(),
+        RunRequest(
+            command="provision",
+            playbook="provision",
+            inventory=lab.inventory,
+            # the drivers are installed, the restart not decided yet: the moment a crash hurts most
+            kill_when=lambda event: (
+                event.get("event") == "playbook_on_task_start" and event["event_data"].get("task") == REBOOT_CHECK
+            ),
+        ),
+        PlainView(io.StringIO()),
+    )
+    assert killed.report["status"] == "killed"
+    state = machine.read()
+    assert state.boot.count == boots
+    assert (lab.host_dir("mac1") / "root/Library/Extensions/NVDAStartupWeb.kext").is_dir()
+    assert "com.nvidia.NVDAStartupWeb" not in {kext.bundle_id for kext in state.kexts}
+
+    code, report, err, _ = lab.run("provision")
+
+    assert code == 0, err
+    restarts = [c for c in report["hosts"]["mac1"]["changes"] if c["task"] == REBOOT_TASK]
+    assert len(restarts) == 1
+    state = machine.read()
+    assert state.boot.count == boots + 1
+    assert "com.nvidia.NVDAStartupWeb" in {kext.bundle_id for kext in state.kexts}

@@ -1,0 +1,168 @@
+"""End to end on rehearsal Macs: plan, provision, re-run, plan again, rollback, on one lab shared by the module.
+
+The tests run in file order and build on each other (module-scoped lab): bare host -> plan (nothing changes) ->
+provision (converges) -> second run (changed=0) -> plan (nothing listed) -> rollback (the bare tree again).
+mac2 starts with Command Line Tools 9.3 selected, whose clang nvcc 9.1 refuses: it must get the CLT remedy.
+"""
+
+from __future__ import annotations
+
+import plistlib
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.lab]
+
+HOSTS = ("mac1", "mac2")
+WEBDRIVER = "387.10.10.10.25.156"
+CLT_92_RECEIPT = "9.2.0.0.1.1510905681"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, make_lab):
+    with make_lab(tmp_path_factory.mktemp("e2e"), "--hosts", "2", "--clt", "mac2=9.3") as lab:
+        yield lab
+    print("\nprovision e2e runs:", lab.runs)  # shown with -s; the timings go into the report
+
+
+@pytest.fixture(scope="module")
+def bare(lab, digest_of):
+    """The digests of the bare hosts, before anything ran on them."""
+    return {name: digest_of(lab.host_dir(name)) for name in HOSTS}
+
+
+def test_plan_on_bare_hosts_changes_nothing_and_lists_the_changes(lab, bare, digest_of):
+    code, report, err, _ = lab.run("plan")
+
+    assert code == 0, err
+    assert report["check"] is True
+    for name in HOSTS:
+        assert digest_of(lab.host_dir(name)) == bare[name]
+        changes = report["hosts"][name]["changes"]
+        roles = {change["role"] for change in changes}
+        assert {"nvidia_webdriver", "cuda_driver"} <= roles, changes
+        assert report["hosts"][name]["failed"] == 0
+
+
+@pytest.fixture(scope="module")
+def provisioned(lab, bare):
+    code, report, err, seconds = lab.run("provision")
+    assert code == 0, err + "\n" + _failures(report)
+    return report, seconds
+
+
+def _failures(report):
+    if not report:
+        return ""
+    return "\n".join(
+        f"{name}: {f['role']} : {f['task']}: {f['message']}"
+        for name, host in report["hosts"].items()
+        for f in host["failures"]
+    )
+
+
+def test_provision_converges_to_the_loaded_patched_web_driver(lab, provisioned):
+    report, _ = provisioned
+    assert report["status"] == "ok"
+    for name in HOSTS:
+        state = lab.machine(name).read()
+        loaded = {kext.bundle_id: kext.version for kext in state.kexts}
+        assert loaded.get("com.nvidia.NVDAStartupWeb") == WEBDRIVER, state.boot.notes
+        assert "com.nvidia.NVDAEGPUSupport" in loaded, state.boot.notes
+        assert (state.boot.gpu_driver, state.boot.webdriver_version) == ("web", WEBDRIVER)
+        info = plistlib.loads(
+            (lab.host_dir(name) / "root/Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist").read_bytes()
+        )
+        assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17C88"
+        assert state.nvram_get("nvda_drv").rstrip(b"\0") == b"1"
+
+
+def test_provision_installs_cuda_91_cudnn_705_and_selects_clt_92(lab, provisioned):
+    for name in HOSTS:
+        root = lab.host_dir(name) / "root"
+        state = lab.machine(name).read()
+        assert (state.boot.cuda_driver_version, state.boot.cuda_works) == ("387.128", True)
+        assert (root / "usr/local/cuda/version.txt").read_text() == "CUDA Version 9.1.128\n"
+        header = (root / "usr/local/cuda/include/cudnn.h").read_text()
+        version = [
+            re.search(rf"#define CUDNN_{part} (\d+)", header).group(1) for part in ("MAJOR", "MINOR", "PATCHLEVEL")
+        ]
+        assert version == ["7", "0", "5"]
+        assert (root / "usr/local/cuda/lib/libcudnn.7.dylib").exists()
+        assert state.developer_dir == "/Library/Developer/CommandLineTools"
+        receipt = plistlib.loads(
+            (root / "private/var/db/receipts/com.apple.pkg.CLTools_Executables.plist").read_bytes()
+        )
+        assert receipt["PackageVersion"] == CLT_92_RECEIPT, f"{name}: CLT remedy not applied"
+
+
+def _libmxnet(root: Path) -> list[Path]:
+    found = [p for p in root.rglob("libmxnet.so") if ".rehearsal" not in p.parts and p.is_file()]
+    assert found, "no libmxnet.so on the host"
+    return found
+
+
+def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provisioned):
+    from egpu_setup.macho.dyld import Root, check_slice
+
+    for name in HOSTS:
+        root_dir = lab.host_dir(name) / "root"
+        root = Root(root_dir)
+        for lib in _libmxnet(root_dir):
+            archs = set(re.findall(rb"sm_\d\d", lib.read_bytes()))
+            assert archs == {b"sm_61"}, f"{lib}: {archs}"
+            mac_path = root.to_mac(lib)
+            image = root.image(root.realpath(mac_path))
+            for sl in image.slices:
+                check = check_slice(root, mac_path, sl)
+                assert check.ok, [r.to_dict() for r in check.failing] + [
+                    r.to_dict() for _, r in check.failing_transitive
+                ]
+                assert any("libcudart" in r.name for r in check.direct)
+
+
+def test_provision_brings_back_a_passing_verify_report(provisioned):
+    report, _ = provisioned
+    for name in HOSTS:
+        verify = report["hosts"][name].get("verify")
+        assert verify is not None, f"{name}: no verify report in the run report"
+        assert verify.get("passed", verify.get("ok")) is True, verify
+
+
+@pytest.fixture(scope="module")
+def rerun(lab, provisioned):
+    code, report, err, seconds = lab.run("provision")
+    assert code == 0, err + _failures(report)
+    return report, seconds
+
+
+def test_second_run_changes_nothing(rerun, provisioned):
+    report, seconds = rerun
+    for name in HOSTS:
+        host = report["hosts"][name]
+        assert host["changed"] == 0, host["changes"]
+    first_seconds = provisioned[1]
+    print(f"\nfirst run {first_seconds:.1f} s, re-run {seconds:.1f} s ({seconds / first_seconds:.0%})")
+
+
+def test_plan_on_converged_hosts_lists_nothing(lab, rerun, digest_of):
+    before = {name: digest_of(lab.host_dir(name)) for name in HOSTS}
+
+    code, report, err, _ = lab.run("plan")
+
+    assert code == 0, err
+    for name in HOSTS:
+        assert report["hosts"][name]["changes"] == []
+        assert digest_of(lab.host_dir(name)) == before[name]
+
+
+def test_rollback_restores_the_bare_tree_byte_for_byte(lab, bare, rerun, digest_of):
+    code, report, err, _ = lab.run("rollback")
+
+    assert code == 0, err + _failures(report)
+    for name in HOSTS:
+        assert digest_of(lab.host_dir(name)) == bare[name]
+        loaded = {kext.bundle_id for kext in lab.machine(name).read().kexts}
+        assert not {"com.nvidia.NVDAStartupWeb", "com.nvidia.NVDAEGPUSupport", "com.nvidia.CUDA"} & loaded
