@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""First-run and re-run wall times of `egpu-setup provision` on one rehearsal High Sierra Mac, and their ratio.
+
+    .venv/bin/python bench/provision_rerun.py [--keep] [--json]
+
+Brings up a one-host lab in a temporary directory (`egpu-setup lab up --hosts 1`; not timed), provisions the bare
+host (first run), provisions it again (re-run: nothing to change), each through the real CLI with its run report.
+Goal: the re-run takes at most 25% of the first run. Exits 1 when a run fails or the goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from egpu_setup.cli import main
+
+GOAL = 0.25
+
+
+def run(argv: list[str]) -> tuple[int, dict | None, float, str]:
+    out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    code = main(argv, stdout=out, stderr=err)
+    elapsed = time.monotonic() - started
+    report = json.loads(out.getvalue()) if out.getvalue().strip() else None
+    return code, report, elapsed, err.getvalue()
+
+
+def main_bench() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the lab and the run directories")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="egpu-bench-provision-"))
+    os.environ["XDG_DATA_HOME"] = str(base / "data")
+    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    lab = base / "lab"
+    try:
+        started = time.monotonic()
+        code, _, _, err = run(["lab", "up", "--dir", str(lab), "--hosts", "1"])
+        lab_up = time.monotonic() - started
+        if code != 0:
+            print(f"lab up failed ({code}):\n{err}", file=sys.stderr)
+            return 1
+        figures: dict[str, float | int | str] = {"lab_up_s": round(lab_up, 2)}
+        for name in ("first_run", "re_run"):
+            code, report, elapsed, err = run(["provision", "-i", str(lab / "inventory.yml"), "--json"])
+            if code != 0 or report is None:
+                print(f"{name} failed ({code}); see the log:\n{err}", file=sys.stderr)
+                return 1
+            host = next(iter(report["hosts"].values()))
+            figures[f"{name}_s"] = round(elapsed, 2)
+            figures[f"{name}_changed"] = host["changed"]
+            figures[f"{name}_tasks"] = host["ok"] + host["skipped"]
+        ratio = float(figures["re_run_s"]) / float(figures["first_run_s"])
+        figures["ratio"] = round(ratio, 3)
+        figures["goal"] = GOAL
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            print(f"lab up (not timed below)   {figures['lab_up_s']:8.1f} s")
+            print(f"first run (bare host)      {figures['first_run_s']:8.1f} s  changed={figures['first_run_changed']}")
+            print(f"re-run (converged host)    {figures['re_run_s']:8.1f} s  changed={figures['re_run_changed']}")
+            print(f"re-run / first run         {ratio:8.1%}  (goal <= {GOAL:.0%})")
+        return 0 if ratio <= GOAL and figures["re_run_changed"] == 0 else 1
+    finally:
+        if args.keep:
+            print(f"kept: {base}", file=sys.stderr)
+        else:
+            main(["lab", "down", "--dir", str(lab)], stdout=io.StringIO(), stderr=io.StringIO())
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main_bench())
