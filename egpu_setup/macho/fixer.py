@@ -59,6 +59,7 @@ class FileReport:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     fix: str | None = None
+    references: list[dict[str, object]] = field(default_factory=list)  # every direct reference, after
     before: list[str] = field(default_factory=list)  # the reference load commands, for diffs
     after: list[str] = field(default_factory=list)
     changed: bool = False
@@ -73,6 +74,7 @@ class FileReport:
             "unresolved_before": self.unresolved_before,
             "actions": [a.to_dict() for a in self.actions],
             "still_failing": self.still_failing,
+            "references": self.references,
             "notes": self.notes,
             "error": self.error,
             "fix": self.fix,
@@ -155,7 +157,8 @@ def fix_rpaths(
         checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in image.slices]
         file_report.unresolved_before = _failures(checks)
         for c in checks:
-            file_report.notes += [n for n in c.notes if n not in file_report.notes]
+            unknown = [f"{r.name}: {r.note}" for r in c.direct if r.status == "unknown"]
+            file_report.notes += [n for n in [*c.notes, *unknown] if n not in file_report.notes]
         edits = _plan(fs, image, checks, search_dirs, mode, file_report)
         plans[mac_real] = (image, edits, file_report)
         if any(edits.values()):
@@ -173,6 +176,7 @@ def fix_rpaths(
         file_report.after = after_image.describe()
         after_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in after_image.slices]
         file_report.still_failing = _failures(after_checks)
+        file_report.references = _references(after_checks)
         if any(edits.values()):
             try:
                 regions[mac_real] = plan_bytes(fs.host(mac_real), image, edits)
@@ -211,7 +215,9 @@ def fix_rpaths(
             _fail(file_report, f"rewritten file does not parse: {now.message}")
             continue
         file_report.after = now.describe()
-        file_report.still_failing = _failures([check_slice(fs, mac_real, sl, exe_mac) for sl in now.slices])
+        final_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in now.slices]
+        file_report.still_failing = _failures(final_checks)
+        file_report.references = _references(final_checks)
         file_report.status = _status(file_report, check)
     return report
 
@@ -309,6 +315,15 @@ def _failures(checks: list[ImageCheck]) -> list[dict[str, object]]:
         for loader, r in c.failing_transitive:
             out.append({"arch": c.arch, "loaded_by": loader, **r.to_dict()})
     return out
+
+
+def _references(checks: list[ImageCheck]) -> list[dict[str, object]]:
+    """Every direct reference of every slice with where dyld finds it (planned state in check mode)."""
+    return [
+        {"arch": c.arch, "name": r.name, "kind": r.kind, "status": r.status, "path": r.path, "via": r.via}
+        for c in checks
+        for r in c.direct
+    ]
 
 
 def _find(fs: Root, trailing: str, cputype: int, search: list[str]) -> tuple[str, str] | list[str]:

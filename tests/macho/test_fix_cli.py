@@ -44,6 +44,10 @@ def test_mxnet_gets_an_rpath_and_every_dependency_resolves(cli, mac_tree, built,
     assert rpaths(llvm, lib) == [CUDA_LIB]
     assert sorted(dylibs(llvm, lib)) == sorted(["lib/libmxnet.so", "/usr/lib/libSystem.B.dylib", *MX_REFS])
     assert "LC_RPATH" in llvm("objdump", "--macho", "--private-headers", lib)
+    assert {r["name"]: (r["status"], r["via"]) for r in entry["references"]} == {
+        "/usr/lib/libSystem.B.dylib": ("system", "dyld shared cache (not in the root)"),
+        **{ref: ("resolved", f"rpath {CUDA_LIB}") for ref in MX_REFS},
+    }
     # A fresh check agrees that every reference resolves, through the /usr/local/cuda symlink of the tree.
     again = json.loads(cli("fix-rpaths", "--root", str(root), MX, "--check", "--json").out)
     assert again["exit_code"] == 0 and again["files"][0]["unresolved_before"] == []

@@ -102,6 +102,7 @@ files:
     actions: {description: "Changes made or planned (action add_rpath or change, value, old, archs, fixes).",
               type: list}
     still_failing: {description: References that still do not resolve after the fix., type: list}
+    references: {description: "Every direct reference after the fix: arch, name, kind, status, path, via.", type: list}
     notes: {description: Remarks (code signature, references no search directory holds, ...)., type: list}
     load_commands_before: {description: The library load commands before., type: list}
     load_commands_after: {description: The library load commands after (planned ones in check mode)., type: list}
