@@ -1,17 +1,140 @@
-"""`egpu-setup lab`: placeholder until its issue lands; refuses with exit 2."""
+"""`egpu-setup lab`: start, inspect, reset and remove a lab of rehearsal Macs (simulated High Sierra hosts)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError
+
+LAB_HELP = """A rehearsal lab is N simulated macOS High Sierra Macs (bubblewrap sandboxes) that Ansible reaches
+through the egpu.mac.sandbox connection. `lab up` writes <dir>/inventory.yml; use it with
+`egpu-setup provision -i <dir>/inventory.yml` or plain `ansible -i <dir>/inventory.yml`."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("lab", help="(not available yet)")
-    parser.set_defaults(run=run)
+    parser = subparsers.add_parser(
+        "lab",
+        help="simulated High Sierra Macs to rehearse on",
+        description=LAB_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = parser.add_subparsers(dest="lab_command", metavar="VERB")
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--dir", type=Path, default=None, help="lab directory (default: $EGPU_SETUP_LAB or XDG)")
+        return sub
+
+    up = verb("up", "create the lab's hosts and write its inventory")
+    up.add_argument("--hosts", type=int, default=2, help="number of Macs, mac1..macN (default 2)")
+    up.add_argument("--build", default="17C88", help="macOS build of every host (default 17C88 = 10.13.2)")
+    up.add_argument("--sip", default="enabled", choices=("enabled", "kext-off", "disabled"), help="SIP configuration")
+    up.add_argument("--gpu", default="gtx1080", choices=("gtx1080", "none"), help="eGPU in the Thunderbolt enclosure")
+    up.add_argument("--clt", default="none", choices=("none", "9.2", "9.3"), help="Command Line Tools pre-installed")
+    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a reboot keeps a host down")
+    up.add_argument("--no-mirror", action="store_true", help="do not build the stand-in installers")
+
+    status = verb("status", "show the hosts: build, SIP, which GPU driver booted, faults")
+    status.add_argument("--json", action="store_true", help="print JSON on stdout")
+    verb("reset", "bring every host back to a bare High Sierra install")
+    verb("down", "remove the lab (its cache stays); no process or mount is left behind")
+
+    fault = verb("fault", "set or clear fault switches of one host")
+    fault.add_argument("host", help="host name, e.g. mac1")
+    fault.add_argument("--fail-install", type=int, metavar="N", help="the Nth installer run fails")
+    fault.add_argument("--fail-download", type=int, metavar="N", help="the Nth file transfer to the host fails")
+    fault.add_argument("--disk-full", action="store_true", help="the disk has no free space")
+    fault.add_argument("--reboot-hangs", action="store_true", help="the next reboot never comes back")
+    fault.add_argument("--clear", action="store_true", help="clear every fault switch first")
+    parser.set_defaults(run=run, _lab_parser=parser)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    raise EgpuError("`lab` is not available in this version", fix="see README.md for the commands that are")
+    from egpu_setup import paths
+    from egpu_setup.errors import EgpuError, ExitCode
+    from egpu_setup.rehearsal.lab import Lab, LabOptions
+
+    if not args.lab_command:
+        args._lab_parser.print_help(ctx.stdout)
+        return int(ExitCode.USAGE)
+    lab = Lab(args.dir or paths.default_lab_dir())
+    if args.lab_command == "up":
+        options = LabOptions(
+            hosts=args.hosts,
+            build=args.build,
+            sip=args.sip,
+            gpu=args.gpu,
+            clt=args.clt,
+            reboot_seconds=args.reboot_seconds,
+            mirror=not args.no_mirror,
+        )
+        ctx.note(f"starting {options.hosts} rehearsal Mac(s) in {lab.dir} ...")
+        lab.up(options)
+        ctx.console().print(f"lab up: {options.hosts} host(s), build {options.build}, SIP {options.sip}")
+        ctx.console().print(f"inventory: {lab.inventory}")
+        return 0
+    if args.lab_command == "status":
+        data = lab.status()
+        if args.json:
+            ctx.emit_json("lab_status", data)
+        else:
+            _print_status(ctx, data)
+        return 0
+    if args.lab_command == "reset":
+        lab.options()
+        lab.reset()
+        ctx.console().print(f"lab reset: every host of {lab.dir} is a bare High Sierra install again")
+        return 0
+    if args.lab_command == "down":
+        if not lab.exists():
+            raise EgpuError(f"no lab at {lab.dir}", fix="nothing to take down; check --dir")
+        killed = lab.down()
+        if killed:
+            ctx.note(f"stopped {len(killed)} sandbox process(es) still running")
+        ctx.console().print(f"lab down: removed {lab.dir} (cache kept)")
+        return 0
+    if args.lab_command == "fault":
+        if not (args.clear or args.disk_full or args.reboot_hangs or args.fail_install or args.fail_download):
+            raise EgpuError(
+                "no fault switch given",
+                fix="one of --fail-install N, --fail-download N, --disk-full, --reboot-hangs, --clear",
+            )
+        faults = lab.fault(
+            args.host,
+            fail_install=args.fail_install,
+            fail_download=args.fail_download,
+            disk_full=args.disk_full,
+            reboot_hangs=args.reboot_hangs,
+            clear=args.clear,
+        )
+        active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads")]
+        ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
+        return 0
+    raise EgpuError(f"unknown lab verb {args.lab_command!r}")
+
+
+def _print_status(ctx: Context, data: dict) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    table = Table(title=f"rehearsal lab {data['lab_dir']}")
+    for column in ("host", "state", "build", "SIP", "GPU driver", "web driver", "CUDA", "boots", "faults"):
+        table.add_column(column)
+    for h in data["hosts"]:
+        faults = ", ".join(f"{k}={v}" for k, v in h["faults"].items() if v) or "-"
+        cuda = (
+            "-" if not h["cuda_driver_version"] else f"{h['cuda_driver_version']} ({'ok' if h['cuda_works'] else 'no'})"
+        )
+        table.add_row(
+            h["name"],
+            h["state"],
+            f"{h['product_version']} ({h['build']})",
+            h["sip"],
+            h["gpu_driver"] or "no GPU",
+            h["webdriver_version"] or "-",
+            cuda,
+            str(h["boot_count"]),
+            faults,
+        )
+    ctx.console().print(table)
+    ctx.console().print(f"inventory: {data['inventory']}")

@@ -1,0 +1,347 @@
+"""A lab of rehearsal Macs: `egpu-setup lab up|status|reset|down|fault` without the printing.
+
+Layout of a lab directory (architecture.md):
+
+    <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them)
+    <lab>/inventory.yml        a standard Ansible YAML inventory: group `rehearsal_macs`, hosts mac1..macN with
+                               ansible_connection egpu.mac.sandbox, egpu_rehearsal_host_dir, ansible_user admin
+    <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir,
+                               ansible_become; other parts may add their own files beside it
+    <lab>/matrix-overlay.yaml  the stand-ins' file:// URLs and SHA-256 (written by the stand-in builder)
+    <lab>/mirror/              the stand-in installers
+    <lab>/cache/               the artifact cache the provisioning uses for this lab
+    <lab>/egpu-setup.lock      the lock file (written by the cache)
+    <lab>/hosts/<name>/root    the Mac tree; <lab>/hosts/<name>/machine the machine state
+
+`down` removes everything but `cache/` (downloads are worth keeping) and kills any process still running in one
+of the lab's sandboxes; a sandbox holds no mount outside its own namespace, so nothing stays mounted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from egpu_setup.errors import EgpuError
+from egpu_setup.rehearsal import boot, builds, image
+from egpu_setup.rehearsal.machine import Gpu, Hardware, Machine, MachineState, sip_preset
+from egpu_setup.rehearsal.sandbox import HOMES, Sandbox
+
+GROUP = "rehearsal_macs"
+SIP_CHOICES = ("enabled", "kext-off", "disabled")
+GPU_CHOICES = ("gtx1080", "none")
+CLT_CHOICES = ("none", "9.2", "9.3")
+
+
+@dataclass
+class LabOptions:
+    hosts: int = 2
+    build: str = "17C88"
+    sip: str = "enabled"
+    gpu: str = "gtx1080"
+    clt: str = "none"
+    reboot_seconds: float = 3.0
+    mirror: bool = True
+
+    def validate(self) -> None:
+        if not 1 <= self.hosts <= 32:
+            raise EgpuError(f"--hosts must be between 1 and 32, not {self.hosts}")
+        for name, value, choices in (
+            ("--sip", self.sip, SIP_CHOICES),
+            ("--gpu", self.gpu, GPU_CHOICES),
+            ("--clt", self.clt, CLT_CHOICES),
+        ):
+            if value not in choices:
+                raise EgpuError(f"{name} {value!r} is not one of {', '.join(choices)}")
+        if self.reboot_seconds < 0:
+            raise EgpuError("--reboot-seconds must not be negative")
+        builds.product_version(self.build)  # raises for an unknown build
+
+
+class Lab:
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory).expanduser().absolute()
+
+    # --- paths ---
+    @property
+    def hosts_dir(self) -> Path:
+        return self.dir / "hosts"
+
+    @property
+    def inventory(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    @property
+    def group_vars(self) -> Path:
+        return self.dir / "group_vars" / "all.yml"
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "lab.json"
+
+    @property
+    def overlay(self) -> Path:
+        return self.dir / "matrix-overlay.yaml"
+
+    @property
+    def mirror(self) -> Path:
+        return self.dir / "mirror"
+
+    @property
+    def cache(self) -> Path:
+        return self.dir / "cache"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.dir / "egpu-setup.lock"
+
+    def exists(self) -> bool:
+        return self.config.is_file()
+
+    def options(self) -> LabOptions:
+        if not self.exists():
+            raise EgpuError(f"no lab at {self.dir}", fix="`egpu-setup lab up --dir DIR` first")
+        return LabOptions(**json.loads(self.config.read_text())["options"])
+
+    def host_names(self) -> list[str]:
+        return [f"mac{i}" for i in range(1, self.options().hosts + 1)]
+
+    def sandbox(self, name: str) -> Sandbox:
+        host_dir = self.hosts_dir / name
+        if not (host_dir / "machine").is_dir():
+            raise EgpuError(f"no host {name!r} in the lab at {self.dir}", fix=f"hosts: {', '.join(self.host_names())}")
+        return Sandbox(host_dir)
+
+    # --- up / reset / down ---
+    def up(self, options: LabOptions) -> None:
+        options.validate()
+        if self.exists():
+            raise EgpuError(
+                f"a lab is already up at {self.dir}",
+                fix="`egpu-setup lab reset` brings its hosts back to bare; `egpu-setup lab down` removes it",
+            )
+        from egpu_setup.rehearsal.sandbox import bwrap_path
+
+        bwrap_path()  # fail early, before writing anything, when bubblewrap is missing
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cache.mkdir(exist_ok=True)
+        self.config.write_text(json.dumps({"options": asdict(options), "created": int(time.time())}, indent=2))
+        try:
+            for name in [f"mac{i}" for i in range(1, options.hosts + 1)]:
+                self._make_host(name, options)
+            self._write_inventory(options)
+            if options.mirror:
+                fill_mirror(self)
+        except BaseException:
+            self.down()
+            raise
+
+    def reset(self) -> None:
+        options = self.options()
+        self.kill_processes()
+        for name in self.host_names():
+            image.wipe_root(self.hosts_dir / name)
+            self._make_host(name, options)
+
+    def down(self) -> list[int]:
+        """Remove the lab (but its cache); returns the pids of sandbox processes that had to be killed."""
+        killed = self.kill_processes()
+        for path in (self.hosts_dir, self.mirror, self.dir / "group_vars", self.dir / "work"):
+            image.wipe_root(path)
+        for path in (self.inventory, self.overlay, self.lock_file, self.config):
+            path.unlink(missing_ok=True)
+        return killed
+
+    def kill_processes(self) -> list[int]:
+        """Stop processes still running in this lab's sandboxes (a hung command, a reboot that hangs)."""
+        import psutil
+
+        marker = str(self.hosts_dir) + "/"
+        victims = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info.get("cmdline") or []
+            if cmdline and cmdline[0].endswith("bwrap") and any(arg.startswith(marker) for arg in cmdline):
+                victims.append(proc)
+        for proc in victims:
+            try:
+                for child in proc.children(recursive=True):
+                    child.kill()
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(victims, timeout=5)
+        return [p.pid for p in victims]
+
+    # --- hosts ---
+    def _make_host(self, name: str, options: LabOptions) -> None:
+        host_dir = self.hosts_dir / name
+        root = host_dir / "root"
+        product = builds.product_version(options.build)
+        image.build_root(root, image.HostSpec(name, options.build, product))
+        lib = _uname_lib()
+        if lib is not None:
+            shutil.copyfile(lib, root / image.UNAME_LIB.lstrip("/"))
+        state = MachineState(
+            hostname=name,
+            product_version=product,
+            build=options.build,
+            kernel_version=builds.kernel_version(product),
+            sip=sip_preset(options.sip),
+            hardware=Hardware(gpu=Gpu() if options.gpu == "gtx1080" else None),
+        )
+        state.boot.delay_s = options.reboot_seconds
+        machine = Machine(host_dir / "machine", root)
+        machine.write(state)
+        boot.first_boot(machine)
+        if options.clt != "none":
+            preinstall_clt(Sandbox(host_dir), options.clt, self.dir / "work")
+
+    def _write_inventory(self, options: LabOptions) -> None:
+        hosts = {
+            name: {
+                "ansible_connection": "egpu.mac.sandbox",
+                "egpu_rehearsal_host_dir": str(self.hosts_dir / name),
+                "ansible_user": "admin",
+            }
+            for name in [f"mac{i}" for i in range(1, options.hosts + 1)]
+        }
+        header = "# Written by `egpu-setup lab up`: the rehearsal Macs of this lab.\n"
+        self.inventory.write_text(header + _yaml({GROUP: {"hosts": hosts}}))
+        self.group_vars.parent.mkdir(parents=True, exist_ok=True)
+        group_vars = {
+            "egpu_rehearsal_lab_dir": str(self.dir),
+            "egpu_matrix_overlay": str(self.overlay),
+            "egpu_cache_dir": str(self.cache),
+            "egpu_lock_file": str(self.lock_file),
+            "ansible_become": True,
+        }
+        header = "# Written by `egpu-setup lab up`; other files in group_vars/ may add to it.\n"
+        self.group_vars.write_text(header + _yaml(group_vars))
+
+    # --- status and faults ---
+    def status(self) -> dict[str, Any]:
+        options = self.options()
+        hosts = []
+        for name in self.host_names():
+            sandbox = self.sandbox(name)
+            st = sandbox.machine.read()
+            if not st.boot.pending:
+                state = "up"
+            elif st.faults.reboot_hangs:
+                state = "down (reboot hangs)"
+            else:
+                state = "rebooting"
+            hosts.append(
+                {
+                    "name": name,
+                    "state": state,
+                    "build": st.build,
+                    "product_version": st.product_version,
+                    "sip": _sip_name(st.sip),
+                    "boot_count": st.boot.count,
+                    "gpu": st.hardware.gpu.model if st.hardware.gpu else None,
+                    "gpu_driver": st.boot.gpu_driver,
+                    "webdriver_version": st.boot.webdriver_version,
+                    "cuda_driver_version": st.boot.cuda_driver_version,
+                    "cuda_works": st.boot.cuda_works,
+                    "developer_dir": st.developer_dir,
+                    "nvram": {k: bytes.fromhex(v).decode("latin-1") for k, v in st.nvram.items()},
+                    "notes": st.boot.notes,
+                    "faults": {k: v for k, v in asdict(st.faults).items() if k not in ("installs", "downloads")},
+                    "host_dir": str(sandbox.host_dir),
+                }
+            )
+        return {
+            "lab_dir": str(self.dir),
+            "inventory": str(self.inventory),
+            "options": asdict(options),
+            "hosts": hosts,
+        }
+
+    def fault(
+        self,
+        name: str,
+        fail_install: int | None = None,
+        fail_download: int | None = None,
+        disk_full: bool = False,
+        reboot_hangs: bool = False,
+        clear: bool = False,
+    ) -> dict[str, Any]:
+        machine = self.sandbox(name).machine
+        for label, value in (("--fail-install", fail_install), ("--fail-download", fail_download)):
+            if value is not None and value < 1:
+                raise EgpuError(f"{label} counts from 1 (the first install/download), not {value}")
+        with machine.edit() as st:
+            if clear:
+                st.faults.fail_install = st.faults.fail_download = None
+                st.faults.disk_full = st.faults.reboot_hangs = False
+            if fail_install is not None:
+                st.faults.fail_install, st.faults.installs = fail_install, 0
+            if fail_download is not None:
+                st.faults.fail_download, st.faults.downloads = fail_download, 0
+            st.faults.disk_full = st.faults.disk_full or disk_full
+            st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
+            return asdict(st.faults)
+
+
+def _sip_name(sip: dict[str, bool]) -> str:
+    for name in SIP_CHOICES:
+        if sip == sip_preset(name):
+            return name
+    return "custom"
+
+
+def _yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def _uname_lib() -> Path | None:
+    from egpu_setup import paths
+    from egpu_setup.rehearsal import uname_lib
+
+    return uname_lib.build(paths.cache_dir() / "rehearsal-build")
+
+
+def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:
+    """`--clt 9.3`: install that Command Line Tools stand-in with the host's own installer, as a user would have."""
+    try:
+        from egpu_setup.rehearsal.standins import clt
+    except ImportError as exc:
+        raise EgpuError(f"--clt {version} needs the Command Line Tools stand-in, missing here ({exc})") from exc
+    work.mkdir(parents=True, exist_ok=True)
+    pkg = work / f"clt-{version}.pkg"
+    if not pkg.exists():
+        clt.build_clt_pkg(pkg, work / f"clt-{version}-build", version)
+    inside = f"/private/tmp/clt-{version}.pkg"
+    shutil.copyfile(pkg, sandbox.root / inside.lstrip("/"))
+    result = sandbox.run(f"installer -pkg {inside} -target / && rm -f {inside}", user="root", cwd=HOMES["root"])
+    if result.returncode != 0:
+        raise EgpuError(
+            f"could not pre-install Command Line Tools {version} in {sandbox.name}: "
+            f"{(result.stdout + result.stderr).decode(errors='replace').strip()}"
+        )
+
+
+def fill_mirror(lab: Lab) -> bool:
+    """Integration point with the stand-in installers (egpu_setup.rehearsal.standins, packaging).
+
+    When the stand-ins package offers `build_mirror(mirror: Path, overlay: Path, work: Path)`, it fills
+    <lab>/mirror with the stand-in installers and writes <lab>/matrix-overlay.yaml with their file:// URLs and
+    SHA-256. Until it does, lab up makes hosts without a mirror (returns False).
+    """
+    try:
+        from egpu_setup.rehearsal import standins
+    except ImportError:
+        return False
+    builder = getattr(standins, "build_mirror", None)
+    if builder is None:
+        return False
+    lab.mirror.mkdir(parents=True, exist_ok=True)
+    builder(mirror=lab.mirror, overlay=lab.overlay, work=lab.dir / "work")
+    return True
