@@ -99,21 +99,16 @@ def demo_inventory(tmp_path: Path) -> Path:
 
 # --- rehearsal Macs (end-to-end tests) -----------------------------------------------------------------------------
 
-# Parts of a host tree that are not provisioning state: the sandbox's mount points, Linux's /dev and /proc, temp
-# and log directories, Ansible's own working directory in the homes (remote_tmp), and the kext caches, which
-# kextcache derives from /System/Library/Extensions and /Library/Extensions (both hashed) with a build time inside.
+# Parts of a host tree that are not provisioning state: the sandbox's mount points, Linux's /dev and /proc, the
+# temp directory (the sandbox's and Ansible's scratch files), and Ansible's own working directory in the homes
+# (remote_tmp). Everything else counts, /var/tmp, /var/log and the kext caches included.
 VOLATILE = (
     ".rehearsal",
     "dev",
     "proc",
     "private/tmp",
-    "private/var/tmp",
-    "private/var/folders",
-    "private/var/log",
     "Users/admin/.ansible",
     "private/var/root/.ansible",
-    "System/Library/PrelinkedKernels",
-    "System/Library/Caches",
 )
 
 
@@ -186,6 +181,13 @@ class Lab:
 
         return Machine(self.host_dir(name) / "machine", self.host_dir(name) / "root")
 
+    def preinstall_clt(self, name: str, version: str) -> None:
+        """Put Command Line Tools `version` on one host and select them, as its owner would have."""
+        from egpu_setup.rehearsal.lab import preinstall_clt
+        from egpu_setup.rehearsal.sandbox import Sandbox
+
+        preinstall_clt(Sandbox(self.host_dir(name)), version, self.dir / "work")
+
     def run(self, command: str, *args: str) -> tuple[int, dict[str, Any] | None, str, float]:
         """`egpu-setup <command> -i <lab inventory> --json ARGS`: (exit code, report, stderr, seconds)."""
         from egpu_setup.cli import main
@@ -200,25 +202,29 @@ class Lab:
 
 
 @contextlib.contextmanager
-def lab_up(base: Path, *lab_args: str) -> Iterator[Lab]:
-    """A lab from `egpu-setup lab up --dir <base>/lab LAB_ARGS`, with runs kept under <base>/data; down after."""
-    from egpu_setup.cli import main
+def lab_up(base: Path, **options: Any) -> Iterator[Lab]:
+    """A lab under <base>/lab made with egpu_setup.rehearsal.lab (`egpu-setup lab up`'s API): bare 10.13.2 17C88
+    Macs with kext signing off and instant reboots unless `options` (LabOptions fields) say otherwise; runs keep
+    their directories under <base>/data. Taken down afterwards."""
+    from egpu_setup.rehearsal.lab import Lab as RehearsalLab
+    from egpu_setup.rehearsal.lab import LabOptions
 
     _need_bwrap()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("XDG_DATA_HOME", str(base / "data"))
         env.setenv("XDG_CACHE_HOME", str(base / "cache"))
-        lab = Lab(base / "lab")
-        out, err = io.StringIO(), io.StringIO()
-        code = main(["lab", "up", "--dir", str(lab.dir), *lab_args], stdout=out, stderr=err)
-        assert code == 0, f"lab up failed ({code}):\n{out.getvalue()}\n{err.getvalue()}"
+        rehearsal = RehearsalLab(base / "lab")
+        started = time.monotonic()
+        rehearsal.up(LabOptions(**{"hosts": 1, "sip": "kext-off", "reboot_seconds": 0.0, **options}))
+        lab = Lab(rehearsal.dir)
+        lab.runs.append({"command": "lab up", "seconds": round(time.monotonic() - started, 1)})
         try:
             yield lab
         finally:
-            main(["lab", "down", "--dir", str(lab.dir)], stdout=io.StringIO(), stderr=io.StringIO())
+            rehearsal.down()
 
 
 @pytest.fixture(scope="session")
 def make_lab() -> Callable[..., contextlib.AbstractContextManager[Lab]]:
-    """`with make_lab(base_dir, "--hosts", "1") as lab:` for module-scoped labs."""
+    """`with make_lab(base_dir, hosts=2) as lab:` for module-scoped labs."""
     return lab_up

@@ -13,24 +13,39 @@ REBOOT_CHECK = "Read which NVIDIA kexts are installed and which are loaded"
 REBOOT_TASK = "Restart the Mac so that the installed drivers load"
 
 
-def test_kext_signing_on_fails_preflight_with_the_recovery_command(tmp_path, make_lab, digest_of):
-    with make_lab(tmp_path, "--hosts", "1", "--sip", "enabled") as lab:
-        before = digest_of(lab.host_dir("mac1"))
+def test_preflight_refuses_with_the_remedy_and_changes_nothing(tmp_path, make_lab, digest_of):
+    """mac1 has kext signing on: the Recovery OS command. mac2 has Command Line Tools 9.3, whose clang nvcc 9.1
+    refuses: the CLT remedy."""
+    from egpu_setup.rehearsal.machine import sip_preset
+
+    with make_lab(tmp_path, hosts=2) as lab:
+        with lab.machine("mac1").edit() as state:
+            state.sip = sip_preset("enabled")
+        lab.preinstall_clt("mac2", "9.3")
+        before = {name: digest_of(lab.host_dir(name)) for name in ("mac1", "mac2")}
 
         code, report, err, _ = lab.run("provision")
 
         assert code == 1, err
-        (failure,) = report["hosts"]["mac1"]["failures"]
-        assert failure["role"] == "preflight"
-        assert "csrutil enable --without kext" in failure["message"]
-        assert "Recovery" in failure["message"]
-        assert digest_of(lab.host_dir("mac1")) == before
-        assert report["hosts"]["mac1"]["changed"] == 0
+        assert report["status"] == "failed"
+        for name in ("mac1", "mac2"):
+            host = report["hosts"][name]
+            assert (host["failed"], host["changed"]) == (1, 0)
+            assert digest_of(lab.host_dir(name)) == before[name]
+        (kext_signing,) = report["hosts"]["mac1"]["failures"]
+        assert kext_signing["role"] == "preflight"
+        assert "csrutil enable --without kext" in kext_signing["message"]
+        assert "Recovery OS" in kext_signing["message"]
+        (clt,) = report["hosts"]["mac2"]["failures"]
+        assert clt["role"] == "preflight"
+        assert "Install Command Line Tools 9.2" in clt["message"]
+        assert "sudo xcode-select --switch /Library/Developer/CommandLineTools" in clt["message"]
+        assert "clang-902.0.39.1" in clt["message"]  # what the selected tools are now
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, make_lab):
-    with make_lab(tmp_path_factory.mktemp("killed"), "--hosts", "1") as lab:
+    with make_lab(tmp_path_factory.mktemp("killed")) as lab:
         yield lab
 
 

@@ -1,0 +1,32 @@
+"""`--rehearse`: the one-host rehearsal lab that provision, plan and rollback run on instead of an inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from egpu_setup import paths
+from egpu_setup.cli.context import Context
+from egpu_setup.errors import EgpuError
+
+# A bare 10.13.2 (17C88) Mac with a GTX 1080 eGPU, as its owner prepared it: kext signing turned off from the
+# Recovery OS (`csrutil enable --without kext`), nothing else installed.
+REHEARSAL_SIP = "kext-off"
+
+
+def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -> Path:
+    """The inventory of the lab at `lab_dir` (default: the default lab), bringing up a one-host lab when none is
+    there and `bring_up` (provision) says so; plan and rollback need a lab that exists."""
+    from egpu_setup.rehearsal.lab import Lab, LabOptions
+
+    lab = Lab(lab_dir or paths.default_lab_dir())
+    if not lab.exists():
+        if not bring_up:
+            raise EgpuError(
+                f"no rehearsal lab at {lab.dir}",
+                fix="`egpu-setup provision --rehearse` brings one up and provisions it",
+            )
+        ctx.note(f"rehearsal: bringing up a one-host lab at {lab.dir} (a bare 10.13.2 17C88 Mac with a GTX 1080)")
+        lab.up(LabOptions(hosts=1, sip=REHEARSAL_SIP))
+    else:
+        ctx.note(f"rehearsal: using the lab at {lab.dir}")
+    return lab.inventory
