@@ -1,0 +1,126 @@
+"""Stand-in installers for the rehearsal lab, in the real formats, built on Linux.
+
+`build_standins(out_dir)` writes every stand-in into `out_dir` (the lab's `<lab>/mirror`) under the file name
+the matrix gives its artifact, and returns them as `StandIn` records; `write_overlay(path, standins)` writes the
+matrix overlay that points the artifacts at them (file:// URLs, SHA-256), so the cache and the lock work
+unchanged. cuDNN (and the CLT and NVDAEGPUSupport, whose downloads need a login) get `url: null`: the lab imports
+them with the cache's `add`, as a user would.
+
+Outputs are deterministic where cheap (fixed mtimes, sorted members, gzip headers without time); the Mach-O
+libraries come from zig. Modules: flat packages in macos.flatpkg, disk images in udif, the Mach-O in machos,
+one builder module per product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+WEBDRIVER_VERSION = "387.10.10.10.25.156"
+WEBDRIVER_BUILT_FOR = ("17D47", "10.13.3")
+CUDA_DRIVER_VERSION = "387.128"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    artifact: str  # matrix artifact id
+    version: str
+    path: Path
+    sha256: str
+    url: str | None  # file:// URL, or None where the real download needs a login (`cache add`)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",)) -> list[StandIn]:
+    """Build every stand-in into `out_dir`; returns them in a stable order."""
+    from egpu_setup.rehearsal.standins import clt, cuda, cudnn, mxnet, python3, webdriver
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    built: list[tuple[str, str, Path, bool]] = []  # artifact, version, file, has a public URL
+    with tempfile.TemporaryDirectory(prefix="egpu-standins-") as tmp:
+        work = Path(tmp)
+        wd = out_dir / f"WebDriver-{WEBDRIVER_VERSION}.pkg"
+        webdriver.build_webdriver_pkg(wd, work, WEBDRIVER_VERSION, *WEBDRIVER_BUILT_FOR)
+        built.append(("webdriver", WEBDRIVER_VERSION, wd, True))
+        egpu = out_dir / "NVDAEGPUSupport-v6.pkg"
+        webdriver.build_egpu_support_pkg(egpu, work, "6")
+        built.append(("egpu_support", "6", egpu, False))
+        drv = out_dir / f"cudadriver_{CUDA_DRIVER_VERSION}_macos.dmg"
+        cuda.build_driver_dmg(drv, work, CUDA_DRIVER_VERSION)
+        built.append(("cuda_driver", CUDA_DRIVER_VERSION, drv, True))
+        tk = out_dir / f"cuda_{cuda.TOOLKIT_VERSION}_mac.dmg"
+        cuda.build_toolkit_dmg(tk, work, CUDA_DRIVER_VERSION)
+        built.append(("cuda_toolkit", cuda.TOOLKIT_VERSION, tk, True))
+        dnn = out_dir / "cudnn-9.1-osx-x64-v7-ga.tgz"
+        cudnn.build_cudnn_tgz(dnn, work)
+        built.append(("cudnn", cudnn.VERSION, dnn, False))
+        for version in clt_versions:
+            dmg = out_dir / f"Command_Line_Tools_macOS_10.13_for_Xcode_{version}.dmg"
+            clt.build_clt_dmg(dmg, work, version)
+            built.append(("clt", version, dmg, False))
+        py = out_dir / "python-3.11.9-macos11.pkg"
+        python3.build_python_pkg(py, work, "3.11.9")
+        built.append(("python3", "3.11.9", py, True))
+        src = out_dir / "apache-mxnet-src-1.0.0-incubating.tar.gz"
+        mxnet.build_source_tarball(src, work, "1.0.0")
+        built.append(("mxnet_source", "1.0.0", src, True))
+    return [StandIn(a, v, p, _sha256(p), p.resolve().as_uri() if public else None) for a, v, p, public in built]
+
+
+def write_overlay(path: Path, standins: list[StandIn]) -> Path:
+    """The matrix overlay carrying the stand-ins' URLs, file names and SHA-256 (schema: egpu_setup.matrix).
+
+    Stand-ins of versions the matrix does not list (CLT 9.3, a lab-only option) are left out: an overlay only
+    replaces fields of existing entries.
+    """
+    from egpu_setup.matrix import load_matrix
+
+    known = load_matrix().artifacts
+    entries = [
+        {"id": s.artifact, "version": s.version, "filename": s.filename, "url": s.url, "sha256": s.sha256}
+        for s in standins
+        if (s.artifact, s.version) in known
+    ]
+    body = {"schema_version": 1, "artifacts": entries}
+    header = (
+        "# Written by the rehearsal lab: the stand-in installers in <lab>/mirror (egpu_setup.rehearsal.standins).\n"
+    )
+    Path(path).write_text(header + yaml.safe_dump(body, sort_keys=False))
+    return Path(path)
+
+
+def install_clt(root: Path, version: str) -> None:
+    """Put a CLT release straight into a host tree (for `lab up --clt 9.3`), with its receipt, as installer would."""
+    import time
+
+    from egpu_setup.rehearsal.macos import flatpkg, receipts
+    from egpu_setup.rehearsal.standins import clt
+
+    with tempfile.TemporaryDirectory(prefix="egpu-clt-") as tmp:
+        staging = clt.stage(Path(tmp) / "clt", version)
+        entries = flatpkg.pack_tree(staging)
+        written = flatpkg.extract_entries(entries, Path(root))
+        receipts.write(
+            Path(root),
+            receipts.Receipt(clt.RECEIPT_ID, clt.RELEASES[version].receipt_version, "", int(time.time()),
+                             clt.PKG_NAME, [w.removeprefix("./") for w in written if w != "."]),
+            flatpkg.make_bom(entries),
+        )  # fmt: skip
+        shutil.rmtree(staging, ignore_errors=True)

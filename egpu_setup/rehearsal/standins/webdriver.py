@@ -1,0 +1,171 @@
+"""Stand-ins for NVIDIA's web driver package and the NVDAEGPUSupport package.
+
+What the real WebDriver-<ver>.pkg holds, from public sources (high-sierra-egpu.md; vulgo/webdriver.sh,
+mayankk2308/purge-wrangler, Benjamin-Dobell/nvidia-update, Homebrew's nvidia-web-driver cask uninstall stanza):
+a product archive titled "NVIDIA Web Driver <version>" whose component directory matches `NVWebDrivers`
+(purge-wrangler finds it with `grep -i NVWebDrivers`), receipt id com.nvidia.web-driver, a Distribution whose
+installation-check refuses any build but the one it was built for (`validateSoftware` comparing
+`system.version.ProductBuildVersion` with a literal), and a payload with /Library/Extensions/NVDAStartupWeb.kext
+(IOKitPersonalities > NVDAStartup > NVDARequiredOS = that build), /Library/Extensions/GeForceWeb.kext (version in
+CFBundleGetInfoString), /Library/GPUBundles/GeForce*Web*.bundle and the NVIDIA Driver Manager prefPane with its
+uninstaller (Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg).
+
+Stand-in choices (documented in docs/rehearsal.md): the postinstall sets `nvda_drv=1%00` (the value NVIDIA's
+installers leave, per macos-commands.md) and touches /Library/Extensions; NVIDIA's exact script is unconfirmed.
+Kexts are sealed with the lab's stand-in code signature (rehearsal.kexts.seal), so patching Info.plist breaks it.
+NVDAEGPUSupport v6: one kext, personality NVDAStartup with IOPCITunnelCompatible and its own NVDARequiredOS
+(17D47 here, like the web driver it goes with), receipt id com.nvidia.NVDAEGPUSupport (unconfirmed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from egpu_setup.rehearsal import kexts
+from egpu_setup.rehearsal.macos import flatpkg
+from egpu_setup.rehearsal.standins import common
+
+RECEIPT_ID = "com.nvidia.web-driver"
+EGPU_RECEIPT_ID = "com.nvidia.NVDAEGPUSupport"
+PREFPANE = "Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
+UNINSTALLER = f"{PREFPANE}/Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg"
+
+# The installation-check idiom of NVIDIA's Distribution files (see distribution_check). compareBuildVersions is
+# NVIDIA's helper; the stand-in's body only tells equal from different, which is all validateSoftware uses.
+CHECK_SCRIPT = """\
+function InstallationCheck() {{
+    if (!validateSoftware()) return false;
+    return true;
+}}
+
+function compareBuildVersions(a, b) {{
+    if (a == b) return 0;
+    return 1;
+}}
+
+function validateSoftware() {{
+    var supportedOSVer = "{product_version}";
+    var supportedOSBuildVer = "{build}";
+    var targetBuild = system.version.ProductBuildVersion;
+    var result = compareBuildVersions(targetBuild, supportedOSBuildVer);
+    if (result != 0) {{
+        my.result.title = "Unsupported macOS version";
+        my.result.message = "This NVIDIA Web Driver requires macOS " + supportedOSVer
+            + " (" + supportedOSBuildVer + ").";
+        my.result.type = 'Fatal';
+        return false;
+    }}
+    return true;
+}}
+"""
+
+POSTINSTALL = """\
+#!/bin/sh
+# Stand-in of the web driver's postinstall: select the web driver at next boot and ask kextd for new caches.
+/usr/sbin/nvram nvda_drv=1%00
+/usr/bin/touch "$3/Library/Extensions"
+exit 0
+"""
+
+UNINSTALL_POSTINSTALL = """\
+#!/bin/sh
+# Stand-in of NVUninstall.pkg: remove the web driver's files and receipt, fall back to Apple's driver.
+/bin/rm -rf "$3/Library/Extensions/NVDAStartupWeb.kext" "$3/Library/Extensions/GeForceWeb.kext" \\
+    "$3/Library/GPUBundles/GeForceGLDriverWeb.bundle" "$3/Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
+/usr/sbin/pkgutil --forget com.nvidia.web-driver >/dev/null 2>&1
+/usr/sbin/nvram -d nvda_drv
+/usr/bin/touch "$3/Library/Extensions"
+exit 0
+"""
+
+
+def nvda_startup_personality(build: str, tunnel: bool = False) -> dict[str, object]:
+    personality: dict[str, object] = {
+        "CFBundleIdentifier": kexts.WEB_NVDA,
+        "IOClass": "NVDAStartupWeb",
+        "IOMatchCategory": "IOFramebuffer",
+        "IOPCIMatch": "0x000010de&0x0000ffff",
+        "IOProbeScore": 200,
+        "IOProviderClass": "IOPCIDevice",
+        "NVDARequiredOS": build,
+    }
+    if tunnel:
+        personality["IOPCITunnelCompatible"] = True
+    return personality
+
+
+def _payload(staging: Path, version: str, build: str) -> None:
+    ext = staging / "Library/Extensions"
+    kexts.make_kext(
+        ext / "NVDAStartupWeb.kext",
+        kexts.WEB_NVDA,
+        version,
+        extra={"IOKitPersonalities": {"NVDAStartup": nvda_startup_personality(build)}},
+    )
+    kexts.make_kext(
+        ext / "GeForceWeb.kext",
+        kexts.WEB_GEFORCE,
+        version,
+        extra={"CFBundleGetInfoString": f"GeForceWeb {version}, Copyright 2006-2018 NVIDIA Corporation."},
+    )
+    bundle = staging / "Library/GPUBundles/GeForceGLDriverWeb.bundle/Contents"
+    common.write_plist(
+        bundle / "Info.plist",
+        {"CFBundleIdentifier": "com.nvidia.web.GeForceGLDriverWeb", "CFBundleVersion": version,
+         "CFBundleGetInfoString": f"GeForceGLDriverWeb {version}"},
+    )  # fmt: skip
+    common.write(bundle / "MacOS/GeForceGLDriverWeb", b"\xcf\xfa\xed\xfe stand-in GL driver\n", 0o755)
+    pane = staging / PREFPANE / "Contents"
+    common.write_plist(
+        pane / "Info.plist",
+        {"CFBundleIdentifier": "com.nvidia.NVIDIADriverManager", "CFBundleName": "NVIDIA Driver Manager",
+         "CFBundleShortVersionString": version, "CFBundleVersion": version},
+    )  # fmt: skip
+    uninstall = staging / UNINSTALLER
+    uninstall.parent.mkdir(parents=True, exist_ok=True)
+    write_uninstall_pkg(uninstall, version)
+
+
+def write_uninstall_pkg(out: Path, version: str) -> Path:
+    """NVUninstall.pkg: an empty payload and a postinstall that removes the driver."""
+    import stat
+
+    comp = flatpkg.Component(
+        "com.nvidia.web-driver-uninstall",
+        version,
+        [flatpkg.CpioEntry(".", stat.S_IFDIR | 0o755)],
+        scripts={"postinstall": UNINSTALL_POSTINSTALL.encode()},
+        dirname="NVUninstall.pkg",
+    )
+    dist = flatpkg.distribution_xml("NVIDIA Web Driver Uninstaller", [comp], restart=True)
+    return flatpkg.write_product_pkg(out, dist, [comp])
+
+
+def build_webdriver_pkg(out: Path, work: Path, version: str, built_for: str, product_version: str) -> Path:
+    """WebDriver-<version>.pkg for `built_for` (e.g. 387.10.10.10.25.156 for 17D47, 10.13.3)."""
+    staging = work / f"webdriver-{version}"
+    _payload(staging, version, built_for)
+    comp = common.component(
+        staging, RECEIPT_ID, version, "NVWebDrivers.pkg", scripts={"postinstall": POSTINSTALL.encode()}
+    )
+    script = CHECK_SCRIPT.format(product_version=product_version, build=built_for)
+    dist = flatpkg.distribution_xml(
+        f"NVIDIA Web Driver {version}", [comp], script=script, installation_check="InstallationCheck()", restart=True
+    )
+    return flatpkg.write_product_pkg(out, dist, [comp])
+
+
+def build_egpu_support_pkg(out: Path, work: Path, version: str, required_os: str = "17D47") -> Path:
+    """NVDAEGPUSupport-v<version>.pkg: the community kext that lets the web driver drive a Thunderbolt GPU."""
+    staging = work / f"egpu-support-{version}"
+    personality = nvda_startup_personality(required_os, tunnel=True)
+    personality["CFBundleIdentifier"] = kexts.EGPU_SUPPORT
+    kexts.make_kext(
+        staging / "Library/Extensions/NVDAEGPUSupport.kext",
+        kexts.EGPU_SUPPORT,
+        f"{version}.0",
+        extra={"IOKitPersonalities": {"NVDAStartup": personality}},
+    )
+    comp = common.component(staging, EGPU_RECEIPT_ID, f"{version}.0", "NVDAEGPUSupport.pkg")
+    dist = flatpkg.distribution_xml(f"NVDAEGPUSupport v{version}", [comp], restart=True)
+    return flatpkg.write_product_pkg(out, dist, [comp])
