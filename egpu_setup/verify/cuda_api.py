@@ -101,7 +101,7 @@ def search_dirs(platform: str) -> list[str]:
     return [d for d in dirs if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
 
 
-def _major_of(path: str, stem: str) -> int | None:
+def major_of(path: str, stem: str) -> int | None:
     """The major version in a library's file name: libcudart.so.12.4.127 -> 12, libcudart.9.1.dylib -> 9."""
     base = os.path.basename(path)
     match = re.match(rf"lib{stem}\.so\.(\d+)", base) or re.match(rf"lib{stem}\.(\d+)(?:\.\d+)*\.dylib$", base)
@@ -120,7 +120,7 @@ def library_candidates(stem: str, platform: str, dirs: Iterable[str] | None = No
         names = [p for p in glob.glob(os.path.join(directory, f"lib{stem}{suffix}")) if os.path.isfile(p)]
         if platform == "darwin":
             names += [p for p in glob.glob(os.path.join(directory, f"lib{stem}.*.dylib")) if os.path.isfile(p)]
-        names = sorted(set(names), key=lambda p: (_major_of(p, stem) or -1, len(p)), reverse=True)
+        names = sorted(set(names), key=lambda p: (major_of(p, stem) or -1, len(p)), reverse=True)
         found += [n for n in names if os.path.realpath(n) not in {os.path.realpath(f) for f in found}]
     if platform != "darwin":
         cached = ctypes.util.find_library(stem)  # the ld cache's name, e.g. libcudart.so.13
@@ -134,7 +134,7 @@ def pick_by_major(candidates: list[str], stem: str, most: int | None, prefer: in
     supports), then the rest (they fail to initialise, and the error says why)."""
 
     def key(path: str) -> tuple[int, int, int]:
-        major = _major_of(path, stem)
+        major = major_of(path, stem)
         fits = 1 if most is None or major is None or major <= most else 0
         return (1 if prefer is not None and major == prefer else 0, fits, major or 0)
 
@@ -281,8 +281,14 @@ class CudaRuntime:
 
     @classmethod
     def load(cls, platform: str, driver_version: int | None = None) -> CudaRuntime:
+        """The newest runtime the driver supports, preferring a major version that has a cuBLAS beside it:
+        one CUDA version per process (a toolkit's CUDA 13 runtime next to a wheel's CUDA 12 cuBLAS is a mix)."""
         most = driver_version // 1000 if driver_version else None
-        candidates = pick_by_major(library_candidates("cudart", platform), "cudart", most)
+        candidates = library_candidates("cudart", platform)
+        with_cublas = {major_of(p, "cublas") for p in library_candidates("cublas", platform)}
+        majors = [m for m in (major_of(p, "cudart") for p in candidates) if m in with_cublas]
+        prefer = max((m for m in majors if m is not None and (most is None or m <= most)), default=None)
+        candidates = pick_by_major(candidates, "cudart", most, prefer)
         lib, path = load_first(candidates, "the CUDA runtime (libcudart)")
         return cls(lib, path)
 
@@ -369,7 +375,7 @@ class SgemmResult:
 
 def load_cublas(platform: str, runtime_path: str, driver_version: int | None) -> tuple[ctypes.CDLL, str]:
     """cuBLAS of the runtime's major version when there is one (one CUDA version per process is the safe way)."""
-    prefer = _major_of(runtime_path, "cudart")
+    prefer = major_of(runtime_path, "cudart")
     most = driver_version // 1000 if driver_version else None
     candidates = pick_by_major(library_candidates("cublas", platform), "cublas", most, prefer)
     for path in candidates:
@@ -428,7 +434,7 @@ def sgemm(runtime: CudaRuntime, cublas: ctypes.CDLL, cublas_path: str, n: int, r
 
 def load_cudnn(platform: str, runtime_path: str | None) -> tuple[int, str]:
     """cudnnGetVersion of the first cuDNN that loads: (encoded version, path)."""
-    prefer = _major_of(runtime_path, "cudart") if runtime_path else None
+    prefer = major_of(runtime_path, "cudart") if runtime_path else None
     candidates = library_candidates("cudnn", platform)
     if prefer is not None:
         # cuDNN's file name carries its own major, not CUDA's; keep a cuDNN beside the runtime first.

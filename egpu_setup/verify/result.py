@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 
-class Status(StrEnum):
+# (str, Enum) rather than StrEnum: bench/verify_gpu.sh may run this under the Python of a GPU box older than 3.11.
+class Status(str, Enum):  # noqa: UP042
     PASS = "pass"
     FAIL = "fail"
     SKIP = "skip"

@@ -47,7 +47,8 @@ def run_suite(
     progress: Callable[[Check], None] | None = None,
 ) -> Report:
     """Every check, in order; `progress` hears each result as it comes (the CLI prints it on stderr)."""
-    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    utc = datetime.timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+; the GPU box's Python may be older)
+    started = datetime.datetime.now(utc).isoformat(timespec="seconds")
     state = SuiteState(backend=backend, expect=expect, options=options, host=backend.host())
     for name, check in CHECKS:
         begun = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from egpu_setup.errors import ExitCode
 from egpu_setup.verify import cuda_api
 from egpu_setup.verify.backend import DriverFacts, LibraryFacts
@@ -112,6 +114,20 @@ def test_without_pynvml_the_cuda_driver_and_sysfs_stand_in(verify, h200) -> None
     compute = by_name(report, "gpu.compute")
     # 132 SMs x 128 cores per SM (compute 9.0) x 1980 MHz x 2
     assert compute.measurements["peak_gflops"] == round(132 * 128 * 1980 * 2 / 1000, 1)
+
+
+def test_cuda_order_and_sms_join_nvml_by_pci_address(verify, h200) -> None:
+    """Two GPUs: CUDA lists the faster (bus 0x3b) first; NVML knows no core count, so SMs come from CUDA."""
+    backend = h200()
+    h200_nvml = replace(backend.nvml_facts.devices[0], cuda_cores=None)
+    other = replace(h200_nvml, index=1, name="NVIDIA A2", pci_bus_id="00000000:3B:00.0", max_sm_clock_mhz=1770)
+    backend.nvml_facts = replace(backend.nvml_facts, devices=[h200_nvml, other])
+    cuda_a2 = cuda_api.DriverDevice(0, "NVIDIA A2", "8.6", 16 << 30, 10, 1770.0, "0000:3B:00.0")
+    backend.driver = replace(backend.driver, devices=[cuda_a2, replace(backend.driver.devices[0], index=1)])
+    report = verify(backend)
+    assert [d["name"] for d in report.devices] == ["NVIDIA A2", "NVIDIA H200"]
+    # The A2 (device 0 for CUDA) is the one measured: 10 SMs x 128 cores (8.6) x 1770 MHz x 2.
+    assert by_name(report, "gpu.compute").measurements["peak_gflops"] == round(10 * 128 * 1770 * 2 / 1000, 1)
 
 
 def test_unknown_link_is_reported_not_judged(verify, h200) -> None:

@@ -54,6 +54,14 @@ def _no_gpu_reason(state: SuiteState) -> str:
     return f"{prefix} ({state.no_gpu})"
 
 
+def bus_key(pci_bus_id: str | None) -> str:
+    """One spelling of a PCI address: NVML writes "00000000:19:00.0", CUDA "0000:19:00.0"."""
+    if not pci_bus_id or pci_bus_id.count(":") != 2:
+        return (pci_bus_id or "").lower()
+    domain, bus, rest = pci_bus_id.lower().split(":")
+    return f"{int(domain or '0', 16):04x}:{bus}:{rest}"
+
+
 def _linux(state: SuiteState) -> Check:
     measurements: dict[str, Any] = {}
     try:
@@ -64,12 +72,12 @@ def _linux(state: SuiteState) -> Check:
     driver, driver_problem = _driver(state)
     if nvml is not None and nvml.devices:
         # CUDA numbers devices fastest first; keep CUDA's order, matched to NVML by PCI bus id where known.
-        by_bus = {d.pci_bus_id.lower(): d for d in nvml.devices if d.pci_bus_id}
+        by_bus = {bus_key(d.pci_bus_id): d for d in nvml.devices if d.pci_bus_id}
         cuda_devices = driver.devices if driver else []
-        order = [by_bus.get((c.pci_bus_id or "").lower()) for c in cuda_devices]
+        order = [by_bus.get(bus_key(c.pci_bus_id)) for c in cuda_devices]
         nvml_devices = [d for d in order if d is not None] or nvml.devices
         nvml_devices += [d for d in nvml.devices if d not in nvml_devices]
-        extra = {c.pci_bus_id: c for c in cuda_devices}
+        extra = {bus_key(c.pci_bus_id): c for c in cuda_devices}
         state.devices = [
             GpuDevice(
                 name=d.name,
@@ -77,7 +85,7 @@ def _linux(state: SuiteState) -> Check:
                 memory_bytes=d.memory_bytes,
                 pci_bus_id=d.pci_bus_id,
                 pcie=d.pcie,
-                multiprocessors=getattr(extra.get(d.pci_bus_id), "multiprocessors", None),
+                multiprocessors=getattr(extra.get(bus_key(d.pci_bus_id)), "multiprocessors", None),
                 clock_mhz=float(d.max_sm_clock_mhz) if d.max_sm_clock_mhz else None,
                 cuda_cores=d.cuda_cores,
             )
@@ -150,9 +158,9 @@ def _mac(state: SuiteState) -> Check:
     driver, driver_problem = _driver(state)
     if driver is not None and driver.devices:
         state.devices = _from_driver(driver)
-        ids = [d.device_id for d in nvidia]
-        for device, product in zip(state.devices, ids, strict=False):  # CUDA may see fewer than macOS shows
-            device.pci_device_id = product
+        # Pair CUDA's devices with macOS's display blocks in order (one eGPU in practice); CUDA may see fewer.
+        for index, device in enumerate(state.devices[: len(nvidia)]):
+            device.pci_device_id = nvidia[index].device_id
         measurements["source"] = "cuda"
         return _summary(state, measurements)
     if not nvidia:
