@@ -11,9 +11,12 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
 
-The Python 3 stand-in installer links `/Library/Frameworks/Python.framework/Versions/3.11/bin/python3.11` to
-`/.rehearsal/python3/bin/python3.11` (`PYTHON3_INTERPRETER`); `python3 -m venv` works with it. The interpreter's
-libpython is found through `LD_LIBRARY_PATH=/.rehearsal/python3/lib`, set for every process of the host.
+The Python 3 stand-in installer should link `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
+prefix `/.rehearsal/python3` (`PYTHON3_PREFIX`); its `bin/python3.11` is then the interpreter
+(`PYTHON3_INTERPRETER`) and `python3 -m venv` works: a venv's python finds the standard library through
+pyvenv.cfg's `home` (`<home>/../lib/python3.11`), so linking only `bin/python3.11` makes venv's ensurepip fail
+("No module named 'encodings'"; PYTHONHOME cannot help: venv drops it). The interpreter's libpython is found
+through `LD_LIBRARY_PATH=/.rehearsal/python3/lib`, set for every process of the host.
 
 Environment of every command: macOS's default PATH (`/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`), HOME/USER/
 LOGNAME of the simulated user, `EGPU_REHEARSAL=1` (what the verify code keys on), `EGPU_SIM_USER` (`admin`, or
@@ -39,6 +42,7 @@ from egpu_setup.rehearsal import image
 from egpu_setup.rehearsal.boot import HostDown
 from egpu_setup.rehearsal.machine import Machine
 
+PYTHON3_PREFIX = image.PYTHON3
 PYTHON3_INTERPRETER = image.SIM_PYTHON
 MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 HOMES = {"root": "/var/root", "admin": "/Users/admin"}
