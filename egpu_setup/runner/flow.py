@@ -25,7 +25,7 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
     if args.rehearse:
         from egpu_setup.runner.rehearse import rehearsal_inventory
 
-        inventory = rehearsal_inventory(args.lab_dir, ctx, bring_up=command == "provision")
+        inventory = rehearsal_inventory(args.lab_dir, ctx, bring_up=command != "rollback")
     elif args.inventory is None:
         raise EgpuError(f"`{command}` needs an inventory", fix=INVENTORY_HELP)
     else:

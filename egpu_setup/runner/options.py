@@ -29,7 +29,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rehearse",
         action="store_true",
-        help="run on a one-host rehearsal lab (simulated High Sierra Mac), bringing it up when needed",
+        help="run on the rehearsal lab (a simulated High Sierra Mac); provision and plan bring up a one-host lab "
+        "when there is none",
     )
     parser.add_argument(
         "--lab-dir",

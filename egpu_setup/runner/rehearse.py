@@ -15,7 +15,7 @@ REHEARSAL_SIP = "kext-off"
 
 def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -> Path:
     """The inventory of the lab at `lab_dir` (default: the default lab), bringing up a one-host lab when none is
-    there and `bring_up` (provision) says so; plan and rollback need a lab that exists."""
+    there and `bring_up` says so (provision, plan); rollback needs a lab that exists."""
     from egpu_setup.rehearsal.lab import Lab, LabOptions
 
     lab = Lab(lab_dir or paths.default_lab_dir())

@@ -116,9 +116,12 @@ class LiveView:
             table.add_column(column, justify=justify, no_wrap=column != "now")  # type: ignore[arg-type]
         for host in state.hosts.values():
             total = max(state.task_total or 0, host.done) or None
+            now = _task_label(host.role, host.task)
+            if state.stats is not None:  # the play is over: say how it ended instead of the last task
+                now = f"{host.status}" if host.status != "ok" else "done"
             table.add_row(
                 host.name,
-                _task_label(host.role, host.task)[:60],
+                now[:60],
                 str(host.ok),
                 _styled(host.changed, "yellow"),
                 _styled(host.failed + host.unreachable, "red"),

@@ -228,3 +228,9 @@ def lab_up(base: Path, **options: Any) -> Iterator[Lab]:
 def make_lab() -> Callable[..., contextlib.AbstractContextManager[Lab]]:
     """`with make_lab(base_dir, hosts=2) as lab:` for module-scoped labs."""
     return lab_up
+
+
+@pytest.fixture(scope="session")
+def lab_at() -> Callable[[Path], Lab]:
+    """`lab_at(lab_dir)`: the test handle on a lab some command brought up."""
+    return Lab

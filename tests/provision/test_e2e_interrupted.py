@@ -4,6 +4,7 @@ finished by the next run, which restarts the Mac because the installed driver is
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -44,17 +45,30 @@ def test_preflight_refuses_with_the_remedy_and_changes_nothing(tmp_path, make_la
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, make_lab):
-    with make_lab(tmp_path_factory.mktemp("killed")) as lab:
-        yield lab
+def rehearsal(tmp_path_factory, lab_at):
+    """A lab brought up the way the README's main job does it: `egpu-setup plan --rehearse --lab-dir D`."""
+    from egpu_setup.cli import main
+
+    base = tmp_path_factory.mktemp("rehearse")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("XDG_DATA_HOME", str(base / "data"))
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["plan", "--rehearse", "--lab-dir", str(base / "lab"), "--json"], stdout=out, stderr=err)
+        assert code == 0, err.getvalue()
+        assert f"rehearsal: bringing up a one-host lab at {base / 'lab'}" in err.getvalue()
+        assert json.loads(out.getvalue())["hosts"]["mac1"]["changes"]
+        yield lab_at(base / "lab")
+        main(["lab", "down", "--dir", str(base / "lab")], stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(lab):
+def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(rehearsal):
+    from egpu_setup.cli import main
     from egpu_setup.runner.content import find_content
     from egpu_setup.runner.execute import run_playbook
     from egpu_setup.runner.request import RunRequest
     from egpu_setup.runner.view import PlainView
 
+    lab = rehearsal
     machine = lab.machine("mac1")
     boots = machine.read().boot.count
     killed = run_playbook(
@@ -76,9 +90,12 @@ def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(lab):
     assert (lab.host_dir("mac1") / "root/Library/Extensions/NVDAStartupWeb.kext").is_dir()
     assert "com.nvidia.NVDAStartupWeb" not in {kext.bundle_id for kext in state.kexts}
 
-    code, report, err, _ = lab.run("provision")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["provision", "--rehearse", "--lab-dir", str(lab.dir), "--json"], stdout=out, stderr=err)
 
-    assert code == 0, err
+    assert code == 0, err.getvalue()
+    assert f"rehearsal: using the lab at {lab.dir}" in err.getvalue()
+    report = json.loads(out.getvalue())
     restarts = [c for c in report["hosts"]["mac1"]["changes"] if c["task"] == REBOOT_TASK]
     assert len(restarts) == 1
     state = machine.read()
