@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     for error in report.errors:
         ctx.error(error.error or "failed", error.fix)
-    if report.errors and not args.check:
+    if report.errors and not args.check and not report.changed:
         ctx.note("nothing was changed")
     if args.json:
         ctx.emit_json("fix-rpaths", report.to_dict())

@@ -393,6 +393,11 @@ def _plan_one(
         return
     directory, found = hit
     if is_rpath and mode == "rpath":
+        if directory in sl.rpaths:
+            # Already there, yet the library was not found through it: a second identical LC_RPATH would change
+            # nothing (install_name_tool refuses it too: "would duplicate path").
+            file_report.notes.append(f"{res.name} ({sl.arch}): LC_RPATH {directory} is present already")
+            return
         if directory not in edit.add_rpaths:
             edit.add_rpaths.append(directory)
         record("add_rpath", directory, None, sl.arch, res.name)
