@@ -85,21 +85,25 @@ def _print(ctx: Context, report: Any) -> None:
     from rich.markup import escape
 
     console = ctx.console()
+
+    def line(text: str) -> None:
+        console.print(text, soft_wrap=True)  # long paths stay on one line, also in pipes and logs
+
     verb = "would" if report.check else "did"
     for f in report.files:
         if f.status == "error":
             continue
         archs = f" ({', '.join(f.archs)})" if len(f.archs) > 1 else ""
         style = {"ok": "green", "fixed": "green", "would-fix": "yellow", "failing": "red"}.get(f.status, "")
-        console.print(f"[bold]{escape(f.path)}[/bold]{escape(archs)}: [{style}]{f.status}[/{style}]")
+        line(f"[bold]{escape(f.path)}[/bold]{escape(archs)}: [{style}]{f.status}[/{style}]")
         for item in f.unresolved_before:
-            console.print(f"  unresolved: {escape(_ref(item, f, len(f.archs) > 1))}")
+            line(f"  unresolved: {escape(_ref(item, f, len(f.archs) > 1))}")
         for action in f.actions:
-            console.print(f"  {verb}: {escape(action.text())}")
+            line(f"  {verb}: {escape(action.text())}")
         for item in f.still_failing:
-            console.print(f"  [red]still failing[/red]: {escape(_ref(item, f, len(f.archs) > 1))}")
+            line(f"  [red]still failing[/red]: {escape(_ref(item, f, len(f.archs) > 1))}")
         for note in f.notes:
-            console.print(f"  note: {escape(note)}")
+            line(f"  note: {escape(note)}")
     if report.skipped:
         names = [s["path"] for s in report.skipped]
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
@@ -108,7 +112,7 @@ def _print(ctx: Context, report: Any) -> None:
     for f in report.files:
         counts[f.status] = counts.get(f.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no Mach-O files"
-    console.print(f"{len(report.files)} file(s): {escape(summary)}")
+    line(f"{len(report.files)} file(s): {escape(summary)}")
 
 
 def _ref(item: dict[str, Any], f: Any, fat: bool) -> str:
