@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from egpu_setup.cli.context import Context
-from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.errors import ExitCode
 
 DESCRIPTION = """\
 Resolve every library reference (LC_LOAD_DYLIB and its weak/re-export forms) of the Mach-O files named, or
@@ -55,16 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pathlib import Path
-
     from egpu_setup.macho.fixer import fix_rpaths
 
-    root = Path(args.root)
-    if not root.is_dir():
-        raise EgpuError(f"--root {args.root}: not a directory", fix="give the Mac's root directory (default: /)")
     report = fix_rpaths(
         list(args.paths),
-        root=str(root),
+        root=args.root,
         search=args.search,
         mode=args.mode,
         check=args.check,

@@ -18,6 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from egpu_setup.errors import EgpuError
 from egpu_setup.macho.dyld import ImageCheck, Resolution, Root, check_slice
 from egpu_setup.macho.edit import NoHeaderRoom, SliceEdit, plan_bytes, write_edits
 from egpu_setup.macho.reader import LOADABLE_FILETYPES, MachOError, MachOFile, Slice, sniff
@@ -137,11 +138,15 @@ def fix_rpaths(
     (status "error"); then nothing at all is written.
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}")
+        raise EgpuError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    if not Path(root).is_dir():
+        raise EgpuError(f"root {root}: not a directory", fix="give the Mac's root directory (/ on the Mac itself)")
     fs = Root(root)
     search_dirs = [_to_mac(fs, s) for s in (search or DEFAULT_SEARCH)]
     report = FixReport(str(fs.root), mode, check, search_dirs)
     exe_mac = _to_mac(fs, executable) if executable else None
+    if exe_mac is not None and fs.realpath(exe_mac) is None:
+        raise EgpuError(f"executable {executable}: no such file", fix="give the main executable's path on the Mac")
 
     targets = _collect(fs, paths, report)
     plans: dict[str, tuple[MachOFile, dict[int, SliceEdit], FileReport]] = {}

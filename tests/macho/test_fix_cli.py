@@ -263,7 +263,9 @@ def test_java_class_file_is_not_taken_for_a_universal_binary(cli, tmp_path):
 def test_missing_path_and_bad_root_are_usage_errors(cli, tmp_path):
     assert cli("fix-rpaths", str(tmp_path / "nope.dylib")).code == 2
     res = cli("fix-rpaths", "--root", str(tmp_path / "no-root"), "/x")
-    assert res.code == 2 and "--root" in res.err
+    assert res.code == 2 and "no-root: not a directory" in res.err
+    res = cli("fix-rpaths", "--root", str(tmp_path), "--executable", "/Applications/Nope", str(tmp_path))
+    assert res.code == 2 and "executable /Applications/Nope: no such file" in res.err
 
 
 def test_universal_second_run_is_byte_identical(cli, mac_tree, built):

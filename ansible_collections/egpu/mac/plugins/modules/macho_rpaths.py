@@ -120,9 +120,11 @@ search:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 try:
+    from egpu_setup.errors import EgpuError
     from egpu_setup.macho.fixer import fix_rpaths
 except ImportError as exc:  # not the egpu-setup target interpreter
     fix_rpaths = None
+    EgpuError = Exception  # never raised then: main() fails before calling anything
     IMPORT_ERROR: ImportError | None = exc
 else:
     IMPORT_ERROR = None
@@ -157,8 +159,8 @@ def main() -> None:
             check=module.check_mode,
             executable=p["executable"],
         )
-    except OSError as exc:  # a file vanished or became unwritable between the plan and the write
-        module.fail_json(msg=f"cannot rewrite a Mach-O file: {exc}", changed=False)
+    except EgpuError as exc:  # bad parameters: root or executable that do not exist
+        module.fail_json(msg=str(exc), changed=False)
 
     data = report.to_dict()
     files = data["files"]
