@@ -1,5 +1,14 @@
 """Mach-O library references: reading (macholib), dyld's resolution rules, the rpath fixer, a test builder.
 
-Modules that run on the target (reader, resolve, fix) import only the standard library and macholib at module
-scope; `build` needs the ziglang wheel and runs on the controller only.
+- `reader`: `read_macho(path) -> MachOFile` (thin or universal: install name, LC_LOAD_DYLIB and its weak,
+  re-export, lazy and upward forms, LC_RPATH, code signature, header room); `MachOError` for bad files.
+- `dyld`: `Root(dir)` (a Mac's file system here, symlinks followed inside it) and `check_slice(...)`: where dyld
+  on 10.13 finds each reference, through the chain of loaders.
+- `edit`: the in-place load-command writer (add LC_RPATH, change a reference), atomic, never past the header room.
+- `fixer`: `fix_rpaths(paths, root, search, mode, check, executable) -> FixReport`, used by `egpu-setup
+  fix-rpaths` and by the `egpu.mac.macho_rpaths` Ansible module.
+- `build`: genuine Mach-O with the ziglang wheel, for tests and the rehearsal lab's stand-ins (controller only).
+
+Modules that run on the target (reader, dyld, edit, fixer) import only the standard library, macholib and
+egpu_setup.errors at module scope.
 """
