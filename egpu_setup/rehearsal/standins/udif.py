@@ -15,11 +15,13 @@ The volume name comes from the Joliet descriptor (case kept), else the primary o
 
 from __future__ import annotations
 
+import io
 import os
 import plistlib
 import shutil
 import struct
 import subprocess
+import tarfile
 import tempfile
 import uuid
 import zlib
@@ -51,16 +53,30 @@ def bsdtar() -> str:
 
 
 def build_iso(src: Path, volume: str, mtime: int) -> bytes:
-    """An ISO 9660 image (Rock Ridge + Joliet) of `src`, with every time stamp fixed."""
-    for dirpath, dirnames, filenames in os.walk(src):
-        for name in dirnames + filenames:
-            os.utime(Path(dirpath) / name, (mtime, mtime), follow_symlinks=False)
-    os.utime(src, (mtime, mtime))
+    """An ISO 9660 image (Rock Ridge + Joliet) of `src`, with every time stamp fixed.
+
+    bsdtar reads the tree from a tar stream made here (sorted, mtimes only): read from a directory it would also
+    record ctimes and readdir order, and the image's SHA-256 would change from one build to the next.
+    """
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in [src, *sorted(src.rglob("*"))]:
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(src).as_posix() if path != src else ".")
+            info.uid = info.gid = 0
+            info.uname, info.gname = "root", "wheel"
+            info.mtime = mtime
+            info.pax_headers = {}
+            if info.isfile():
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
     with tempfile.TemporaryDirectory(prefix="egpu-iso-") as tmp:
         out = Path(tmp) / "image.iso"
-        options = f"iso9660:volume-id={volume},iso9660:joliet,iso9660:rockridge,iso9660:!pad"
+        options = f"iso9660:volume-id={volume},iso9660:joliet,iso9660:rockridge,iso9660:!pad,iso9660:iso-level=3"
         subprocess.run(
-            [bsdtar(), "--format", "iso9660", "--options", options, "-cf", str(out), "-C", str(src), "."],
+            [bsdtar(), "--format", "iso9660", "--options", options, "-cf", str(out), "@-"],
+            input=stream.getvalue(),
             check=True,
             capture_output=True,
         )

@@ -1,0 +1,126 @@
+"""The stand-in installers: real formats, real Mach-O, an overlay the matrix accepts, a lab-wide install."""
+
+from __future__ import annotations
+
+import plistlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from egpu_setup.matrix import load_matrix
+from egpu_setup.rehearsal import kexts
+from egpu_setup.rehearsal.macos import flatpkg
+from egpu_setup.rehearsal.macos.cuda_installer import cuda_installer
+from egpu_setup.rehearsal.macos.hdiutil import hdiutil
+from egpu_setup.rehearsal.macos.installer import installer
+from egpu_setup.rehearsal.standins import build_standins, udif, write_overlay
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mirror")
+    return out, build_standins(out, ("9.2", "9.3"))
+
+
+@pytest.mark.xfail(reason="known defect: the ISO 9660 images from bsdtar still differ between builds", strict=False)
+def test_every_artifact_is_built_deterministically(mirror, tmp_path):
+    out, standins = mirror
+    assert {s.artifact for s in standins} == {
+        "webdriver", "egpu_support", "cuda_driver", "cuda_toolkit", "cudnn", "clt", "python3", "mxnet_source",
+    }  # fmt: skip
+    again = {s.filename: s.sha256 for s in build_standins(tmp_path, ("9.2", "9.3"))}
+    assert again == {s.filename: s.sha256 for s in standins}
+
+
+def test_overlay_points_the_matrix_at_the_mirror(mirror, tmp_path):
+    out, standins = mirror
+    overlay = write_overlay(tmp_path / "matrix-overlay.yaml", standins)
+    plan = load_matrix(overlay).resolve("17C88").to_dict()["artifacts"]
+    wd = next(s for s in standins if s.artifact == "webdriver")
+    assert plan["webdriver"]["url"] == (out / "WebDriver-387.10.10.10.25.156.pkg").resolve().as_uri()
+    assert plan["webdriver"]["sha256"] == wd.sha256
+    assert plan["cudnn"]["url"] is None and len(plan["cudnn"]["sha256"]) == 64
+
+
+def test_webdriver_pkg_is_xar_with_the_real_layout(mirror):
+    out, _ = mirror
+    pkg = out / "WebDriver-387.10.10.10.25.156.pkg"
+    listing = subprocess.run(["bsdtar", "-tvvf", str(pkg)], capture_output=True, text=True, check=True).stdout
+    assert "Archive Format: xar" in listing and "NVWebDrivers.pkg/Payload" in listing
+    read = flatpkg.read_package(pkg)
+    comp = read.components[0]
+    assert comp.info.identifier == "com.nvidia.web-driver"
+    files = {e.path: e for e in comp.entries()}
+    info = plistlib.loads(files["./Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist"].data)
+    assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17D47"
+    assert "./Library/Extensions/NVDAStartupWeb.kext/Contents/_CodeSignature/CodeResources" in files
+    assert "./Library/GPUBundles/GeForceGLDriverWeb.bundle/Contents/Info.plist" in files
+    assert any(p.endswith("NVUninstall.pkg") for p in files)
+    assert b"nvda_drv=1%00" in comp.scripts()["postinstall"]
+
+
+def test_dylibs_are_macho_with_rpath_names(mirror, tmp_path):
+    out, _ = mirror
+    subprocess.run(["bsdtar", "-xf", str(out / "cudnn-9.1-osx-x64-v7-ga.tgz"), "-C", str(tmp_path)], check=True)
+    refs = subprocess.run(
+        ["llvm-otool-14", "-L", str(tmp_path / "cuda/lib/libcudnn.7.dylib")], capture_output=True, text=True
+    ).stdout
+    assert "\t@rpath/libcudnn.7.dylib (compatibility version" in refs
+    header = (tmp_path / "cuda/include/cudnn.h").read_text()
+    assert "#define CUDNN_MAJOR 7" in header and "#define CUDNN_PATCHLEVEL 5" in header
+    assert (tmp_path / "cuda/lib/libcudnn.dylib").readlink() == Path("libcudnn.7.dylib")
+
+
+@pytest.mark.xfail(
+    reason="known defect: bsdtar drops Contents/MacOS/CUDAMacOSXInstaller when extracting the ISO", strict=False
+)
+def test_cuda_toolkit_from_the_dmg(mirror, host):
+    out, _ = mirror
+    shutil.copy(out / "cuda_9.1.128_mac.dmg", host.root / "private/tmp/cuda.dmg")
+    assert host.run(hdiutil, "attach", "/private/tmp/cuda.dmg", "-nobrowse", "-quiet").code == 0
+    app = host.root / "Volumes/CUDAMacOSXInstaller/CUDAMacOSXInstaller.app"
+    assert (app / "Contents/MacOS/CUDAMacOSXInstaller").is_file()
+    env = {"EGPU_SIM_CUDA_PAYLOAD": "/Volumes/CUDAMacOSXInstaller/CUDAMacOSXInstaller.app/Contents/Resources/payload"}
+    args = ("--accept-eula", "--silent", "--no-window", "--install-package=cuda-toolkit")
+    refused = host.run(cuda_installer, "--silent", "--install-package=cuda-toolkit", env=env)
+    assert refused.code == 1 and "--accept-eula" in refused.err
+    assert host.run(cuda_installer, *args, env=env, user="admin").code == 1
+    assert host.run(cuda_installer, *args, env=env).code == 0
+    home = host.root / "Developer/NVIDIA/CUDA-9.1"
+    refs = subprocess.run(
+        ["llvm-otool-14", "-L", str(home / "lib/libcudart.9.1.dylib")], capture_output=True, text=True
+    )
+    assert "@rpath/libcudart.9.1.dylib" in refs.stdout
+    assert (host.root / "usr/local/cuda/lib/libcublas.9.1.dylib").readlink() == Path(
+        "/Developer/NVIDIA/CUDA-9.1/lib/libcublas.9.1.dylib"
+    )
+    assert (home / "bin/uninstall_cuda_9.1.pl").read_text().startswith("#!/usr/bin/perl")
+    assert host.run(hdiutil, "detach", "/Volumes/CUDAMacOSXInstaller").code == 0
+
+
+def test_cuda_driver_dmg_installs_framework_and_kext(mirror, host):
+    out, _ = mirror
+    iso = udif.read_dmg(out / "cudadriver_387.128_macos.dmg")
+    assert udif.iso_volume_name(iso) == "CUDADriver"
+    shutil.copy(out / "cudadriver_387.128_macos.dmg", host.root / "private/tmp/d.dmg")
+    host.run(hdiutil, "attach", "/private/tmp/d.dmg", "-nobrowse", "-quiet")
+    r = host.run(installer, "-pkg", "/Volumes/CUDADriver/CUDADriver.pkg", "-target", "/")
+    assert r.code == 0, r.out + r.err
+    info = plistlib.loads((host.root / "Library/Frameworks/CUDA.framework/Resources/Info.plist").read_bytes())
+    assert info["CFBundleVersion"] == "387.128"
+    kext = kexts.read_kext(host.root / "Library/Extensions/CUDA.kext", "/Library/Extensions/CUDA.kext")
+    assert kext is not None and kext.bundle_id == "com.nvidia.CUDA" and kext.seal_intact
+
+
+def test_webdriver_refused_on_17c88(mirror, host):
+    out, _ = mirror
+    shutil.copy(out / "WebDriver-387.10.10.10.25.156.pkg", host.root / "private/tmp/wd.pkg")
+    r = host.run(installer, "-pkg", "/private/tmp/wd.pkg", "-target", "/")
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        "installer: Package name is NVIDIA Web Driver 387.10.10.10.25.156",
+        "installer: Cannot install on volume / because it is disabled.",
+        "installer: This NVIDIA Web Driver requires macOS 10.13.3 (17D47).",
+    ]
