@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform as platform_module
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ class Backend(Protocol):
     def cuda_runtime(self) -> LibraryFacts: ...
     def cudnn(self) -> LibraryFacts: ...
     def sysfs_link(self, pci_bus_id: str) -> dict[str, int] | None: ...
+    def linux_driver_version(self) -> str | None: ...
     def copy_bandwidth(self, size: int, repeat: int) -> tuple[float, float]: ...
     def sgemm(self, n: int, repeat: int) -> cuda_api.SgemmResult: ...
     def mxnet(self, want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]: ...
@@ -178,6 +180,9 @@ class SystemBackend:
     def sysfs_link(self, pci_bus_id: str) -> dict[str, int] | None:
         return pcie.sysfs_link(pci_bus_id)
 
+    def linux_driver_version(self) -> str | None:
+        return linux_driver_version()
+
     def copy_bandwidth(self, size: int, repeat: int) -> tuple[float, float]:
         return self._load_runtime().copy_bandwidth(size, repeat)
 
@@ -191,6 +196,17 @@ class SystemBackend:
 
     def mach_o_dependencies(self, library: str) -> list[tuple[str, str | None]]:
         return mach_o_dependencies(self._mac.root, library)
+
+
+def linux_driver_version(path: str = "/proc/driver/nvidia/version") -> str | None:
+    """The kernel module's version when NVML is not at hand: "NVRM version: NVIDIA UNIX x86_64 Kernel Module
+    570.124.06  <date>" (the open modules say "Open Kernel Module")."""
+    try:
+        with open(path) as handle:
+            match = re.search(r"Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)", handle.read())
+    except OSError:
+        return None
+    return match.group(1) if match else None
 
 
 def stripped_environment() -> tuple[dict[str, str], list[str]]:

@@ -23,6 +23,7 @@ class NvmlDevice:
     pcie: dict[str, int] = field(default_factory=dict)  # max_generation, max_width, current_generation, ...
     max_sm_clock_mhz: int | None = None
     cuda_cores: int | None = None
+    mig_enabled: bool | None = None  # MIG splits the GPU: CUDA then sees only the MIG device it is given
 
 
 @dataclass
@@ -69,6 +70,7 @@ def read_nvml() -> NvmlFacts:
                 "current_width": optional("nvmlDeviceGetCurrPcieLinkWidth", handle),
             }
             uuid = optional("nvmlDeviceGetUUID", handle)
+            mig = optional("nvmlDeviceGetMigMode", handle)  # (current, pending); NotSupported before Ampere
             devices.append(
                 NvmlDevice(
                     index=index,
@@ -80,6 +82,7 @@ def read_nvml() -> NvmlFacts:
                     pcie={k: int(v) for k, v in pcie.items() if v is not None},
                     max_sm_clock_mhz=optional("nvmlDeviceGetMaxClockInfo", handle, pynvml.NVML_CLOCK_SM),
                     cuda_cores=optional("nvmlDeviceGetNumGpuCores", handle),
+                    mig_enabled=bool(mig[0]) if mig else None,
                 )
             )
         driver = optional("nvmlSystemGetDriverVersion")

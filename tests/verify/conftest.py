@@ -44,6 +44,7 @@ class FakeBackend:
     runtime: Value = field(default_factory=lambda: cuda_api.LibraryMissing("the CUDA runtime (libcudart) not found"))
     cudnn_facts: Value = field(default_factory=lambda: cuda_api.LibraryMissing("cuDNN (libcudnn) not found"))
     sysfs: dict[str, dict[str, int]] = field(default_factory=dict)
+    proc_driver_version: str | None = None
     bandwidth: Value = (0.0, 0.0)
     sgemm_result: Value = None
     mxnet_result: Value = field(default_factory=dict)
@@ -70,6 +71,9 @@ class FakeBackend:
 
     def sysfs_link(self, pci_bus_id: str) -> dict[str, int] | None:
         return self.sysfs.get(pci_bus_id)
+
+    def linux_driver_version(self) -> str | None:
+        return self.proc_driver_version
 
     def copy_bandwidth(self, size: int, repeat: int) -> tuple[float, float]:
         self.calls.append(f"copy_bandwidth {size} {repeat}")

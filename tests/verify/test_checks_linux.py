@@ -105,10 +105,12 @@ def test_without_pynvml_the_cuda_driver_and_sysfs_stand_in(verify, h200) -> None
     backend = h200(
         nvml_facts=NvmlUnavailable("pynvml is not installed"),
         sysfs={"0000:19:00.0": {"max_generation": 4, "max_width": 16, "current_generation": 1, "current_width": 16}},
+        proc_driver_version="570.124.06",
     )
     report = verify(backend)
     present = by_name(report, "gpu.present")
     assert present.status is Status.PASS and present.measurements["source"] == "cuda"
+    assert present.measurements["driver_version"] == "570.124.06"
     link = by_name(report, "link.bandwidth")
     assert link.measurements["pcie_source"] == "sysfs" and link.measurements["link"] == "PCIe 4.0 x16"
     compute = by_name(report, "gpu.compute")
@@ -128,6 +130,14 @@ def test_cuda_order_and_sms_join_nvml_by_pci_address(verify, h200) -> None:
     assert [d["name"] for d in report.devices] == ["NVIDIA A2", "NVIDIA H200"]
     # The A2 (device 0 for CUDA) is the one measured: 10 SMs x 128 cores (8.6) x 1770 MHz x 2.
     assert by_name(report, "gpu.compute").measurements["peak_gflops"] == round(10 * 128 * 1770 * 2 / 1000, 1)
+
+
+def test_cuda_seeing_no_device_while_nvml_does_fails_cuda_driver(verify, h200) -> None:
+    """MIG mode, or CUDA_VISIBLE_DEVICES hiding the GPU: NVML sees it, CUDA does not; the copies cannot run."""
+    report = verify(h200(driver=DriverFacts("libcuda.so.1", 12080, [])))
+    driver = by_name(report, "cuda.driver")
+    assert driver.status is Status.FAIL and driver.reason.startswith("the CUDA driver sees no device")
+    assert report.exit_code == ExitCode.CHECK_FAILED
 
 
 def test_unknown_link_is_reported_not_judged(verify, h200) -> None:

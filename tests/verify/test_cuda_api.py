@@ -104,3 +104,17 @@ def test_pcie_rates_and_sysfs(tmp_path) -> None:
     }  # fmt: skip
     assert pcie.sysfs_link("0000:3c:00.0", root=str(tmp_path)) is None
     assert pcie.sysfs_link("garbage", root=str(tmp_path)) is None
+
+
+def test_driver_version_from_proc(tmp_path) -> None:
+    from egpu_setup.verify.backend import linux_driver_version
+
+    proc = tmp_path / "version"
+    proc.write_text(
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.124.06  Release Build  (dvs-builder@U16)\n"
+        "GCC version:  gcc version 12.3.0\n"
+    )
+    assert linux_driver_version(str(proc)) == "570.124.06"
+    proc.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n")
+    assert linux_driver_version(str(proc)) == "535.183.01"
+    assert linux_driver_version(str(tmp_path / "absent")) is None

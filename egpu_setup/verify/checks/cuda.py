@@ -53,6 +53,8 @@ def check_cuda_driver(state: SuiteState) -> Check:
     )
     if facts.init_error is not None:
         problems.append(str(facts.init_error))
+    elif not facts.devices:
+        problems.append("the CUDA driver sees no device (CUDA_VISIBLE_DEVICES empty, or MIG without a MIG device?)")
     if state.expect.cuda_api and facts.version < _encoded(state.expect.cuda_api):
         problems.append(
             f"the driver supports CUDA {cuda_api.version_text(facts.version)}, "

@@ -92,6 +92,8 @@ def _linux(state: SuiteState) -> Check:
             for d in nvml_devices
         ]
         measurements["driver_version"] = nvml.driver_version
+        if any(d.mig_enabled for d in nvml_devices):
+            measurements["mig_enabled"] = [bool(d.mig_enabled) for d in nvml_devices]
         if nvml.cuda_driver_version:
             measurements["cuda_driver_supports"] = cuda_api.version_text(nvml.cuda_driver_version)
         measurements["source"] = "nvml"
@@ -99,6 +101,7 @@ def _linux(state: SuiteState) -> Check:
         state.devices = _from_driver(driver)
         measurements["source"] = "cuda"
         measurements["nvml"] = nvml_problem
+        measurements["driver_version"] = state.backend.linux_driver_version()
     else:
         state.no_gpu = "; ".join(p for p in (driver_problem, nvml_problem) if p)
         return skipped(NAME, _no_gpu_reason(state))
