@@ -178,27 +178,7 @@ class Lab:
 
     # --- hosts ---
     def _make_host(self, name: str, options: LabOptions) -> None:
-        host_dir = self.hosts_dir / name
-        root = host_dir / "root"
-        product = builds.product_version(options.build)
-        image.build_root(root, image.HostSpec(name, options.build, product))
-        lib = _uname_lib()
-        if lib is not None:
-            shutil.copyfile(lib, root / image.UNAME_LIB.lstrip("/"))
-        state = MachineState(
-            hostname=name,
-            product_version=product,
-            build=options.build,
-            kernel_version=builds.kernel_version(product),
-            sip=sip_preset(options.sip),
-            hardware=Hardware(gpu=Gpu() if options.gpu == "gtx1080" else None),
-        )
-        state.boot.delay_s = options.reboot_seconds
-        machine = Machine(host_dir / "machine", root)
-        machine.write(state)
-        boot.first_boot(machine)
-        if options.clt != "none":
-            preinstall_clt(Sandbox(host_dir), options.clt, self.dir / "work")
+        make_host(self.hosts_dir / name, options, work=self.dir / "work")
 
     def _write_inventory(self, options: LabOptions) -> None:
         hosts = {
@@ -286,6 +266,33 @@ class Lab:
             st.faults.disk_full = st.faults.disk_full or disk_full
             st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
             return asdict(st.faults)
+
+
+def make_host(host_dir: Path, options: LabOptions, work: Path) -> Sandbox:
+    """Create one bare High Sierra host at `host_dir` (named after the directory) and boot it once."""
+    name = host_dir.name
+    root = host_dir / "root"
+    product = builds.product_version(options.build)
+    image.build_root(root, image.HostSpec(name, options.build, product))
+    lib = _uname_lib()
+    if lib is not None:
+        shutil.copyfile(lib, root / image.UNAME_LIB.lstrip("/"))
+    state = MachineState(
+        hostname=name,
+        product_version=product,
+        build=options.build,
+        kernel_version=builds.kernel_version(product),
+        sip=sip_preset(options.sip),
+        hardware=Hardware(gpu=Gpu() if options.gpu == "gtx1080" else None),
+    )
+    state.boot.delay_s = options.reboot_seconds
+    machine = Machine(host_dir / "machine", root)
+    machine.write(state)
+    boot.first_boot(machine)
+    sandbox = Sandbox(host_dir)
+    if options.clt != "none":
+        preinstall_clt(sandbox, options.clt, work)
+    return sandbox
 
 
 def _sip_name(sip: dict[str, bool]) -> str:

@@ -111,7 +111,7 @@ class LoadedKext:
 
 @dataclass
 class Boot:
-    count: int = 1
+    count: int = 0  # boots so far; lab up boots once
     time: int = 0  # epoch seconds of the last boot (simulated clock, minute aligned)
     pending: bool = False  # shutdown -r issued, host going down
     down_since: float = 0.0
