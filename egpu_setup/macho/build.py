@@ -101,12 +101,15 @@ def build_dylib(
     headerpad: int | None = None,
     extra_flags: Sequence[str] = (),
     target: str = DEFAULT_TARGET,
+    current_version: str | None = None,
+    compatibility_version: str | None = None,
 ) -> Path:
     """Compile C `sources` (paths, or C code as a string) into a dylib with LC_ID_DYLIB `install_name`.
 
     `link`/`weak` are dylibs to depend on (recorded by *their* install names, e.g. @rpath/libfoo.dylib),
     `rpaths` become LC_RPATH. `headerpad=0` leaves no room after the load commands (zig pads 0x1000 bytes by
-    default), `headerpad_max=True` passes -headerpad_max_install_names.
+    default), `headerpad_max=True` passes -headerpad_max_install_names. The versions ("9.1.85") are what
+    `otool -L` prints as current/compatibility version (default 1.0.0).
     """
     with tempfile.TemporaryDirectory(prefix="egpu-macho-build-") as tmp:
         argv = [*zig_cc_command(), "-target", target, *DEFAULT_CFLAGS, "-shared", "-o", str(out)]
@@ -118,14 +121,35 @@ def build_dylib(
             argv.append("-Wl,-headerpad_max_install_names")
         if headerpad is not None:
             argv.append(f"-Wl,-headerpad,{headerpad:#x}")
+        if current_version:
+            argv.append(f"-Wl,-current_version,{current_version}")
+        if compatibility_version:
+            argv.append(f"-Wl,-compatibility_version,{compatibility_version}")
         argv += list(extra_flags)
         return _compile(Path(out), argv)
 
 
-def build_stub_dylib(out: Path, install_name: str, **kwargs: object) -> Path:
+def build_stub_dylib(
+    out: Path,
+    install_name: str,
+    link: Sequence[Path] = (),
+    rpaths: Sequence[str] = (),
+    target: str = DEFAULT_TARGET,
+    current_version: str | None = None,
+    compatibility_version: str | None = None,
+) -> Path:
     """A dylib with one trivial exported function: for stand-ins whose load commands are what matters."""
     name = "".join(c if c.isalnum() else "_" for c in Path(out).name)
-    return build_dylib(out, STUB_SOURCE.format(name=name, value=len(name)), install_name, **kwargs)  # type: ignore[arg-type]
+    return build_dylib(
+        out,
+        STUB_SOURCE.format(name=name, value=len(name)),
+        install_name,
+        link=link,
+        rpaths=rpaths,
+        target=target,
+        current_version=current_version,
+        compatibility_version=compatibility_version,
+    )
 
 
 def build_executable(

@@ -55,3 +55,10 @@ def test_zig_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert build.zig_cache_dir() == tmp_path / "xdg" / "egpu-setup" / "zig"
     assert build.zig_cc_command()[1:] == ["-m", "ziglang", "cc"]
+
+
+def test_versions_as_otool_prints_them(tmp_path, llvm):
+    lib = build.build_stub_dylib(tmp_path / "libcudart.9.1.dylib", "@rpath/libcudart.9.1.dylib",
+                                 current_version="9.1.85", compatibility_version="9.1.0")  # fmt: skip
+    first = llvm("otool", "-L", lib).splitlines()[1].strip()
+    assert first == "@rpath/libcudart.9.1.dylib (compatibility version 9.1.0, current version 9.1.85)"
