@@ -50,11 +50,15 @@ def zig_cc_command() -> list[str]:
     return [sys.executable, "-m", "ziglang", "cc"]
 
 
-def _zig_env() -> dict[str, str]:
+def zig_env() -> dict[str, str]:
+    """The environment to run `zig_cc_command()` in: this process's, with both zig caches set to the shared one."""
     cache = str(zig_cache_dir())
     Path(cache).mkdir(parents=True, exist_ok=True)
     # Both caches in one place: otherwise zig writes .zig-cache into the current directory.
     return {**os.environ, "ZIG_GLOBAL_CACHE_DIR": cache, "ZIG_LOCAL_CACHE_DIR": cache}
+
+
+_zig_env = zig_env  # the name the rehearsal stand-ins first used
 
 
 def _sources(sources: Sequence[Path] | str, workdir: Path) -> list[str]:
@@ -81,7 +85,7 @@ def _compile(out: Path, argv: list[str]) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        proc = subprocess.run(argv, env=_zig_env(), capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, env=zig_env(), capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:  # pragma: no cover - interpreter vanished
         raise EgpuError(f"cannot run zig: {exc}", fix="pip install ziglang") from exc
     if proc.returncode != 0:
