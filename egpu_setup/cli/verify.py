@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 from egpu_setup.cli.context import Context
@@ -52,6 +51,8 @@ def _check_output_path(value: str | None) -> Path | None:
 
 def _write_atomically(path: Path, text: str) -> None:
     # A fetch by the gpu_verify role must never read half a report: write beside it, then rename.
+    import tempfile
+
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as out:

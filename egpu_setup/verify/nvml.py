@@ -9,7 +9,12 @@ from typing import Any
 
 
 class NvmlUnavailable(Exception):
-    """pynvml is missing, or NVML could not start (no driver, no library)."""
+    """pynvml is missing, or NVML could not start. `absent`: nothing is there (no library, no driver loaded),
+    as opposed to a driver that is there and broken (a version mismatch between library and kernel module)."""
+
+    def __init__(self, message: str, absent: bool = True) -> None:
+        super().__init__(message)
+        self.absent = absent
 
 
 @dataclass
@@ -48,7 +53,8 @@ def read_nvml() -> NvmlFacts:
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        raise NvmlUnavailable(f"NVML: {exc}") from exc
+        absent = isinstance(exc, (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded))
+        raise NvmlUnavailable(f"NVML: {exc}", absent) from exc
     try:
 
         def optional(func: str, *args: Any) -> Any:

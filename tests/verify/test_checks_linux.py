@@ -177,6 +177,19 @@ def test_cuinit_no_device_is_no_gpu(verify, h200) -> None:
     assert "the CUDA driver sees no device" in (report.no_gpu or "")
 
 
+def test_broken_driver_is_a_failure_not_no_gpu(verify, h200) -> None:
+    error = cuda_api.CudaError("cuInit failed: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)", 803)
+    backend = h200(
+        nvml_facts=NvmlUnavailable("NVML: RM has detected an NVML/RM version mismatch.", absent=False),
+        driver=DriverFacts("libcuda.so.1", 12080, [], error),
+    )
+    report = verify(backend)
+    present = by_name(report, "gpu.present")
+    assert present.status is Status.FAIL and "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH" in present.reason
+    assert report.exit_code == ExitCode.CHECK_FAILED and report.no_gpu is None
+    assert by_name(report, "gpu.compute").reason == "needs a working GPU (gpu.present did not pass)"
+
+
 def test_mxnet_cpu_build_on_a_gpu_machine_skips_gpu_mxnet_checks(verify, h200, mxnet_results) -> None:
     report = verify(h200(mxnet_result=mxnet_results["cpu_build"]()))
     assert by_name(report, "mxnet.import").status is Status.PASS

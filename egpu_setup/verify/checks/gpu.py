@@ -20,19 +20,22 @@ from egpu_setup.verify.state import GpuDevice, SuiteState
 NAME = "gpu.present"
 
 
-def _driver(state: SuiteState) -> tuple[DriverFacts | None, str | None]:
-    """The CUDA driver's facts, or why there are none."""
+def _driver(state: SuiteState) -> tuple[DriverFacts | None, str | None, bool]:
+    """The CUDA driver's facts, why there are no devices, and whether that is absence (no library, no device)
+    rather than a driver that is there and fails."""
     try:
         facts = state.backend.cuda_driver()
+    except cuda_api.LibraryMissing as exc:
+        return None, str(exc), True
     except cuda_api.CudaError as exc:
-        return None, str(exc)
+        return None, str(exc), False
     if facts.init_error is not None:
         if facts.init_error.code == cuda_api.CUDA_ERROR_NO_DEVICE:
-            return facts, "the CUDA driver sees no device (cuInit: CUDA_ERROR_NO_DEVICE)"
-        return facts, str(facts.init_error)
+            return facts, "the CUDA driver sees no device (cuInit: CUDA_ERROR_NO_DEVICE)", True
+        return facts, str(facts.init_error), False
     if not facts.devices:
-        return facts, "the CUDA driver sees no device"
-    return facts, None
+        return facts, "the CUDA driver sees no device", True
+    return facts, None, False
 
 
 def _from_driver(facts: DriverFacts) -> list[GpuDevice]:
@@ -66,10 +69,10 @@ def _linux(state: SuiteState) -> Check:
     measurements: dict[str, Any] = {}
     try:
         nvml = state.backend.nvml()
-        nvml_problem = None if nvml.devices else "NVML sees no device"
+        nvml_problem, nvml_absent = (None, False) if nvml.devices else ("NVML sees no device", True)
     except NvmlUnavailable as exc:
-        nvml, nvml_problem = None, str(exc)
-    driver, driver_problem = _driver(state)
+        nvml, nvml_problem, nvml_absent = None, str(exc), exc.absent
+    driver, driver_problem, driver_absent = _driver(state)
     if nvml is not None and nvml.devices:
         # CUDA numbers devices fastest first; keep CUDA's order, matched to NVML by PCI bus id where known.
         by_bus = {bus_key(d.pci_bus_id): d for d in nvml.devices if d.pci_bus_id}
@@ -102,9 +105,11 @@ def _linux(state: SuiteState) -> Check:
         measurements["source"] = "cuda"
         measurements["nvml"] = nvml_problem
         measurements["driver_version"] = state.backend.linux_driver_version()
-    else:
+    elif driver_absent and nvml_absent:
         state.no_gpu = "; ".join(p for p in (driver_problem, nvml_problem) if p)
         return skipped(NAME, _no_gpu_reason(state))
+    else:  # a driver is there but broken (cuInit fails, library and kernel module mismatch): a failure
+        return failed(NAME, "; ".join(p for p in (driver_problem, nvml_problem) if p))
     return _summary(state, measurements)
 
 
@@ -158,7 +163,7 @@ def _mac(state: SuiteState) -> Check:
             return failed(NAME, problem, **measurements)
         state.devices = [GpuDevice(name=d.chipset, pci_device_id=d.device_id) for d in nvidia if d.driver_working]
         return _summary(state, measurements)
-    driver, driver_problem = _driver(state)
+    driver, driver_problem, driver_absent = _driver(state)
     if driver is not None and driver.devices:
         state.devices = _from_driver(driver)
         # Pair CUDA's devices with macOS's display blocks in order (one eGPU in practice); CUDA may see fewer.
@@ -166,7 +171,7 @@ def _mac(state: SuiteState) -> Check:
             device.pci_device_id = nvidia[index].device_id
         measurements["source"] = "cuda"
         return _summary(state, measurements)
-    if not nvidia:
+    if not nvidia and driver_absent:
         # Nothing NVIDIA anywhere: no eGPU attached (or not powered), or no driver at all.
         state.no_gpu = "; ".join(p for p in (driver_problem, "system_profiler shows no NVIDIA GPU") if p)
         return skipped(NAME, _no_gpu_reason(state), **measurements)
