@@ -25,7 +25,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(
             argument_spec={
                 "paths": {"type": "list", "elements": "str", "required": True},
-                "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
+                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
             }
         )
         bad = [p for p in args["paths"] if not p.startswith("/")]

@@ -40,6 +40,8 @@ def build_commands(args: dict[str, Any]) -> dict[str, str]:
         commands[f"plist:{name}"] = (
             f"[ -f {quote(spec['path'])} ] && PlistBuddy -c {quote('Print :' + spec['key'])} {quote(spec['path'])}"
         )
+    for name, cmd in (args.get("probes") or {}).items():
+        commands[f"probe:{name}"] = cmd
     paths = args.get("paths") or []
     if paths:
         listed = " ".join(quote(p) for p in paths)
@@ -85,6 +87,10 @@ def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any]) -> d
     for name in args.get("plists") or {}:
         value = text(f"plist:{name}").strip()
         facts["plists"][name] = value or None
+    facts["probes"] = {}
+    for name in args.get("probes") or {}:
+        rc, out = sections.get(f"probe:{name}", (1, ""))
+        facts["probes"][name] = {"rc": rc, "stdout": out.strip()}
     present = set(text("paths").splitlines())
     facts["paths"] = {p: p in present for p in args.get("paths") or []}
     return facts
@@ -92,7 +98,7 @@ def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any]) -> d
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("receipts", "plists", "paths", "nvram", "hardware"))
+    _VALID_ARGS = frozenset(("receipts", "plists", "paths", "nvram", "hardware", "probes"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
@@ -104,6 +110,7 @@ class ActionModule(ActionBase):
                 "paths": {"type": "list", "elements": "str", "default": []},
                 "nvram": {"type": "list", "elements": "str", "default": ["nvda_drv"]},
                 "hardware": {"type": "bool", "default": True},
+                "probes": {"type": "dict", "default": {}},
             }
         )
         for name, spec in args["plists"].items():

@@ -34,7 +34,7 @@ class ActionModule(ActionBase):
                 "name": {"type": "str", "required": True},
                 "value": {"type": "str"},
                 "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-                "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
+                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
             },
             required_if=[("state", "present", ("value",))],
         )

@@ -1,8 +1,9 @@
 """egpu.mac.pkg_install: a macOS installer package present at a version, decided by its receipt.
 
 Controller-side: reads the receipt with `pkgutil --pkg-info`, and only when it is missing or at another version
-uploads the pkg, records in the journal what the payload will add or replace (so rollback can undo it), and runs
-`installer -pkg X -target /`. Works without Python on the target; check mode reports the change with a diff.
+uploads the pkg, records in the journal what the payload will add or replace, every receipt it will write and the
+NVRAM variables its scripts set (so rollback can undo it), and runs `installer -pkg X -target /`. Works without
+Python on the target; check mode reports the change with a diff.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal
-from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_pkg_info
+from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import upload
 
@@ -23,13 +24,14 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "src": {"type": "path"},
     "remote_src": {"type": "str"},
     "receipt": {"type": "str", "required": True},
-    "version": {"type": "str", "required": True},
+    "version": {"type": "str"},
     "sha256": {"type": "str"},
     "drop_installation_check": {"type": "bool", "default": False},
     "allow_untrusted": {"type": "bool", "default": False},
     "track": {"type": "list", "elements": "str", "default": []},
-    "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
-    "work_dir": {"type": "str", "default": "/var/tmp/egpu-setup"},
+    "track_nvram": {"type": "list", "elements": "str", "default": []},
+    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+    "work_dir": {"type": "str", "default": "/private/var/tmp/egpu-setup"},
 }
 
 
@@ -58,62 +60,64 @@ class ActionModule(ActionBase):
         )
         try:
             result.update(self._ensure(args))
-        except (TargetCommandError, flat_pkg.PackageFormatError, OSError) as exc:
-            if isinstance(exc, TargetCommandError):
-                result.update(exc.result())
-            else:
-                result.update(failed=True, msg=str(exc))
+        except TargetCommandError as exc:
+            result.update(exc.result())
+        except (flat_pkg.PackageFormatError, OSError) as exc:
+            result.update(failed=True, msg=str(exc))
         return result
 
     def _ensure(self, args: dict[str, Any]) -> dict[str, Any]:
-        receipt, want = args["receipt"], args["version"]
+        receipt = args["receipt"]
+        local = Path(args["src"]) if args["src"] else None
+        if local is not None and not local.is_file():
+            raise OSError(f"{local} does not exist on the controller: fetch the artifact into the cache first")
+        comps = flat_pkg.components(local) if local is not None else []
+        remote_paths: list[str] = []
+        if local is None and not self._task.check_mode:
+            # A pkg inside a mounted dmg: bring it to the controller to read its payload and components.
+            remote_paths, comps = self._remote_listing(args["remote_src"])
+        want = args["version"] or next((c["version"] for c in comps if c["identifier"] == receipt), None)
         before = receipt_version(self, receipt)
-        diff = {
-            "before_header": f"receipt {receipt}",
-            "after_header": f"receipt {receipt}",
-            "before": f"{receipt}: {before or 'absent'}\n",
-            "after": f"{receipt}: {want}\n",
-        }
-        out: dict[str, Any] = {"receipt": receipt, "before": before, "after": want, "changed": before != want}
+        changed = before is None or (want is not None and before != want)
+        out: dict[str, Any] = {"receipt": receipt, "before": before, "after": want or before, "changed": changed}
         if self._task.diff:
-            out["diff"] = diff
-        if before == want:
-            out["after"] = before
+            out["diff"] = {
+                "before_header": f"receipt {receipt}",
+                "after_header": f"receipt {receipt}",
+                "before": f"{receipt}: {before or 'absent'}\n",
+                "after": f"{receipt}: {want or 'installed'}\n",
+            }
+        if not changed:
             return out
         if self._task.check_mode:
-            out["msg"] = f"would install {receipt} {want} (now {before or 'absent'})"
+            out["msg"] = f"would install {receipt} {want or ''} (now {before or 'absent'})".replace("  ", " ")
             return out
-        work = args["work_dir"]
-        journal.track(self, args["state_dir"], [work], check_mode=False)
-        if args["src"]:
-            local = Path(args["src"])
-            if not local.is_file():
-                raise OSError(f"{local} does not exist on the controller: run `egpu-setup cache fetch` first")
+        work, state_dir = args["work_dir"], args["state_dir"]
+        journal.track(self, state_dir, [work], check_mode=False)
+        if local is not None:
             target_pkg = posixpath.join(work, local.name)
             upload(self, local, target_pkg, args["sha256"])
             paths = flat_pkg.payload_paths(local)
         else:
-            target_pkg = args["remote_src"]
-            paths = self._remote_payload_paths(target_pkg)
+            target_pkg, paths = args["remote_src"], remote_paths
+        installed_pkg = target_pkg
         if args["drop_installation_check"]:
-            target_pkg = self._without_installation_check(target_pkg, work)
+            installed_pkg = self._without_installation_check(target_pkg, work)
+        ids = list(dict.fromkeys([receipt, *(c["identifier"] for c in comps if c["identifier"])]))
         tracked = journal.track(
-            self, args["state_dir"], [*paths, *receipt_files(receipt), *args["track"]], check_mode=False
+            self, state_dir, [*paths, *(f for rid in ids for f in receipt_files(rid)), *args["track"]], False
         )
-        if before is None:
-            journal.record(self, args["state_dir"], f"receipt\t{receipt}", check_mode=False)
-        cmd = f"installer -pkg {quote(target_pkg)} -target /" + (" -allowUntrusted" if args["allow_untrusted"] else "")
+        self._record_receipts_and_nvram(state_dir, ids, args["track_nvram"])
+        cmd = f"installer -pkg {quote(installed_pkg)} -target /" + (
+            " -allowUntrusted" if args["allow_untrusted"] else ""
+        )
         _, stdout, _ = run(self, cmd, what=f"installing {receipt}")
-        if args["src"] or args["drop_installation_check"]:
-            # The uploaded (or patched) copy is not needed once installed; the cache on the controller keeps it.
-            run(
-                self,
-                f"rm -f {quote(target_pkg)} {quote(posixpath.join(work, Path(args['src'] or '').name))}",
-                check_rc=False,
-            )
+        # The uploaded (or patched) copy is not needed once installed; the controller's cache keeps the original.
+        leftovers = {installed_pkg} | ({target_pkg} if local is not None else set())
+        run(self, "rm -f " + " ".join(quote(p) for p in sorted(leftovers) if p != args["remote_src"]), check_rc=False)
         after = receipt_version(self, receipt)
         out.update(cmd=cmd, stdout=stdout, after=after, tracked=tracked)
-        if after != want:
+        if after is None or (want is not None and after != want):
             raise TargetCommandError(
                 f"installer finished but the receipt {receipt} says {after or 'absent'}, expected {want}: "
                 "the package is not the one the profile names",
@@ -123,12 +127,26 @@ class ActionModule(ActionBase):
             )
         return out
 
-    def _remote_payload_paths(self, target_pkg: str) -> list[str]:
-        """A pkg inside a mounted dmg: bring it to the controller to read its payload listing."""
+    def _record_receipts_and_nvram(self, state_dir: str, ids: list[str], nvram_names: list[str]) -> None:
+        records = journal.read_journal(self, state_dir)
+        lines = []
+        for rid in ids:
+            if rid not in records.receipts and receipt_version(self, rid) is None:
+                lines.append(f"receipt\t{rid}")
+        for name in nvram_names:
+            if name in records.nvram:
+                continue
+            rc, printed, _ = run(self, f"nvram {quote(name)}", check_rc=False)
+            value = parse_nvram(printed).get(name) if rc == 0 else None
+            lines.append(f"nvram\t{name}\t{'present' if value is not None else 'absent'}\t{value or ''}")
+        for line in lines:
+            journal.record(self, state_dir, line, check_mode=False)
+
+    def _remote_listing(self, target_pkg: str) -> tuple[list[str], list[dict[str, str]]]:
         with tempfile.TemporaryDirectory(prefix="egpu-pkg-") as tmpdir:
             local = Path(tmpdir) / posixpath.basename(target_pkg)
             self._connection.fetch_file(target_pkg, str(local))
-            return flat_pkg.payload_paths(local)
+            return flat_pkg.payload_paths(local), flat_pkg.components(local)
 
     def _without_installation_check(self, target_pkg: str, work: str) -> str:
         """Expand, drop the Distribution's installation-check, flatten again (payload untouched)."""

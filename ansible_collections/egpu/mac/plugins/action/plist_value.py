@@ -28,12 +28,16 @@ class ActionModule(ActionBase):
                 "path": {"type": "str", "required": True},
                 "key": {"type": "str", "required": True},
                 "value": {"type": "str", "required": True},
-                "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
+                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
             }
         )
         path, key, value = args["path"], args["key"].lstrip(":"), args["value"]
         try:
             rc, _, _ = run(self, f"[ -f {quote(path)} ]", check_rc=False)
+            if rc != 0 and self._task.check_mode:
+                # In check mode an earlier task (a package install) would have created the file.
+                return {**result, "changed": True, "before": None, "after": value,
+                        "msg": f"{path} does not exist yet; {key} would be set to {value}"}  # fmt: skip
             if rc != 0:
                 return {**result, "failed": True, "msg": f"{path} does not exist on the target"}
             rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)

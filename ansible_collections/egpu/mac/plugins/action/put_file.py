@@ -6,6 +6,7 @@ records the destination in the provisioning journal first, and checks the digest
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +19,31 @@ from ansible_collections.egpu.mac.plugins.module_utils.uploads import file_sha25
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
-    _VALID_ARGS = frozenset(("src", "dest", "sha256", "mode", "state_dir"))
+    _VALID_ARGS = frozenset(("src", "content", "dest", "sha256", "mode", "state_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(
             argument_spec={
-                "src": {"type": "path", "required": True},
+                "src": {"type": "path"},
+                "content": {"type": "str"},
                 "dest": {"type": "str", "required": True},
                 "sha256": {"type": "str"},
                 "mode": {"type": "str", "default": "0644"},
-                "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
-            }
+                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+            },
+            mutually_exclusive=[("src", "content")],
+            required_one_of=[("src", "content")],
         )
-        src = Path(args["src"])
+        if args["content"] is not None:
+            with tempfile.TemporaryDirectory(prefix="egpu-content-") as tmpdir:
+                src = Path(tmpdir) / "content"
+                src.write_text(args["content"], encoding="utf-8")
+                return self._put(result, src, args)
+        return self._put(result, Path(args["src"]), args)
+
+    def _put(self, result: dict[str, Any], src: Path, args: dict[str, Any]) -> dict[str, Any]:
         if not src.is_file():
             return {**result, "failed": True, "msg": f"{src} does not exist on the controller"}
         want = file_sha256(src)

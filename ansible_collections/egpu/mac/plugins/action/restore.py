@@ -35,7 +35,7 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(
-            argument_spec={"state_dir": {"type": "str", "default": "/var/db/egpu-setup"}}
+            argument_spec={"state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"}}
         )
         state_dir = args["state_dir"]
         try:
@@ -51,6 +51,7 @@ class ActionModule(ActionBase):
                 "removed": list(reversed(records.added)) + extras,
                 "restored": sorted(records.backups),
                 "relinked": sorted(records.links),
+                "undone": list(reversed(records.undo)),
             }
             result.update(changed=True, **summary)
             if self._task.diff:
@@ -77,6 +78,7 @@ class ActionModule(ActionBase):
                     f"rm -rf {quote(path)}; mkdir -p {quote(posixpath.dirname(path))} && "
                     f"ln -s {quote(target)} {quote(path)}"
                 )
+            script += summary["undone"]
             run(self, "set -e\n" + "\n".join(script), what="restoring the pre-provisioning state")
             bad = self._verify(records.backups)
             if bad:

@@ -21,7 +21,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "removes": {"type": "str"},
     "env": {"type": "dict", "default": {}},
     "track": {"type": "list", "elements": "str", "default": []},
-    "state_dir": {"type": "str", "default": "/var/db/egpu-setup"},
+    "undo": {"type": "str"},
+    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
 }
 
 
@@ -47,6 +48,8 @@ class ActionModule(ActionBase):
                 return {**result, "changed": True, "msg": "would run (check mode)"}
             if args["track"]:
                 result["tracked"] = journal.track(self, args["state_dir"], args["track"], check_mode=False)
+            if args["undo"]:
+                journal.record(self, args["state_dir"], f"undo\t{args['undo']}", check_mode=False)
             prefix = "".join(f"{k}={quote(str(v))}; export {k}; " for k, v in args["env"].items())
             if args["chdir"]:
                 prefix += f"cd {quote(args['chdir'])} && "

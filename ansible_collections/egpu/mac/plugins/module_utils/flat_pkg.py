@@ -86,6 +86,27 @@ def _cpio_names(data: bytes) -> list[str]:
     return names
 
 
+def components(pkg: Path) -> list[dict[str, str]]:
+    """Each component's receipt id, version and install location, from its PackageInfo."""
+    members = _xar_members(pkg.read_bytes())
+    out = []
+    for name in sorted(members):
+        if posixpath.basename(name) != "PackageInfo":
+            continue
+        try:
+            root = ElementTree.fromstring(members[name])
+        except ElementTree.ParseError as exc:
+            raise PackageFormatError(f"{pkg.name}: {name} is not XML") from exc
+        out.append(
+            {
+                "identifier": root.get("identifier", ""),
+                "version": root.get("version", ""),
+                "install_location": root.get("install-location", "/") or "/",
+            }
+        )
+    return out
+
+
 def _install_location(package_info: bytes) -> str:
     try:
         root = ElementTree.fromstring(package_info)

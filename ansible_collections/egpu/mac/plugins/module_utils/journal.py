@@ -10,6 +10,8 @@ Controller-side (used by action plugins through target_shell). Layout under the 
                               entries that are not in the listing (its files are also `backup`/`link` records)
     receipt ID                provisioning installed package ID; rollback forgets its receipt
     nvram   NAME  STATE VALUE the variable before provisioning (STATE absent|present, VALUE as nvram printed it)
+    undo    COMMAND           state outside the file system (e.g. `xcode-select --switch OLD`); rollback runs these
+                              newest first, after the files are back
 
 The journal only grows; rollback replays it backwards and removes the state directory.
 """
@@ -34,6 +36,7 @@ class JournalRecords:
     trees: dict[str, str] = field(default_factory=dict)  # path -> listing file name
     receipts: list[str] = field(default_factory=list)
     nvram: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (state, value)
+    undo: list[str] = field(default_factory=list)
 
     def covers(self, path: str) -> bool:
         """True when rollback already knows how to bring PATH back (it, or a directory above it, is recorded)."""
@@ -64,6 +67,8 @@ def parse_journal(text: str) -> JournalRecords:
             records.trees.setdefault(parts[2], parts[1])
         elif kind == "receipt" and len(parts) == 2:
             records.receipts.append(parts[1])
+        elif kind == "undo" and len(parts) >= 2:
+            records.undo.append("\t".join(parts[1:]))
         elif kind == "nvram" and len(parts) >= 3:
             records.nvram.setdefault(parts[1], (parts[2], parts[3] if len(parts) > 3 else ""))
     return records

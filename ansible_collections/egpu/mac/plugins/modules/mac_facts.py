@@ -35,6 +35,11 @@ options:
     type: list
     elements: str
     default: [nvda_drv]
+  probes:
+    description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout}). For state no other
+      option reads (a header's version macros, whether a file is newer than the kext cache).
+    type: dict
+    default: {}
   hardware:
     description: Also read GPUs, Thunderbolt devices and the PCI tunnel (system_profiler, ioreg; slower).
     type: bool

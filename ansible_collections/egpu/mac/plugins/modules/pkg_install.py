@@ -51,11 +51,11 @@ options:
   state_dir:
     description: The provisioning journal and backups on the Mac.
     type: str
-    default: /var/db/egpu-setup
+    default: /private/var/db/egpu-setup
   work_dir:
     description: Where uploads and expanded packages go on the Mac.
     type: str
-    default: /var/tmp/egpu-setup
+    default: /private/var/tmp/egpu-setup
 attributes:
   check_mode:
     support: full

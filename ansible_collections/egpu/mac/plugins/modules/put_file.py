@@ -15,7 +15,9 @@ options:
   src:
     description: File on the controller.
     type: path
-    required: true
+  content:
+    description: Text to write instead of a file (e.g. a generated C(config.mk)).
+    type: str
   dest:
     description: Path on the Mac.
     type: str
@@ -30,7 +32,7 @@ options:
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
-    default: /var/db/egpu-setup
+    default: /private/var/db/egpu-setup
 attributes:
   check_mode:
     support: full

@@ -16,7 +16,7 @@ options:
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
-    default: /var/db/egpu-setup
+    default: /private/var/db/egpu-setup
 attributes:
   check_mode:
     support: full

@@ -35,10 +35,14 @@ options:
     type: list
     elements: str
     default: []
+  undo:
+    description: A command that undoes this one's effect outside the file system (e.g. C(xcode-select --switch
+      OLD)); recorded in the journal before running, run by M(egpu.mac.restore) after the files are back.
+    type: str
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
-    default: /var/db/egpu-setup
+    default: /private/var/db/egpu-setup
 attributes:
   check_mode:
     support: full

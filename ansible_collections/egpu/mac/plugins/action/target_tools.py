@@ -1,0 +1,103 @@
+"""egpu.mac.target_tools: the egpu-setup target tools on a Mac, without Python modules (raw-level only).
+
+A virtual environment (`python3 -m venv --without-pip`) whose site-packages hold a `.pth` line pointing at a copy
+of pure-Python packages taken from the controller (egpu_setup, macholib, altgraph, yaml by default), pushed as one
+deterministic tar.gz. Custom modules that need egpu_setup (Mach-O references, verify) run with the venv's python,
+so the logic exists once. The bundle's SHA-256 is kept in a stamp file: a new egpu-setup version re-installs it,
+the same version changes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib
+import io
+import posixpath
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
+from ansible_collections.egpu.mac.plugins.module_utils.uploads import upload
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "python": {"type": "str", "default": "/usr/local/bin/python3"},
+    "dir": {"type": "str", "default": "/usr/local/egpu-setup"},
+    "packages": {"type": "list", "elements": "str", "default": ["egpu_setup", "macholib", "altgraph", "yaml"]},
+    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+}
+STAMP = "lib/.bundle-sha256"
+PTH = "egpu-setup-tools.pth"
+
+
+def build_bundle(packages: list[str]) -> bytes:
+    """A reproducible tar.gz of the named packages' .py and data files (no bytecode, fixed owner and mtime)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in packages:
+            module = importlib.import_module(name)
+            root = Path(module.__file__ or "").parent
+            for path in sorted(root.rglob("*")):
+                if "__pycache__" in path.parts or path.suffix in (".pyc", ".so") or not path.is_file():
+                    continue
+                info = tarfile.TarInfo(f"{name}/{path.relative_to(root).as_posix()}")
+                data = path.read_bytes()
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                info.uname = info.gname = "root"
+                tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        bundle = build_bundle(args["packages"])
+
+        digest = hashlib.sha256(bundle).hexdigest()
+        base = args["dir"]
+        venv, lib = posixpath.join(base, "venv"), posixpath.join(base, "lib")
+        try:
+            _, out, _ = run(self, f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; true")
+            venv_ok = run(self, f"[ -x {quote(venv)}/bin/python3 ]", check_rc=False)[0] == 0
+            before = out.strip() or None
+            changed = before != digest or not venv_ok
+            result.update(changed=changed, bundle_sha256=digest, before_sha256=before, venv=venv)
+            if self._task.diff:
+                result["diff"] = {
+                    "before": f"tools bundle: {before or 'absent'}\n",
+                    "after": f"tools bundle: {digest}\n",
+                }
+            if not changed or self._task.check_mode:
+                return result
+            journal.track(self, args["state_dir"], [base], check_mode=False)
+            if not venv_ok:
+                run(self, f"{quote(args['python'])} -m venv --without-pip {quote(venv)}", what="creating the venv")
+            with tempfile.TemporaryDirectory(prefix="egpu-tools-") as tmpdir:
+                local = Path(tmpdir) / "egpu-setup-tools.tar.gz"
+                local.write_bytes(bundle)
+                remote = posixpath.join(base, "egpu-setup-tools.tar.gz")
+                upload(self, local, remote, digest)
+            site = (
+                f'site=$({quote(venv)}/bin/python3 -c "import sysconfig; print(sysconfig.get_paths()[\\"purelib\\"])")'
+            )
+            run(
+                self,
+                f"set -e; rm -rf {quote(lib)}; mkdir -p {quote(lib)}; tar -xzf {quote(remote)} -C {quote(lib)}; "
+                f"rm -f {quote(remote)}; {site}; printf '%s\\n' {quote(lib)} > \"$site\"/{PTH}; "
+                f"printf '%s\\n' {digest} > {quote(posixpath.join(base, STAMP))}",
+                what="installing the tools bundle",
+            )
+            run(self, f"{quote(venv)}/bin/python3 -c 'import egpu_setup, macholib'", what="checking the tools")
+        except TargetCommandError as exc:
+            result.update(exc.result())
+        return result
