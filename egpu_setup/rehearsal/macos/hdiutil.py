@@ -82,7 +82,7 @@ def _attach(args: list[str], sim: Sim, quiet: bool) -> int:
         sim.fail("hdiutil: attach failed - No such file or directory", 1)
     try:
         iso = udif.read_dmg(image)
-        volume = udif.iso_volume_name(iso)
+        volume = udif.dmg_volume_name(image) or udif.iso_volume_name(iso)
         if not volume:
             raise udif.ImageError("no file system", kind="no filesystem")
     except udif.ImageError as exc:

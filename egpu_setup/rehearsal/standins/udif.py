@@ -15,14 +15,17 @@ The volume name comes from the Joliet descriptor (case kept), else the primary o
 
 from __future__ import annotations
 
+import calendar
 import io
 import os
 import plistlib
+import re
 import shutil
 import struct
 import subprocess
 import tarfile
 import tempfile
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -33,6 +36,7 @@ _KOLY = struct.Struct(">4sIIIQQQQQII16sII128sQQ120sII128sIQ12s")
 _MISH = struct.Struct(">4sIQQQII24sII128sI")
 _CHUNK = struct.Struct(">IIQQQQ")
 ZLIB, RAW, ZERO, IGNORE, COMMENT, END = 0x80000005, 0x00000001, 0x00000000, 0x00000002, 0x7FFFFFFE, 0xFFFFFFFF
+VOLUME_KEY = "egpu-rehearsal-volume-name"  # lab extension of the UDIF property list (see write_dmg)
 FIXED_DATE = b"2018012300000000\x00"  # ISO 9660 dec-datetime: 17 bytes, fixed for deterministic images
 
 
@@ -77,11 +81,21 @@ def build_iso(src: Path, volume: str, mtime: int) -> bytes:
         subprocess.run(
             [bsdtar(), "--format", "iso9660", "--options", options, "-cf", str(out), "@-"],
             input=stream.getvalue(),
+            env={**os.environ, "TZ": "UTC"},  # libarchive writes local times; _fix_build_time expects UTC
             check=True,
             capture_output=True,
         )
         data = bytearray(out.read_bytes())
-    # Volume descriptors (from sector 16, 2048 bytes each) carry the build time at 813..880: fix it.
+    return _fix_build_time(bytearray(data), mtime)
+
+
+_INFO_TIME = re.compile(rb"INFO (\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4})")
+
+
+def _fix_build_time(data: bytearray, mtime: int) -> bytes:
+    """Replace the time libarchive stamps at build (volume descriptors, root directory records, its INFO note)."""
+    fixed = time.gmtime(mtime)
+    # Volume descriptors (from sector 16, 2048 bytes each) carry 17-byte dec-datetimes at 813..880.
     for offset in range(16 * 2048, len(data), 2048):
         kind = data[offset]
         if data[offset + 1 : offset + 6] != b"CD001" or kind == 255:
@@ -90,6 +104,17 @@ def build_iso(src: Path, volume: str, mtime: int) -> bytes:
             for field in range(4):
                 at = offset + 813 + 17 * field
                 data[at : at + 17] = FIXED_DATE if field != 2 else b"0000000000000000\x00"
+    m = _INFO_TIME.search(data)
+    if m:
+        built = time.strptime(m.group(1).decode(), "%a %b %d %H:%M:%S %Y")
+        data[m.start(1) : m.end(1)] = time.strftime("%a %b %d %H:%M:%S %Y", fixed).encode()
+        # 7-byte directory-record / Rock Ridge TF dates of the build time (the root directory's): fixed too.
+        for second in (0, 1):
+            t = time.gmtime(calendar.timegm(built) + second)
+            stamp = bytes([t.tm_year - 1900, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, 0])
+            target = bytes([fixed.tm_year - 1900, fixed.tm_mon, fixed.tm_mday, fixed.tm_hour, fixed.tm_min,
+                            fixed.tm_sec, 0])  # fmt: skip
+            data = bytearray(bytes(data).replace(stamp, target))
     return bytes(data)
 
 
@@ -109,8 +134,12 @@ def iso_volume_name(iso: bytes) -> str | None:
     return primary
 
 
-def write_dmg(out: Path, payload: bytes, name: str = "disk image") -> Path:
-    """Wrap `payload` (a file system image) in a UDZO-style UDIF container."""
+def write_dmg(out: Path, payload: bytes, name: str = "disk image", volume: str | None = None) -> Path:
+    """Wrap `payload` (a file system image) in a UDZO-style UDIF container.
+
+    `volume` (the HFS+ volume name the real image has) goes into the property list under VOLUME_KEY: ISO 9660
+    and Joliet cut volume names at 32 and 16 characters ("CUDAMacOSXInstaller" is 19).
+    """
     if len(payload) % SECTOR:
         payload += b"\0" * (SECTOR - len(payload) % SECTOR)
     sectors = len(payload) // SECTOR
@@ -128,9 +157,12 @@ def write_dmg(out: Path, payload: bytes, name: str = "disk image") -> Path:
     chunks.append(_CHUNK.pack(END, 0, sectors, 0, len(data), 0))
     mish = _MISH.pack(b"mish", 1, 0, sectors, 0, 0x208, 2, b"\0" * 24, 2, 32, b"\0" * 128, len(chunks))
     mish += b"".join(chunks)
-    plist = plistlib.dumps(
-        {"resource-fork": {"blkx": [{"Attributes": "0x0050", "CFName": name, "Data": mish, "ID": "0", "Name": name}]}}
-    )
+    document: dict[str, object] = {
+        "resource-fork": {"blkx": [{"Attributes": "0x0050", "CFName": name, "Data": mish, "ID": "0", "Name": name}]}
+    }
+    if volume:
+        document[VOLUME_KEY] = volume
+    plist = plistlib.dumps(document)
     xml_offset = len(data)
     crc = zlib.crc32(bytes(data))
     checksum = struct.pack(">I", crc) + b"\0" * 124
@@ -197,7 +229,20 @@ def _udif_payload(blob: bytes) -> bytes:
 
 def build_dmg(out: Path, src: Path, volume: str, mtime: int) -> Path:
     """A .dmg holding the tree `src` as volume `volume` (what NVIDIA's dmgs hold, in ISO 9660; see above)."""
-    return write_dmg(out, build_iso(src, volume, mtime), name=f"{volume} (ISO9660 : 0)")
+    return write_dmg(out, build_iso(src, volume[:16], mtime), name=f"{volume} (ISO9660 : 0)", volume=volume)
+
+
+def dmg_volume_name(path: Path) -> str | None:
+    """The volume name the lab recorded in a .dmg's property list, if any (else use iso_volume_name)."""
+    blob = Path(path).read_bytes()
+    if len(blob) < _KOLY.size or blob[-_KOLY.size : -_KOLY.size + 4] != b"koly":
+        return None
+    fields = _KOLY.unpack(blob[-_KOLY.size :])
+    try:
+        name = plistlib.loads(blob[fields[15] : fields[15] + fields[16]]).get(VOLUME_KEY)
+    except (plistlib.InvalidFileException, ValueError, AttributeError):
+        return None
+    return str(name) if name else None
 
 
 def extract_iso(iso: bytes, dest: Path) -> None:
