@@ -91,7 +91,6 @@ LINUX_TOOLS: dict[str, tuple[str, ...]] = {
         "install",
         "less",
         "logger",
-        "make",
         "mktemp",
         "nice",
         "nohup",
