@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Thunderbolt 3 carries PCIe 3.0 x4: 4 lanes x 8 GT/s x 128/130 encoding / 8 bits = 3.94 GB/s per direction.
-THUNDERBOLT3_GBPS = 4 * 8.0 * 128 / 130 / 8
+# Thunderbolt 3 carries PCIe 3.0 x4: 4 lanes x 8 GT/s x 128/130 encoding / 8 bits = 3.94 GB/s per direction
+# (the matrix's links.thunderbolt3.bandwidth_gbs, rounded as there).
+THUNDERBOLT3_GBPS = 3.94
 
 # The default profile's figures (egpu_setup/matrix/data/matrix.yaml), for targets that cannot load the matrix.
 _PROFILE_VERSIONS: dict[str, dict[str, str]] = {
