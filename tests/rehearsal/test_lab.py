@@ -170,3 +170,15 @@ def test_ansible_reboot_action_waits_for_who_b_to_change(lab_dir, tmp_path, ansi
     assert json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["state"] == (
         "down (reboot hangs)"
     )
+
+
+def test_clt_93_is_preinstalled_so_provisioning_must_replace_it(tmp_path, cli):
+    pytest.importorskip("egpu_setup.rehearsal.standins.clt")
+    directory = tmp_path / "lab"
+    r = cli("lab", "up", "--dir", str(directory), "--hosts", "1", "--clt", "9.3", "--no-mirror")
+    assert r.code == 0, r.err
+    sandbox = Lab(directory).sandbox("mac1")
+    out = sandbox.run("xcode-select -p; pkgutil --pkg-info com.apple.pkg.CLTools_Executables").stdout.decode()
+    assert out.startswith("/Library/Developer/CommandLineTools\n")
+    assert "version: 9.3.0.0.1.1521514116" in out
+    assert cli("lab", "down", "--dir", str(directory)).code == 0
