@@ -27,6 +27,13 @@ def _error() -> str:
     return " | ".join(lines[-3:])[-800:]
 
 
+def _gpu_works(mx: Any) -> bool:
+    try:
+        return float(mx.nd.ones((2, 3), ctx=mx.gpu(0)).sum().asscalar()) == 6.0
+    except Exception:
+        return False
+
+
 def compare_ndarray(mx: Any, np: Any, on_gpu: bool) -> dict[str, Any]:
     """Matrix product, convolution, softmax and a reduction, on the GPU against the CPU (or, on the CPU only,
     against numpy), within RTOL/ATOL."""
@@ -150,14 +157,26 @@ def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, A
         "path": getattr(mx, "__file__", None),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if hasattr(mx, "runtime"):
+        try:
+            features = mx.runtime.Features()
+            result["features"] = {name: bool(features.is_enabled(name)) for name in FEATURES if name in features}
+            result["features_source"] = "mxnet.runtime.Features"
+        except Exception:
+            result["features_error"] = _error()
+            result["features"] = {}
+    else:
+        # MXNet before 1.5 (the default profile builds 1.0.0) has no runtime.Features: ask the GPU itself;
+        # whether cuDNN is compiled in stays unknown here (mxnet.libraries sees libcudnn among the references).
+        result["features"] = {"CUDA": _gpu_works(mx)}
+        result["features_source"] = "a GPU NDArray (MXNet < 1.5 has no runtime.Features)"
     try:
-        features = mx.runtime.Features()
-        result["features"] = {name: bool(features.is_enabled(name)) for name in FEATURES if name in features}
-    except Exception:
-        result["features_error"] = _error()
-        result["features"] = {}
-    try:
-        result["num_gpus"] = int(mx.context.num_gpus()) if result["features"].get("CUDA") else 0
+        if not result["features"].get("CUDA"):
+            result["num_gpus"] = 0
+        elif hasattr(mx.context, "num_gpus"):
+            result["num_gpus"] = int(mx.context.num_gpus())
+        else:
+            result["num_gpus"] = 1  # _gpu_works made an array on gpu(0)
     except Exception:
         result["num_gpus"] = 0
         result["num_gpus_error"] = _error()

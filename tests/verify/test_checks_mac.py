@@ -112,3 +112,10 @@ def test_unresolved_cuda_reference_fails_mxnet_libraries(verify, gtx1080_mac) ->
 def test_slow_thunderbolt_link_fails(verify, gtx1080_mac) -> None:
     link = by_name(verify(gtx1080_mac(bandwidth=(1.2, 1.1))), "link.bandwidth")
     assert link.status is Status.FAIL and link.measurements["h2d_ratio"] == round(1.2 / 3.94, 3)
+
+
+def test_mxnet_1_0_without_runtime_features(verify, gtx1080_mac, mxnet_results) -> None:
+    """The default profile builds MXNet 1.0.0, which predates mxnet.runtime.Features: the probe asks the GPU."""
+    result = mxnet_results["gpu"](features={"CUDA": True}, features_source="a GPU NDArray (MXNet < 1.5 ...)")
+    features = by_name(verify(gtx1080_mac(mxnet_result=result)), "mxnet.features")
+    assert features.status is Status.PASS and features.reason == "CUDA; 1 GPU(s); cuDNN unknown (MXNet < 1.5)"

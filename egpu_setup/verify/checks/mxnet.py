@@ -81,7 +81,7 @@ def check_mxnet_features(state: SuiteState) -> Check:
     probe = state.mxnet or {}
     features: dict[str, bool] = probe.get("features", {})
     enabled = sorted(k for k, v in features.items() if v)
-    measurements = {"features": features, "num_gpus": probe.get("num_gpus", 0)}
+    measurements = {"features": features, "num_gpus": probe.get("num_gpus", 0), "source": probe.get("features_source")}
     listed = ", ".join(enabled) or "none of " + ", ".join(sorted(features))
     if _cpu_run(state):
         return passed(name, f"on the CPU (no GPU, --cpu-ok): {listed}", **measurements)
@@ -89,11 +89,12 @@ def check_mxnet_features(state: SuiteState) -> Check:
         text = "this MXNet is built without CUDA (a CPU build): the MXNet GPU checks need USE_CUDA=1"
         check = failed if state.expect.mxnet_required else skipped
         return check(name, text, **measurements)
-    if not features.get("CUDNN") and (state.expect.mxnet_required or state.expect.cudnn):
+    if features.get("CUDNN") is False and (state.expect.mxnet_required or state.expect.cudnn):
         return failed(name, "this MXNet is built without cuDNN (USE_CUDNN=1 is expected)", **measurements)
     if not probe.get("num_gpus"):
         return failed(name, "MXNet is built with CUDA but sees no GPU", **measurements)
-    return passed(name, f"{listed}; {probe.get('num_gpus')} GPU(s)", **measurements)
+    unknown = "; cuDNN unknown (MXNet < 1.5)" if "CUDNN" not in features else ""
+    return passed(name, f"{listed}; {probe.get('num_gpus')} GPU(s){unknown}", **measurements)
 
 
 def check_mxnet_ndarray(state: SuiteState) -> Check:
