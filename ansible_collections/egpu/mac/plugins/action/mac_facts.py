@@ -72,6 +72,10 @@ def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any]) -> d
     nvidia = [g for g in gpus if g["vendor_id"] == NVIDIA_VENDOR_ID]
     facts["nvidia_gpu"] = nvidia[0] if nvidia else None
     facts["thunderbolt_devices"] = parse.parse_thunderbolt(text("thunderbolt"))
+    # The Mac's own bus shows as a device too (vendor Apple); an enclosure is any other connected device.
+    facts["thunderbolt_enclosures"] = [
+        d for d in facts["thunderbolt_devices"] if d["vendor"] != "Apple Inc." and "connected" in d["status"]
+    ]
     tunnelled = parse.parse_ioreg_tunnelled_vendors(text("ioreg"))
     facts["egpu_nvidia_on_thunderbolt"] = NVIDIA_VENDOR_ID in tunnelled
     facts["nvram"] = {}

@@ -203,3 +203,70 @@ def record(action: Any, state_dir: str, line: str, check_mode: bool) -> None:
         return
     journal = quote(posixpath.join(state_dir, JOURNAL))
     run(action, f"umask 077; mkdir -p {quote(state_dir)}; printf '%s\\n' {quote(line)} >> {journal}", what="journal")
+
+
+def _tree_extras(action: Any, state_dir: str, trees: dict[str, str]) -> list[str]:
+    """Entries under each recorded directory that were not in its listing, deepest first."""
+    extras: list[str] = []
+    for root, listing in trees.items():
+        _, kept, _ = run(action, f"cat {quote(posixpath.join(state_dir, 'trees', listing))}", what="reading a listing")
+        _, now, _ = run(action, f"[ -d {quote(root)} ] && find {quote(root)} -mindepth 1; true", what="listing")
+        known = set(kept.splitlines())
+        extras += [p for p in now.splitlines() if p and p not in known]
+    return sorted(set(extras), key=lambda p: (-p.count("/"), p))
+
+
+def restore_all(action: Any, state_dir: str, check_mode: bool) -> dict[str, Any] | None:
+    """Undo every record of the journal; None when there is no journal. See the module docstring for the order.
+
+    The journal is removed only when every restored file hashes to its backup; otherwise `mismatched` lists them.
+    """
+    rc, _, _ = run(action, f"[ -f {quote(posixpath.join(state_dir, JOURNAL))} ]", check_rc=False)
+    if rc != 0:
+        return None
+    records = read_journal(action, state_dir)
+    extras = _tree_extras(action, state_dir, records.trees)
+    summary: dict[str, Any] = {
+        "forgotten": list(reversed(records.receipts)),
+        "nvram": {name: value for name, (state, value) in records.nvram.items() if state == "present"},
+        "nvram_removed": [name for name, (state, _) in records.nvram.items() if state == "absent"],
+        "removed": list(reversed(records.added)) + extras,
+        "restored": sorted(records.backups),
+        "relinked": sorted(records.links),
+        "undone": list(reversed(records.undo)),
+        "mismatched": [],
+    }
+    if check_mode:
+        return summary
+    files = posixpath.join(state_dir, "files")
+    script = [f"pkgutil --forget {quote(r)} >/dev/null 2>&1 || true" for r in summary["forgotten"]]
+    script += [f"nvram {quote(n + '=' + v)}" for n, v in summary["nvram"].items()]
+    script += [f"nvram -d {quote(n)}" for n in summary["nvram_removed"]]
+    script += [f"rm -rf {quote(p)}" for p in summary["removed"]]
+    for path, digest in records.backups.items():
+        script.append(
+            f"if [ -d {quote(path)} ] && [ ! -L {quote(path)} ]; then rm -rf {quote(path)}; fi; "
+            f"mkdir -p {quote(posixpath.dirname(path))} && "
+            f"cp -p {quote(posixpath.join(files, digest))} {quote(path)}"
+        )
+    for path, target in records.links.items():
+        script.append(
+            f"rm -rf {quote(path)}; mkdir -p {quote(posixpath.dirname(path))} && ln -s {quote(target)} {quote(path)}"
+        )
+    script += summary["undone"]
+    run(action, "set -e\n" + "\n".join(script), what="restoring the pre-provisioning state")
+    summary["mismatched"] = _mismatched(action, records.backups)
+    if not summary["mismatched"]:
+        run(action, f"rm -rf {quote(state_dir)}", what="removing the journal")
+    return summary
+
+
+def _mismatched(action: Any, backups: dict[str, str]) -> list[str]:
+    if not backups:
+        return []
+    _, out, _ = run(action, "shasum -a 256 " + " ".join(quote(p) for p in backups), check_rc=False)
+    got = {}
+    for line in out.splitlines():
+        digest, _, path = line.partition("  ")
+        got[path] = digest.lower()
+    return [p for p, d in backups.items() if got.get(p) != d]

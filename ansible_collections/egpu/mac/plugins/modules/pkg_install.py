@@ -29,9 +29,9 @@ options:
     type: str
     required: true
   version:
-    description: The receipt version that counts as installed.
+    description: The receipt version that counts as installed; default the version in the package's PackageInfo
+      for O(receipt) (O(src), or O(remote_src) read through the connection).
     type: str
-    required: true
   sha256:
     description: Expected SHA-256 of O(src); the uploaded copy is checked against it.
     type: str
@@ -45,6 +45,11 @@ options:
     default: false
   track:
     description: Further paths (outside the payload, e.g. written by scripts) to record before installing.
+    type: list
+    elements: str
+    default: []
+  track_nvram:
+    description: NVRAM variables the package's scripts set; their values before are recorded for rollback.
     type: list
     elements: str
     default: []
@@ -79,8 +84,7 @@ EXAMPLES = r"""
 - name: Ensure the CUDA driver from the mounted dmg is installed
   egpu.mac.pkg_install:
     remote_src: /Volumes/CUDADriver/CUDADriver.pkg
-    receipt: com.nvidia.cuda.driver
-    version: "387.128"
+    receipt: com.nvidia.CUDADriver
 """
 
 RETURN = r"""
