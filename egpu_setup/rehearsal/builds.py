@@ -21,9 +21,10 @@ DARWIN: dict[str, str] = {
     "10.13": "17.0.0", "10.13.1": "17.2.0", "10.13.2": "17.3.0", "10.13.3": "17.4.0",
     "10.13.4": "17.5.0", "10.13.5": "17.6.0", "10.13.6": "17.7.0",
 }  # fmt: skip
-# `uname -v` of 10.13.2 (17C88), as in public transcripts; other builds get a shorter generic string.
+# `uname -v` of 10.13.2 and 10.13.6 as public `uname -a` transcripts show them; other builds get a generic string.
 KERNEL_BUILD_STRINGS: dict[str, str] = {
     "17.3.0": "Thu Nov  9 18:09:22 PST 2017; root:xnu-4570.31.3~1/RELEASE_X86_64",
+    "17.7.0": "Thu Jun 21 22:53:14 PDT 2018; root:xnu-4570.71.2~1/RELEASE_X86_64",
 }
 
 
