@@ -80,18 +80,21 @@ def clang_version(sim: Sim, dev: str) -> tuple[str, str] | None:
     return None
 
 
-def xcrun_clang(argv: list[str], sim: Sim) -> int:
-    """/usr/bin/clang and friends: xcrun stubs that need an active developer dir."""
+def require_developer_dir(sim: Sim) -> str:
+    """What every /usr/bin developer-tool stub does first: find the active developer dir, or fail as xcrun."""
     dev = developer_dir(sim)
     if dev is None:
         _xcrun_error(sim, sim.machine.read().developer_dir or CLT_DIR)
-    return clang(argv, sim, dev)
+    return dev  # type: ignore[return-value]
+
+
+def xcrun_clang(argv: list[str], sim: Sim) -> int:
+    """/usr/bin/clang and friends: xcrun stubs that need an active developer dir."""
+    return clang(argv, sim, require_developer_dir(sim))
 
 
 def xcrun_make(argv: list[str], sim: Sim) -> int:
-    dev = developer_dir(sim)
-    if dev is None:
-        _xcrun_error(sim, sim.machine.read().developer_dir or CLT_DIR)
+    require_developer_dir(sim)
     return make(argv, sim)
 
 
@@ -178,8 +181,20 @@ def compile_with_zig(args: list[str], sim: Sim, cxx: bool = False) -> int:
     return proc.returncode
 
 
+MAKE_VERSION = """GNU Make 3.81
+Copyright (C) 2006  Free Software Foundation, Inc.
+This is free software; see the source for copying conditions.
+There is NO warranty; not even for MERCHANTABILITY or FITNESS FOR A
+PARTICULAR PURPOSE.
+
+This program built for i386-apple-darwin11.3.0"""
+
+
 def make(argv: list[str], sim: Sim) -> int:
-    """GNU make 3.81 of the Command Line Tools: the Linux make of the lab underneath."""
+    """GNU make 3.81 of the Command Line Tools (its --version text); the Linux make of the lab does the work."""
+    if argv[:1] in (["--version"], ["-v"]):
+        sim.out(MAKE_VERSION)
+        return 0
     linux_make = "/.rehearsal/linux/usr/bin/make"
     exe = linux_make if os.path.exists(linux_make) else shutil.which("make")
     if exe is None:

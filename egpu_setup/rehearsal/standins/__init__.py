@@ -47,14 +47,23 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",)) -> list[StandIn]:
-    """Build every stand-in into `out_dir`; returns them in a stable order."""
+def build_mirror(mirror: Path, overlay: Path, work: Path | None = None) -> list[StandIn]:
+    """What `lab up` calls: every stand-in into `mirror`, and the matrix overlay pointing at them into `overlay`."""
+    standins = build_standins(mirror, work=work)
+    write_overlay(overlay, standins)
+    return standins
+
+
+def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work: Path | None = None) -> list[StandIn]:
+    """Build every stand-in into `out_dir` (scratch files under `work`, else a temp dir); stable order."""
     from egpu_setup.rehearsal.standins import clt, cuda, cudnn, mxnet, python3, webdriver
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     built: list[tuple[str, str, Path, bool]] = []  # artifact, version, file, has a public URL
-    with tempfile.TemporaryDirectory(prefix="egpu-standins-") as tmp:
+    if work is not None:
+        Path(work).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="egpu-standins-", dir=work) as tmp:
         work = Path(tmp)
         wd = out_dir / f"WebDriver-{WEBDRIVER_VERSION}.pkg"
         webdriver.build_webdriver_pkg(wd, work, WEBDRIVER_VERSION, *WEBDRIVER_BUILT_FOR)

@@ -1,0 +1,38 @@
+"""The web driver stand-in through a real rehearsal Mac (bubblewrap): refused, patched as the role does, installed.
+
+Uses the lab's `make_host` fixture (tests/rehearsal/conftest.py): commands run in the host's sandbox by their
+real macOS paths, so this covers the shims, the installer's postinstall inside the sandbox and PlistBuddy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from egpu_setup.rehearsal.standins import WEBDRIVER_BUILT_FOR, WEBDRIVER_VERSION, webdriver
+
+pytestmark = pytest.mark.lab
+
+KEY = ":IOKitPersonalities:NVDAStartup:NVDARequiredOS"
+KEXT_PLIST = "Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist"
+
+
+def test_webdriver_patch_and_install_in_a_sandbox(make_host, tmp_path):
+    mac = make_host()
+    webdriver.build_webdriver_pkg(mac.root / "private/tmp/wd.pkg", tmp_path, WEBDRIVER_VERSION, *WEBDRIVER_BUILT_FOR)
+    refused = mac.sh("installer -pkg /private/tmp/wd.pkg -target /", user="root")
+    assert refused.rc == 1 and "because it is disabled" in refused.out, refused
+    as_admin = mac.sh("installer -pkg /private/tmp/wd.pkg -target /")
+    assert as_admin.out == "installer: Must be run as root to install this package.\n"
+
+    patch = (
+        "set -e; cd /private/tmp; pkgutil --expand-full wd.pkg wd; "
+        "grep -v installation-check wd/Distribution > D; mv D wd/Distribution; "
+        f"/usr/libexec/PlistBuddy -c 'Set {KEY} 17C88' wd/NVWebDrivers.pkg/Payload/{KEXT_PLIST}; "
+        "pkgutil --flatten-full wd patched.pkg; installer -pkg patched.pkg -target /"
+    )
+    done = mac.sh(patch, user="root")
+    assert done.rc == 0, done
+    assert done.out.splitlines()[-1] == "installer: The install was successful."
+    assert mac.sh(f"/usr/libexec/PlistBuddy -c 'Print {KEY}' /{KEXT_PLIST}").out == "17C88\n"
+    assert "com.nvidia.web-driver" in mac.sh("pkgutil --pkgs").out.split()
+    assert mac.sh("nvram nvda_drv").out == "nvda_drv\t1%00\n"  # set by the postinstall, inside the sandbox
