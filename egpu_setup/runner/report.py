@@ -96,26 +96,29 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     for name, host in report["hosts"].items():
         for failure in host["failures"]:
             where = f"{failure['role']} : {failure['task']}" if failure["role"] else failure["task"]
-            console.print(f"[red]{name}: failed: {where}[/red]", markup=True)
-            console.print(_indent(failure["message"]), markup=False)
+            console.print(f"[red]{name}: failed: {where}[/red]", markup=True, soft_wrap=True)
+            console.print(_indent(failure["message"]), markup=False, soft_wrap=True)
     if report.get("check"):
         print_plan(console, report)
-    console.print(f"log: {report['log']}", markup=False)
-    console.print(f"report: {Path(report['run_dir']) / 'report.json'}", markup=False)
+    console.print(f"log: {report['log']}", markup=False, soft_wrap=True)
+    console.print(f"report: {Path(report['run_dir']) / 'report.json'}", markup=False, soft_wrap=True)
 
 
 def print_plan(console: Any, report: dict[str, Any]) -> None:
     for name, host in report["hosts"].items():
         changes = host["changes"]
+        complete = host["status"] == "ok"
         if not changes:
-            console.print(f"{name}: nothing to change", markup=False)
+            text = "nothing to change" if complete else "no change found before it stopped (see the failure above)"
+            console.print(f"{name}: {text}", markup=False, soft_wrap=True)
             continue
-        console.print(f"{name}: {len(changes)} change(s) to make:", markup=False)
+        head = "change(s) to make" if complete else "change(s) found before it stopped (the plan is incomplete)"
+        console.print(f"{name}: {len(changes)} {head}:", markup=False, soft_wrap=True)
         for change in changes:
             where = f"{change['role']} : {change['task']}" if change["role"] else change["task"]
-            console.print(f"  ~ {where}", markup=False)
+            console.print(f"  ~ {where}", markup=False, soft_wrap=True)
             if change["diff"]:
-                console.print(_indent(change["diff"], "      "), markup=False)
+                console.print(_indent(change["diff"], "      "), markup=False, soft_wrap=True)
 
 
 def _count(value: int, style: str) -> str:
