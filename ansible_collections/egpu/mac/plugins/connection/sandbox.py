@@ -21,7 +21,7 @@ description:
     C(/) is the host's Mac tree (C(<lab>/hosts/<name>/root)). Commands run with C(/bin/sh -c) as on a Mac.
   - Files are put into and fetched from the host tree through the sandbox, so macOS links such as C(/tmp) resolve
     as on the Mac; files put as C(admin) belong to uid 501, group staff.
-  - C(become) works with the C(sudo) become plugin: the host's C(sudo) makes the simulated user root.
+  - C(become) works with the C(sudo) become plugin; the host's C(sudo) makes the simulated user root.
   - A host that is rebooting, or whose reboot never comes back (fault switch), raises a connection failure, which
     is what C(ansible.builtin.reboot) waits through.
 author: egpu-setup developers
