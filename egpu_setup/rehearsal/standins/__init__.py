@@ -6,6 +6,9 @@ matrix overlay that points the artifacts at them (file:// URLs, SHA-256), so the
 unchanged. cuDNN (and the CLT and NVDAEGPUSupport, whose downloads need a login) get `url: null`: the lab imports
 them with the cache's `add`, as a user would.
 
+This package's `__init__` imports only the standard library at module scope: the command shims inside a host
+(hdiutil imports `standins.udif`) run on a bare interpreter.
+
 Outputs are deterministic where cheap (fixed mtimes, sorted members, gzip headers without time); the Mach-O
 libraries come from zig. Modules: flat packages in macos.flatpkg, disk images in udif, the Mach-O in machos,
 one builder module per product.
@@ -19,7 +22,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 WEBDRIVER_VERSION = "387.10.10.10.25.156"
 WEBDRIVER_BUILT_FOR = ("17D47", "10.13.3")
@@ -99,6 +101,8 @@ def write_overlay(path: Path, standins: list[StandIn]) -> Path:
     Stand-ins of versions the matrix does not list (CLT 9.3, a lab-only option) are left out: an overlay only
     replaces fields of existing entries.
     """
+    import yaml
+
     from egpu_setup.matrix import load_matrix
 
     known = load_matrix().artifacts

@@ -43,18 +43,26 @@ HEADERS = {
 
 UNINSTALLER = r"""#!/usr/bin/perl
 # Stand-in of NVIDIA's uninstall_cuda_9.1.pl: removes the CUDA 9.1 toolkit and the /usr/local/cuda links to it.
-use strict;
-use File::Path qw(remove_tree);
+# Builtins only (no `use` of library modules): the rehearsal host's perl has no module tree.
 my $silent = grep { $_ eq '--silent' } @ARGV;
 my $home = '/Developer/NVIDIA/CUDA-9.1';
-if ($> != 0 && ($ENV{EGPU_SIM_USER} // '') ne 'root') { print STDERR "Must be run as root\n"; exit 1; }
-for my $dir ('/usr/local/cuda', '/usr/local/cuda/lib') {
+my $user = $ENV{EGPU_SIM_USER};  # the rehearsal host's simulated user (the sandbox runs with one uid)
+if (defined $user ? $user ne 'root' : $> != 0) { print STDERR "Must be run as root\n"; exit 1; }
+sub remove_tree {
+    my ($path) = @_;
+    if (-l $path || ! -d $path) { unlink $path; return; }
+    opendir(my $dh, $path) or return;
+    my @names = grep { $_ ne '.' && $_ ne '..' } readdir $dh;
+    closedir $dh;
+    remove_tree("$path/$_") for @names;
+    rmdir $path;
+}
+for my $dir ('/usr/local/cuda/lib', '/usr/local/cuda') {
     opendir(my $dh, $dir) or next;
     for my $name (readdir $dh) {
         my $path = "$dir/$name";
         next unless -l $path;
-        my $target = readlink $path;
-        unlink $path if index($target, $home) == 0;
+        unlink $path if index(readlink($path), $home) == 0;
     }
     closedir $dh;
 }

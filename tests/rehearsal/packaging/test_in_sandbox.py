@@ -36,3 +36,25 @@ def test_webdriver_patch_and_install_in_a_sandbox(make_host, tmp_path):
     assert mac.sh(f"/usr/libexec/PlistBuddy -c 'Print {KEY}' /{KEXT_PLIST}").out == "17C88\n"
     assert "com.nvidia.web-driver" in mac.sh("pkgutil --pkgs").out.split()
     assert mac.sh("nvram nvda_drv").out == "nvda_drv\t1%00\n"  # set by the postinstall, inside the sandbox
+
+
+def test_cuda_toolkit_dmg_install_and_uninstall_in_a_sandbox(make_host, tmp_path):
+    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda
+
+    mac = make_host()
+    cuda.build_toolkit_dmg(mac.root / "private/tmp/cuda.dmg", tmp_path, CUDA_DRIVER_VERSION)
+    app = "/Volumes/CUDAMacOSXInstaller/CUDAMacOSXInstaller.app/Contents/MacOS/CUDAMacOSXInstaller"
+    flags = "--accept-eula --silent --no-window --install-package=cuda-toolkit"
+    r = mac.sh(f"hdiutil attach /private/tmp/cuda.dmg -nobrowse -quiet && {app} {flags}; echo rc=$?", user="root")
+    assert r.out.endswith("rc=0\n"), r
+    assert mac.sh("/usr/local/cuda/bin/nvcc --version").out.splitlines()[-1] == (
+        "Cuda compilation tools, release 9.1, V9.1.128"
+    )
+    assert (mac.root / "usr/local/cuda/lib/libcudart.9.1.dylib").is_symlink()
+    assert mac.sh(f"{app} --silent --install-package=cuda-toolkit", user="root").rc == 1
+    assert mac.sh("perl /Developer/NVIDIA/CUDA-9.1/bin/uninstall_cuda_9.1.pl --silent").rc == 1  # admin
+    gone = mac.sh("perl /Developer/NVIDIA/CUDA-9.1/bin/uninstall_cuda_9.1.pl --silent", user="root")
+    assert gone.rc == 0, gone
+    assert not (mac.root / "Developer/NVIDIA/CUDA-9.1").exists()
+    assert not (mac.root / "usr/local/cuda/lib/libcudart.9.1.dylib").is_symlink()
+    assert mac.sh("hdiutil detach /Volumes/CUDAMacOSXInstaller", user="root").out == '"disk2" ejected.\n'
