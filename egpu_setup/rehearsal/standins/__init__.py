@@ -22,7 +22,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 WEBDRIVER_VERSION = "387.10.10.10.25.156"
 WEBDRIVER_BUILT_FOR = ("17D47", "10.13.3")
 CUDA_DRIVER_VERSION = "387.128"
