@@ -5,9 +5,14 @@ Homebrew and MacPorts discussions): PythonFramework-3.11.pkg (org.python.Python.
 /Library/Frameworks/Python.framework/Versions/3.11; PythonUnixTools-3.11.pkg (org.python.Python.PythonUnixTools-3.11)
 links /usr/local/bin/python3 etc. into it with relative links.
 
-Divergence: bin/python3.11 is a link to the lab's hidden interpreter (sandbox.PYTHON3_INTERPRETER), the Linux
-CPython 3.11 of the controller, rather than a Mach-O interpreter; the other components (Applications, docs, pip,
-profile changes) are left out.
+Divergence: Versions/3.11 is a link to the lab's hidden Python prefix (sandbox.PYTHON3_PREFIX: the controller's
+Linux CPython 3.11, whose bin/python3.11 is then the interpreter) rather than a framework with a Mach-O
+interpreter; linking the whole prefix lets `python3 -m venv` find the standard library through pyvenv.cfg's home.
+The framework's Resources/Info.plist and the other components (Applications, docs, pip, profile changes) are
+left out. /usr/local/bin/python3 and python3.11 are two-line `exec` scripts rather than python.org's relative
+links: Linux CPython takes sys.executable from the path it was started by, and a venv made through a link in
+/usr/local/bin would look for its standard library in /usr/local/lib (a framework build resolves to the
+framework instead).
 """
 
 from __future__ import annotations
@@ -25,18 +30,12 @@ SHORT = "3.11"
 def build_python_pkg(out: Path, work: Path, version: str) -> Path:
     fw_stage = work / "python-framework"
     fw = fw_stage / FRAMEWORK
-    bin_dir = fw / f"Versions/{SHORT}/bin"
-    common.link(bin_dir / f"python{SHORT}", image.SIM_PYTHON)
-    common.link(bin_dir / "python3", f"python{SHORT}")
-    common.write_plist(
-        fw / f"Versions/{SHORT}/Resources/Info.plist",
-        {"CFBundleIdentifier": "org.python.python", "CFBundleShortVersionString": version,
-         "CFBundleVersion": version},
-    )  # fmt: skip
+    common.link(fw / f"Versions/{SHORT}", image.PYTHON3)
     common.link(fw / "Versions/Current", SHORT)
     tools_stage = work / "python-unixtools"
     for name in ("python3", f"python{SHORT}"):
-        common.link(tools_stage / "usr/local/bin" / name, f"../../../{FRAMEWORK}/Versions/{SHORT}/bin/{name}")
+        target = f"/{FRAMEWORK}/Versions/{SHORT}/bin/{name}"
+        common.write(tools_stage / "usr/local/bin" / name, f'#!/bin/sh\nexec {target} "$@"\n', 0o755)
     comps = [
         common.component(fw_stage, f"org.python.Python.PythonFramework-{SHORT}", version,
                          f"PythonFramework-{SHORT}.pkg"),

@@ -58,3 +58,15 @@ def test_cuda_toolkit_dmg_install_and_uninstall_in_a_sandbox(make_host, tmp_path
     assert not (mac.root / "Developer/NVIDIA/CUDA-9.1").exists()
     assert not (mac.root / "usr/local/cuda/lib/libcudart.9.1.dylib").is_symlink()
     assert mac.sh("hdiutil detach /Volumes/CUDAMacOSXInstaller", user="root").out == '"disk2" ejected.\n'
+
+
+def test_python_pkg_gives_a_python3_that_makes_venvs(make_host, tmp_path):
+    from egpu_setup.rehearsal.standins import python3
+
+    mac = make_host()
+    assert mac.sh("python3 --version").rc == 127  # 10.13 has no python3
+    python3.build_python_pkg(mac.root / "private/tmp/py.pkg", tmp_path, "3.11.9")
+    assert mac.sh("installer -pkg /private/tmp/py.pkg -target /", user="root").rc == 0
+    venv = mac.sh("python3 -m venv --without-pip /tmp/v && /tmp/v/bin/python -c 'import sys; print(sys.prefix)'")
+    assert venv.out == "/tmp/v\n", venv
+    assert "org.python.Python.PythonFramework-3.11" in mac.sh("pkgutil --pkgs").out.split()
