@@ -32,6 +32,8 @@ LINUX = f"{HIDDEN}/linux"  # the controller's /usr, read-only
 PYTHON3 = f"{HIDDEN}/python3"  # the controller's Python prefix (sys.base_prefix), read-only
 PROJECT = f"{HIDDEN}/project"  # holds egpu_setup/ (read-only) for the shims
 STATE = f"{HIDDEN}/machine"  # the host's machine state dir, read-write
+ZIGLANG = f"{HIDDEN}/ziglang"  # the controller's ziglang package (zig binary + lib), read-only, for the toolchain
+ZIG_CACHE = f"{HIDDEN}/zig-cache"  # the controller's zig cache, read-write (zig locks its entries)
 SIM_PYTHON = f"{PYTHON3}/bin/python3.11"
 # LD_PRELOAD library that makes uname(2) answer Darwin (see uname_lib.py); copied into each tree.
 UNAME_LIB = f"{HIDDEN}/lib/libuname-darwin.so"
@@ -139,6 +141,8 @@ LINUX_TOOLS: dict[str, tuple[str, ...]] = {
 # Names whose Linux program has another name (macOS name -> Linux name).
 LINUX_ALIASES: dict[str, str] = {"/bin/sh": "bash", "/usr/bin/tar": "bsdtar", "/usr/bin/gzcat": "zcat"}
 LINUX_SEARCH = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
+# Data the linked Linux tools read at fixed paths (file(1)'s magic database).
+LINUX_DATA = ("/usr/share/misc",)
 
 DIRS: tuple[str, ...] = (
     "System/Library/CoreServices",
@@ -182,6 +186,8 @@ DIRS: tuple[str, ...] = (
     ".rehearsal/project/egpu_setup",
     ".rehearsal/machine",
     ".rehearsal/lib",
+    ".rehearsal/ziglang",
+    ".rehearsal/zig-cache",
 )
 LINKS: dict[str, str] = {
     "etc": "private/etc",
@@ -270,6 +276,9 @@ def link_linux_tools(root: Path) -> None:
             target = _linux_target(name)
             if target:
                 _force_symlink(root / directory.lstrip("/") / name, target)
+    for mac_path in LINUX_DATA:
+        if os.path.exists(mac_path):
+            _force_symlink(root / mac_path.lstrip("/"), LINUX + os.path.realpath(mac_path))
     for mac_path, linux_name in LINUX_ALIASES.items():
         target = _linux_target(linux_name)
         if target:

@@ -9,6 +9,8 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/.rehearsal/python3` | the controller's Python prefix (`sys.base_prefix`), `bin/python3.11` | read-only |
 | `/.rehearsal/project/egpu_setup` | this package, for the command shims | read-only |
 | `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
+| `/.rehearsal/ziglang` | the ziglang wheel's package dir (`zig`), for the simulated clang | read-only |
+| `/.rehearsal/zig-cache` | the controller's zig cache (egpu_setup.macho.build.zig_cache_dir) | read-write |
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
 
 The Python 3 stand-in installer should link `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
@@ -115,6 +117,7 @@ class Sandbox:
             "--ro-bind", sys.base_prefix, image.PYTHON3,
             "--ro-bind", str(project_package_dir()), f"{image.PROJECT}/egpu_setup",
             "--bind", str(self.host_dir / "machine"), image.STATE,
+            *_zig_binds(),
             "--dev", "/dev",
             "--proc", "/proc",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -152,6 +155,18 @@ class Sandbox:
             timeout=timeout,
             check=False,
         )
+
+
+def _zig_binds() -> list[str]:
+    """Bind the ziglang package and the zig cache when this controller has them (the toolchain compiles with zig)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ziglang")
+    if spec is None or spec.origin is None:
+        return []
+    from egpu_setup.macho.build import zig_cache_dir
+
+    return ["--ro-bind", str(Path(spec.origin).parent), image.ZIGLANG, "--bind", str(zig_cache_dir()), image.ZIG_CACHE]
 
 
 def wait_up(sandbox: Sandbox, timeout: float = 30.0) -> None:

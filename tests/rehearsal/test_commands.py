@@ -263,3 +263,13 @@ def test_the_mac_tree_has_the_high_sierra_paths(host):
                 "readlink /etc /tmp /var; echo $EGPU_REHEARSAL")  # fmt: skip
     assert r.rc == 0, r
     assert r.out.splitlines()[-4:] == ["private/etc", "private/tmp", "private/var", "1"]
+
+
+def test_the_hidden_runtime_serves_shims_python_and_zig(host):
+    r = host.sh("/.rehearsal/python3/bin/python3.11 -c 'import sys; print(sys.prefix)'")
+    assert r.out == "/.rehearsal/python3\n"
+    if (host.root / ".rehearsal/ziglang").is_dir() and any((host.root / ".rehearsal/ziglang").iterdir()):
+        pytest.fail("the ziglang mount point must stay empty on disk: it is bound at run time")
+    r = host.sh("/.rehearsal/ziglang/zig version && test -w /.rehearsal/zig-cache && echo writable")
+    assert r.rc == 0 and r.out.endswith("writable\n"), r
+    assert host.sh("file /bin/sh").rc == 0  # Linux tools find their data (file's magic database)
