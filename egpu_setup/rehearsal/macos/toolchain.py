@@ -238,10 +238,10 @@ def nvcc(argv: list[str], sim: Sim) -> int:
             sources.append(arg)
         else:
             passthrough.append(arg)
-    dev = developer_dir(sim)
-    version = clang_version(sim, dev) if dev else None
+    dev = require_developer_dir(sim)  # nvcc runs the host clang: without tools, that is xcrun's error
+    version = clang_version(sim, dev)
     if version is None:
-        sim.fail("nvcc fatal   : The version ('') of the host compiler ('Apple clang') is not supported", 1)
+        sim.fail(f'xcrun: error: unable to find utility "clang", not a developer tool or in PATH ({dev})', 72)
     llvm = version[0]
     if llvm != NVCC_ACCEPTED_LLVM:
         number = "".join(f"{int(p):02d}" for p in llvm.split("."))[1:] if llvm else ""
