@@ -309,10 +309,9 @@ def _yaml(data: dict[str, Any]) -> str:
 
 
 def _uname_lib() -> Path | None:
-    from egpu_setup import paths
     from egpu_setup.rehearsal import uname_lib
 
-    return uname_lib.build(paths.cache_dir() / "rehearsal-build")
+    return uname_lib.library()
 
 
 def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:

@@ -6,16 +6,21 @@ process of the host sees sysname `Darwin`, release `EGPU_SIM_KERNEL_RELEASE` (17
 `EGPU_SIM_KERNEL_VERSION`; the node name stays the sandbox's hostname. Divergence: Linux's utsname fields hold 64
 characters, so the kernel version string is shorter than Darwin's.
 
-Built once per source with the ziglang wheel (`python -m ziglang cc`) into the cache dir and copied into each host
-tree at `image.UNAME_LIB`. Without ziglang the lab still works, but uname says Linux (lab up warns).
+Built once per source with the ziglang wheel (`python -m ziglang cc`, a few seconds) into a per-user build dir
+that does not follow XDG overrides (tests point XDG_CACHE_HOME at fresh dirs; the build should still happen once),
+and copied into each host tree at `image.UNAME_LIB`. Without ziglang the lab still works, but uname says Linux.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 SOURCE = r"""
@@ -43,6 +48,26 @@ int uname(struct utsname *buf) {
 """
 
 
+def build_dir() -> Path | None:
+    """A private per-user dir for the build: ~/.cache/egpu-setup/rehearsal-build, else one in the temp dir."""
+    for base in (Path.home() / ".cache" / "egpu-setup", Path(tempfile.gettempdir()) / f"egpu-setup-{os.getuid()}"):
+        try:
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            info = base.stat()
+        except OSError:
+            continue
+        # The library is preloaded into every process of a host: never take one from a dir others can write.
+        if info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return base / "rehearsal-build"
+    return None
+
+
+def library() -> Path | None:
+    """The built library, building it on first use; None where it cannot be built."""
+    directory = build_dir()
+    return build(directory) if directory else None
+
+
 def build(cache: Path) -> Path | None:
     """The built library (cached by source digest), or None when it cannot be built here."""
     digest = hashlib.sha256(SOURCE.encode()).hexdigest()[:16]
@@ -53,7 +78,8 @@ def build(cache: Path) -> Path | None:
     src = cache / f"uname-{digest}.c"
     src.write_text(SOURCE)
     tmp = cache / f".{target.name}.tmp"
-    cmd = [sys.executable, "-m", "ziglang", "cc", "-shared", "-fPIC", "-O2", "-target", "x86_64-linux-gnu.2.17"]
+    target = f"{platform.machine()}-linux-gnu.2.17"
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-shared", "-fPIC", "-O2", "-target", target]
     try:
         subprocess.run([*cmd, "-o", str(tmp), str(src)], check=True, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError):
