@@ -115,3 +115,38 @@ def test_clang_without_clt_is_the_xcrun_error(host, tmp_path):
     proc = subprocess.run([str(tmp_path / "bin/clang"), "--version"], env=env, capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("xcrun: error: invalid active developer path (/Library/Developer/CommandLineTools)")
+
+
+def test_without_cuda_arch_every_known_arch_is_built(host, tmp_path):
+    install_clt(host.root, "9.2")
+    cuda_home = _cuda_host(host)
+    bindir, env = _bin(host, tmp_path)
+    src = tmp_path / "mxnet"
+    shutil.copytree(mxnet.TEMPLATE, src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "config.mk").write_text(
+        (src / "make/osx.mk").read_text() + f"USE_CUDA = 1\nUSE_CUDA_PATH = {cuda_home}\nUSE_OPENCV = 0\n"
+    )
+    obj = "build/src/operator/tensor_gpu.o"
+    proc = subprocess.run(["make", f"CC={bindir}/clang", f"NVCC={bindir}/nvcc", obj], cwd=src, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    section = subprocess.run(
+        ["llvm-objdump-14", "--section=__nv_fatbin", "--full-contents", str(src / obj)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "__NV_CUDA,__nv_fatbin" in section
+    fatbin = re.search(rb"EGPU_NV_FATBIN:([^\x00]*)", (src / obj).read_bytes())
+    assert fatbin and fatbin.group(1) == b"sm_30;sm_35;sm_50;sm_52;sm_60;sm_61;sm_70;"
+
+
+def test_opencv_and_openmp_fail_like_a_mac_without_them(host, tmp_path):
+    install_clt(host.root, "9.2")
+    bindir, env = _bin(host, tmp_path)
+    src = tmp_path / "mxnet"
+    shutil.copytree(mxnet.TEMPLATE, src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "config.mk").write_text((src / "make/osx.mk").read_text())  # USE_OPENCV = 1 as shipped
+    proc = subprocess.run(["make", f"CC={bindir}/clang"], cwd=src, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "opencv2/opencv.hpp" in proc.stderr
+    (src / "config.mk").write_text((src / "make/config.mk").read_text())  # USE_OPENMP = 1
+    proc = subprocess.run(["make", f"CC={bindir}/clang"], cwd=src, env=env, capture_output=True, text=True)
+    assert "clang: error: unsupported option '-fopenmp'" in proc.stderr
