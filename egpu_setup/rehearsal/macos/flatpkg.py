@@ -117,8 +117,9 @@ def write_xar(out: Path, members: Iterable[XarMember], mtime: int = FIXED_MTIME)
         ):
             ET.SubElement(node, tag).text = value
         ET.SubElement(node, "name").text = PurePosixPath(member.path).name
-        if member.link is not None:
-            ET.SubElement(node, "type", link=member.link).text = "symlink"
+        if member.link is not None:  # xar's form: <type>symlink</type><link type="file">target</link>
+            ET.SubElement(node, "type").text = "symlink"
+            ET.SubElement(node, "link", type="file").text = member.link
         else:
             ET.SubElement(node, "type").text = "directory" if member.is_dir else "file"
 
@@ -163,8 +164,11 @@ def read_xar(path: Path) -> list[XarMember]:
                 members.append(XarMember(rel, mode=mode))
                 walk(f, rel + "/")
             elif kind == "symlink":
-                t = f.find("type")
-                members.append(XarMember(rel, data=b"", mode=mode, link=(t.get("link") if t is not None else "")))
+                link = f.findtext("link")
+                if link is None:
+                    t = f.find("type")
+                    link = t.get("link", "") if t is not None else ""
+                members.append(XarMember(rel, data=b"", mode=mode, link=link))
             else:
                 members.append(XarMember(rel, data=_xar_data(f.find("data"), heap, path), mode=mode))
 
@@ -179,6 +183,11 @@ def _xar_data(data: ET.Element | None, heap: bytes, path: Path) -> bytes:
     stored = heap[offset : offset + length]
     if len(stored) != length:
         raise PackageError(f"{path}: truncated xar heap")
+    check = data.find("archived-checksum")
+    algo = (check.get("style") or "").lower() if check is not None else ""
+    if check is not None and algo in ("sha1", "md5", "sha256") and check.text:
+        if hashlib.new(algo, stored).hexdigest() != check.text.strip().lower():
+            raise PackageError(f"{path}: a member's checksum does not match (damaged package)")
     enc = data.find("encoding")
     style = enc.get("style", "application/octet-stream") if enc is not None else "application/octet-stream"
     try:

@@ -208,3 +208,24 @@ def test_expand_refuses_a_non_package(host):
     r = host.run(pkgutil, "--expand", "/private/tmp/junk.pkg", "/private/tmp/out")
     assert r.code == 1 and not (host.root / "private/tmp/out").exists()
     shutil.rmtree(host.root / "private/tmp", ignore_errors=True)
+
+
+def test_damaged_package_is_refused(host, make_tree):
+    pkg = build_pkg(host.root / "private/tmp/demo.pkg", make_tree, check=None)
+    blob = bytearray(pkg.read_bytes())
+    blob[-10] ^= 0xFF  # flip a byte of the last member's data
+    pkg.write_bytes(bytes(blob))
+    r = host.run(installer, "-pkg", "/private/tmp/demo.pkg", "-target", "/")
+    assert r.code == 1 and "the package path specified was invalid" in r.err
+    assert not (host.root / "Library/Extensions/Demo.kext").exists()
+
+
+def test_symlinks_survive_expand_and_flatten(host, make_tree, tmp_path):
+    (tmp_path / "x/a").mkdir(parents=True)
+    (tmp_path / "x/a/PackageInfo").write_bytes(flatpkg.Component("com.example.l", "1", make_tree()).package_info())
+    (tmp_path / "x/a/Payload").write_bytes(flatpkg.gzip_payload(make_tree()))
+    (tmp_path / "x/link").symlink_to("a/PackageInfo")
+    out = flatpkg.flatten(tmp_path / "x", tmp_path / "l.pkg")
+    listing = subprocess.run(["bsdtar", "-tvf", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "link -> a/PackageInfo" in listing
+    assert {m.path: m.link for m in flatpkg.read_xar(out)}["link"] == "a/PackageInfo"
