@@ -185,9 +185,9 @@ def _xar_data(data: ET.Element | None, heap: bytes, path: Path) -> bytes:
         raise PackageError(f"{path}: truncated xar heap")
     check = data.find("archived-checksum")
     algo = (check.get("style") or "").lower() if check is not None else ""
-    if check is not None and algo in ("sha1", "md5", "sha256") and check.text:
-        if hashlib.new(algo, stored).hexdigest() != check.text.strip().lower():
-            raise PackageError(f"{path}: a member's checksum does not match (damaged package)")
+    expected = (check.text or "").strip().lower() if check is not None else ""
+    if algo in ("sha1", "md5", "sha256") and expected and hashlib.new(algo, stored).hexdigest() != expected:
+        raise PackageError(f"{path}: a member's checksum does not match (damaged package)")
     enc = data.find("encoding")
     style = enc.get("style", "application/octet-stream") if enc is not None else "application/octet-stream"
     try:
