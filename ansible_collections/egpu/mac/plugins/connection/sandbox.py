@@ -167,7 +167,7 @@ class Connection(ConnectionBase):
                 "(fault switch fail-download)"
             )
         script = 'cat > "$1"'
-        if self._user() != "root":
+        if self._user() != "root" and os.geteuid() == 0:  # unprivileged labs keep the controller user's files
             script += ' && chown 501:20 "$1"'
         with open(in_path, "rb") as src:
             rc, _out, err = self._run(["/bin/sh", "-c", script, "put_file", out_path], stdin=src)
