@@ -70,3 +70,51 @@ def test_python_pkg_gives_a_python3_that_makes_venvs(make_host, tmp_path):
     venv = mac.sh("python3 -m venv --without-pip /tmp/v && /tmp/v/bin/python -c 'import sys; print(sys.prefix)'")
     assert venv.out == "/tmp/v\n", venv
     assert "org.python.Python.PythonFramework-3.11" in mac.sh("pkgutil --pkgs").out.split()
+
+
+@pytest.mark.slow
+def test_mxnet_from_source_in_a_host(make_host, tmp_path):
+    """CLT 9.2 + CUDA 9.1 + cuDNN from the stand-ins, `make` of the MXNet source, dyld's refusal, the rpath fix."""
+    import shutil
+
+    import altgraph
+    import macholib
+
+    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, python3
+
+    mac = make_host(clt="9.2")
+    tmp = mac.root / "private/tmp"
+    cuda.build_toolkit_dmg(tmp / "cuda.dmg", tmp_path, CUDA_DRIVER_VERSION)
+    cudnn.build_cudnn_tgz(tmp / "cudnn.tgz", tmp_path)
+    mxnet.build_source_tarball(tmp / "mx.tar.gz", tmp_path)
+    python3.build_python_pkg(tmp / "py.pkg", tmp_path, "3.11.9")
+    # what python_bootstrap leaves: egpu-setup's target venv with macholib and altgraph (architecture.md)
+    site = mac.root / "usr/local/egpu-setup/venv/lib/python3.11/site-packages"
+    for package in (macholib, altgraph):
+        shutil.copytree(package.__path__[0], site / package.__name__, ignore=shutil.ignore_patterns("__pycache__"))
+    app = "/Volumes/CUDAMacOSXInstaller/CUDAMacOSXInstaller.app/Contents/MacOS/CUDAMacOSXInstaller"
+    setup = mac.sh(
+        "set -e; installer -pkg /private/tmp/py.pkg -target / >/dev/null;"
+        f" hdiutil attach /private/tmp/cuda.dmg -nobrowse -quiet; {app} --accept-eula --silent --no-window"
+        " --install-package=cuda-toolkit; cd /private/tmp; tar -xzf cudnn.tgz;"
+        " cp cuda/include/cudnn.h /usr/local/cuda/include/; cp -P cuda/lib/libcudnn* /usr/local/cuda/lib/",
+        user="root",
+    )
+    assert setup.rc == 0, setup
+    src = "/Users/admin/apache-mxnet-src-1.0.0-incubating"
+    build = mac.sh(
+        f"set -e; cd /Users/admin; tar -xzf /private/tmp/mx.tar.gz; cd {src}; cp make/osx.mk config.mk;"
+        " printf 'USE_CUDA = 1\\nUSE_CUDA_PATH = /usr/local/cuda\\nUSE_CUDNN = 1\\nUSE_OPENCV = 0\\n"
+        "CUDA_ARCH := -gencode arch=compute_61,code=sm_61\\n' >> config.mk; make >/dev/null; otool -L lib/libmxnet.so"
+    )
+    assert build.rc == 0, build
+    assert "\t@rpath/libcudart.9.1.dylib (compatibility version" in build.out
+    check = (
+        "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
+    )
+    before = mac.sh(f'cd {src}/python && python3 -c "{check}"')
+    assert before.rc == 1 and "Library not loaded: @rpath/libcu" in before.err and "image not found" in before.err
+    fixed = mac.sh(f"install_name_tool -add_rpath /usr/local/cuda/lib {src}/lib/libmxnet.so")
+    assert fixed.rc == 0, fixed
+    after = mac.sh(f'cd {src}/python && python3 -c "{check}"')
+    assert after.out == "True True ['sm_61']\n", after

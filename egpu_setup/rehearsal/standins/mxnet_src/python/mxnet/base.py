@@ -8,6 +8,8 @@ from . import libinfo
 
 __version__ = libinfo.__version__
 _PROJECT = "/.rehearsal/project"  # where the rehearsal sandbox exposes egpu_setup
+# The dyld model needs macholib: next to egpu_setup in the sandbox, or in egpu-setup's target venv on the host.
+_MACHOLIB_DIRS = (_PROJECT, "/usr/local/egpu-setup/venv/lib/python3.11/site-packages")
 
 
 class MXNetError(Exception):
@@ -15,11 +17,15 @@ class MXNetError(Exception):
 
 
 def _dlopen(path):
-    if os.path.isdir(_PROJECT) and _PROJECT not in sys.path:
-        sys.path.append(_PROJECT)
-    from egpu_setup.rehearsal.macos import dyld
+    for extra in _MACHOLIB_DIRS:
+        if os.path.isdir(extra) and extra not in sys.path:
+            sys.path.append(extra)
+    try:
+        from egpu_setup.rehearsal.macos import dyld
 
-    dyld.dlopen(path, dict(os.environ))
+        dyld.dlopen(path, dict(os.environ))
+    except ImportError as exc:
+        raise MXNetError(f"rehearsal lab: cannot check libmxnet.so like dyld ({exc})") from exc
 
 
 def _load_lib():
