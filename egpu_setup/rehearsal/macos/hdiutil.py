@@ -34,10 +34,12 @@ def _mounts_path(sim: Sim) -> Path:
 
 
 def _load(sim: Sim) -> list[dict[str, str]]:
+    """The attachments whose volume is still there (a `lab reset` wipes /Volumes with the rest of the tree)."""
     try:
-        return list(json.loads(_mounts_path(sim).read_text()))
+        mounts = list(json.loads(_mounts_path(sim).read_text()))
     except (OSError, ValueError):
         return []
+    return [m for m in mounts if sim.path(m["mount"]).is_dir()]
 
 
 def _save(sim: Sim, mounts: list[dict[str, str]]) -> None:
