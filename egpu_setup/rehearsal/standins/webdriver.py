@@ -166,6 +166,6 @@ def build_egpu_support_pkg(out: Path, work: Path, version: str, required_os: str
         f"{version}.0",
         extra={"IOKitPersonalities": {"NVDAStartup": personality}},
     )
-    comp = common.component(staging, EGPU_RECEIPT_ID, f"{version}.0", "NVDAEGPUSupport.pkg")
+    comp = common.component(staging, EGPU_RECEIPT_ID, version, "NVDAEGPUSupport.pkg")  # receipt = matrix version
     dist = flatpkg.distribution_xml(f"NVDAEGPUSupport v{version}", [comp], restart=True)
     return flatpkg.write_product_pkg(out, dist, [comp])
