@@ -48,11 +48,34 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_mirror(mirror: Path, overlay: Path, work: Path | None = None) -> list[StandIn]:
-    """What `lab up` calls: every stand-in into `mirror`, and the matrix overlay pointing at them into `overlay`."""
+def build_mirror(mirror: Path, overlay: Path, work: Path | None = None, cache: Path | None = None) -> list[StandIn]:
+    """What `lab up` calls: every stand-in into `mirror`, the matrix overlay pointing at them into `overlay`, and
+    the login-only stand-ins (no URL) imported into the lab's artifact cache as `egpu-setup cache add` would.
+
+    `cache` defaults to the lab layout's `<lab>/cache` beside `<lab>/mirror` (docs/architecture.md) when it exists.
+    """
     standins = build_standins(mirror, work=work)
     write_overlay(overlay, standins)
+    if cache is None and (Path(mirror).parent / "cache").is_dir():
+        cache = Path(mirror).parent / "cache"
+    if cache is not None:
+        add_to_cache(standins, cache, overlay)
     return standins
+
+
+def add_to_cache(standins: list[StandIn], cache_dir: Path, overlay: Path) -> list[Path]:
+    """Import the stand-ins that have no URL (cuDNN, CLT, NVDAEGPUSupport) into an artifact cache, by hand as a
+    user would with `egpu-setup cache add` (the lock is pinned later, by the first fetch that verifies them)."""
+    from egpu_setup.cache.store import Cache
+    from egpu_setup.matrix import load_matrix
+
+    artifacts = load_matrix(Path(overlay)).artifacts
+    store = Cache(cache_dir)
+    return [
+        store.add_file(s.path, artifacts[(s.artifact, s.version)], s.sha256)
+        for s in standins
+        if s.url is None and (s.artifact, s.version) in artifacts
+    ]
 
 
 def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work: Path | None = None) -> list[StandIn]:

@@ -120,3 +120,17 @@ def test_webdriver_refused_on_17c88(mirror, host):
         "installer: Cannot install on volume / because it is disabled.",
         "installer: This NVIDIA Web Driver requires macOS 10.13.3 (17D47).",
     ]
+
+
+def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
+    from egpu_setup.cache.store import Cache
+    from egpu_setup.rehearsal.standins import build_mirror
+
+    lab = tmp_path / "lab"
+    (lab / "cache").mkdir(parents=True)
+    standins = build_mirror(lab / "mirror", lab / "matrix-overlay.yaml", work=lab / "work")
+    cache = Cache(lab / "cache")
+    login_only = {s.artifact: s for s in standins if s.url is None}
+    assert set(login_only) == {"cudnn", "clt", "egpu_support"}
+    assert all(cache.has(s.sha256) for s in login_only.values())
+    assert not cache.has(next(s.sha256 for s in standins if s.artifact == "webdriver"))  # fetched by URL later
