@@ -164,6 +164,14 @@ def test_system_profiler_software_and_thunderbolt(host):
     doc = plistlib.loads(host.sh("system_profiler -xml SPDisplaysDataType").out.encode())
     assert doc[0]["_dataType"] == "SPDisplaysDataType"
     assert [item["_name"] for item in doc[0]["_items"]] == ["Intel Iris Plus Graphics 650", "NVIDIA Chip Model"]
+    nvidia = doc[0]["_items"][1]
+    assert (nvidia["spdisplays_device-id"], nvidia["spdisplays_vendor"], nvidia["sppci_device_type"]) == (
+        "0x1b80",
+        "sppci_vendor_nvidia",
+        "spdisplays_gpu",
+    )
+    software = plistlib.loads(host.sh("system_profiler -xml SPSoftwareDataType").out.encode())[0]["_items"][0]
+    assert software["os_version"] == "macOS 10.13.2 (17C88)"
 
 
 def test_ioreg_finds_the_nvidia_gpu_behind_thunderbolt(host):

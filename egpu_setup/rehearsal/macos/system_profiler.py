@@ -80,10 +80,37 @@ def _software(st: MachineState) -> list[tuple[str, list[tuple[str, str]]]]:
 REPORTS = {"SPDisplaysDataType": _displays, "SPThunderboltDataType": _thunderbolt, "SPSoftwareDataType": _software}
 
 
+# -xml keys of the text fields, as scripts that parse `system_profiler -xml` read them (e.g. the luci swarming
+# bot's osx.py tests with a real SPDisplaysDataType plist; osquery; munki). Fields without a known key keep a
+# lower-cased name (divergence).
+XML_KEYS = {
+    "Chipset Model": "sppci_model",
+    "Type": "sppci_device_type",
+    "Bus": "sppci_bus",
+    "Vendor": "spdisplays_vendor",
+    "Device ID": "spdisplays_device-id",
+    "Revision ID": "spdisplays_revision-id",
+    "ROM Revision": "spdisplays_rom-revision",
+    "VRAM (Total)": "spdisplays_vram",
+    "Vendor Name": "vendor_name_key",
+    "Device Name": "device_name_key",
+    "Vendor ID": "vendor_id_key",
+    "System Version": "os_version",
+    "Kernel Version": "kernel_version",
+}
+XML_VALUES = {
+    ("Type", "GPU"): "spdisplays_gpu",
+    ("Bus", "PCIe"): "spdisplays_pcie_device",
+    ("Bus", "Built-In"): "spdisplays_builtin",
+    ("Vendor", "NVIDIA (0x10de)"): "sppci_vendor_nvidia",
+    ("Vendor", "Intel (0x8086)"): "Intel",
+}
+
+
 def _xml_item(name: str, rows: list[tuple[str, str]]) -> dict[str, Any]:
     item: dict[str, Any] = {"_name": name}
     for key, value in rows:
-        item[key.lower().replace(" ", "_")] = value
+        item[XML_KEYS.get(key, key.lower().replace(" ", "_"))] = XML_VALUES.get((key, value), value)
     return item
 
 
@@ -96,9 +123,10 @@ def system_profiler(argv: list[str], sim: Sim) -> int:
     SPThunderboltDataType: bus 0 and the enclosure (Vendor Name, Device Name, Vendor ID, Device ID, Firmware
     Version, Status, Speed). SPSoftwareDataType: `System Version: macOS 10.13.2 (17C88)`,
     `Kernel Version: Darwin 17.3.0`. No type: all three. Unknown type: nothing, exit 0 (as the real tool).
-    `-xml`: a plist array of {_dataType, _items}. Divergences: the -xml keys are our own lower-cased field names
-    (real ones are sppci_model, spdisplays_vendor, ...); `-detailLevel` is accepted and ignored; no Displays
-    sub-block for attached monitors.
+    `-xml`: a plist array of {_dataType, _items} with Apple's keys where public parsers show them (sppci_model,
+    spdisplays_device-id, spdisplays_vendor = sppci_vendor_nvidia, sppci_device_type = spdisplays_gpu,
+    os_version, kernel_version, vendor_name_key ...). Divergences: other fields keep lower-cased names;
+    `-detailLevel` is accepted and ignored; no Displays sub-block for attached monitors.
     """
     xml = False
     wanted: list[str] = []
