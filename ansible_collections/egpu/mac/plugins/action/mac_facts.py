@@ -1,11 +1,20 @@
 """egpu.mac.mac_facts: read a Mac's state in one round trip through the connection, parse it on the controller.
 
 Runs only macOS commands (no Python on the target), so it works on a bare High Sierra Mac and in check mode.
-Formats: /work/shared/docs/macos-commands.md; parsers: module_utils/macos_parse.py.
+Files are read as they are (base64 through the connection) and parsed here: SystemVersion.plist (what sw_vers
+prints), receipt plists in /private/var/db/receipts (what `pkgutil --pkg-info` prints) and Info.plists (what
+PlistBuddy prints); commands run only for state that has no file (csrutil, kextstat, nvram, df, system_profiler,
+ioreg, xcode-select, clang, nvcc, sysctl). Formats: /work/shared/docs/macos-commands.md; parsers:
+module_utils/macos_parse.py. Only the subsets asked for are read (`gather`); the fact `egpu_mac` keeps what earlier
+calls read and replaces what this one read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import plistlib
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -14,118 +23,187 @@ from ansible_collections.egpu.mac.plugins.module_utils import macos_parse as par
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run_sections
 
 NVIDIA_VENDOR_ID = 0x10DE
+SYSTEM_VERSION = "/System/Library/CoreServices/SystemVersion.plist"
+RECEIPTS = "/private/var/db/receipts"
+SUBSETS = ("os", "cpu", "sip", "kexts", "disk", "xcode_select", "clang", "nvcc", "hardware")
+DEFAULT_GATHER = ["os", "cpu", "sip", "kexts", "disk", "xcode_select", "clang", "nvcc"]
+
+COMMANDS = {
+    "cpu": {"sysctl": "sysctl hw.model hw.ncpu hw.memsize"},
+    "sip": {"csrutil": "csrutil status"},
+    "kexts": {"kextstat": "kextstat -l"},
+    "disk": {"df": "df -k /"},
+    "xcode_select": {"xcode_select": "xcode-select -p"},
+    # /usr/bin/clang without Command Line Tools pops up an install dialog: ask only when a tool dir is selected.
+    "clang": {"clang": "xcode-select -p >/dev/null && clang --version"},
+    "nvcc": {"nvcc": "[ -x /usr/local/cuda/bin/nvcc ] && /usr/local/cuda/bin/nvcc --version"},
+    "hardware": {
+        "displays": "system_profiler SPDisplaysDataType",
+        "thunderbolt": "system_profiler SPThunderboltDataType",
+        "ioreg": "ioreg -r -c IOPCIDevice -l || ioreg -l",
+    },
+}
 
 
-def build_commands(args: dict[str, Any]) -> dict[str, str]:
-    commands = {
-        "sw_vers": "sw_vers",
-        "sysctl": "sysctl hw.model hw.ncpu hw.memsize",
-        "csrutil": "csrutil status",
-        "kextstat": "kextstat -l",
-        "df": "df -k /",
-        "xcode_select": "xcode-select -p",
-        # /usr/bin/clang without Command Line Tools pops up an install dialog: ask only when a tool dir is selected.
-        "clang": "xcode-select -p >/dev/null && clang --version",
-        "nvcc": "[ -x /usr/local/cuda/bin/nvcc ] && /usr/local/cuda/bin/nvcc --version",
-    }
-    if args.get("hardware", True):
-        commands["displays"] = "system_profiler SPDisplaysDataType"
-        commands["thunderbolt"] = "system_profiler SPThunderboltDataType"
-        commands["ioreg"] = "ioreg -r -c IOPCIDevice -l || ioreg -l"
-    for name in args.get("nvram") or []:
+def receipt_plist(receipt_id: str) -> str:
+    return f"{RECEIPTS}/{receipt_id}.plist"
+
+
+def wanted_files(args: dict[str, Any], gather: list[str]) -> list[str]:
+    files = [SYSTEM_VERSION] if "os" in gather else []
+    files += [receipt_plist(rid) for rid in args["receipts"]]
+    files += [spec["path"] for spec in args["plists"].values()]
+    return list(dict.fromkeys(files))
+
+
+def build_commands(args: dict[str, Any], gather: list[str]) -> dict[str, str]:
+    commands: dict[str, str] = {}
+    for subset in gather:
+        commands.update(COMMANDS.get(subset, {}))
+    files = wanted_files(args, gather)
+    if files:
+        # One base64 stream per readable file, framed by its path; binary plists travel intact.
+        listed = " ".join(quote(f) for f in files)
+        commands["files"] = f'for f in {listed}; do [ -f "$f" ] && {{ echo "@@file $f"; base64 < "$f"; }}; done; true'
+    for name in args["nvram"]:
         commands[f"nvram:{name}"] = f"nvram {quote(name)}"
-    for rid in args.get("receipts") or []:
-        commands[f"receipt:{rid}"] = f"pkgutil --pkg-info {quote(rid)}"
-    for name, spec in (args.get("plists") or {}).items():
-        commands[f"plist:{name}"] = (
-            f"[ -f {quote(spec['path'])} ] && PlistBuddy -c {quote('Print :' + spec['key'])} {quote(spec['path'])}"
-        )
-    for name, cmd in (args.get("probes") or {}).items():
+    for name, cmd in args["probes"].items():
         commands[f"probe:{name}"] = cmd
-    paths = args.get("paths") or []
-    if paths:
-        listed = " ".join(quote(p) for p in paths)
+    if args["paths"]:
+        listed = " ".join(quote(p) for p in args["paths"])
         commands["paths"] = f'for p in {listed}; do [ -e "$p" ] && echo "$p"; done; true'
     return commands
 
 
-def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any]) -> dict[str, Any]:
+def parse_files(text: str) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    path: str | None = None
+    chunks: list[str] = []
+    for line in [*text.splitlines(), "@@file "]:
+        if line.startswith("@@file "):
+            if path is not None:
+                with contextlib.suppress(binascii.Error, ValueError):
+                    out[path] = base64.b64decode("".join(chunks))
+            path, chunks = line[len("@@file ") :], []
+        else:
+            chunks.append(line.strip())
+    return out
+
+
+def plist_value(data: bytes | None, key: str) -> str | None:
+    """The value at a PlistBuddy-style key path (`A:B:0:C`) as PlistBuddy would print a string or number."""
+    if data is None:
+        return None
+    try:
+        node: Any = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, TypeError, KeyError, IndexError):
+        return None
+    for part in key.lstrip(":").split(":"):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return str(node) if isinstance(node, str | int | float) else None
+
+
+def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any], gather: list[str]) -> dict[str, Any]:
     def text(name: str) -> str:
         rc, out = sections.get(name, (1, ""))
         return out if rc == 0 else ""
 
-    facts: dict[str, Any] = parse.parse_sw_vers(text("sw_vers"))
-    sysctl = parse.parse_sysctl(text("sysctl"))
-    facts["model"] = sysctl.get("hw.model", "")
-    facts["ncpu"] = int(sysctl.get("hw.ncpu", "0") or 0)
-    facts["memsize"] = int(sysctl.get("hw.memsize", "0") or 0)
-    facts["sip"] = parse.parse_csrutil_status(text("csrutil"))
-    facts["kext_signing_enforced"] = bool(facts["sip"]["kext_signing"])
-    facts["kexts_loaded"] = parse.parse_kextstat(text("kextstat"))
-    free_kb = parse.parse_df_kb(text("df"))
-    facts["disk_free_gb"] = round(free_kb / 1024 / 1024, 2) if free_kb is not None else None
-    facts["xcode_select_path"] = text("xcode_select").strip() or None
-    facts["clang"] = parse.parse_clang_version(text("clang"))
-    facts["nvcc_version"] = parse.parse_nvcc_version(text("nvcc")) or None
-    gpus = parse.parse_displays(text("displays"))
-    facts["gpus"] = gpus
-    nvidia = [g for g in gpus if g["vendor_id"] == NVIDIA_VENDOR_ID]
-    facts["nvidia_gpu"] = nvidia[0] if nvidia else None
-    facts["thunderbolt_devices"] = parse.parse_thunderbolt(text("thunderbolt"))
-    # The Mac's own bus shows as a device too (vendor Apple); an enclosure is any other connected device.
-    facts["thunderbolt_enclosures"] = [
-        d for d in facts["thunderbolt_devices"] if d["vendor"] != "Apple Inc." and "connected" in d["status"]
-    ]
-    tunnelled = parse.parse_ioreg_tunnelled_vendors(text("ioreg"))
-    facts["egpu_nvidia_on_thunderbolt"] = NVIDIA_VENDOR_ID in tunnelled
-    facts["nvram"] = {}
-    for name in args.get("nvram") or []:
-        values = parse.parse_nvram(text(f"nvram:{name}"))
-        facts["nvram"][name] = values.get(name)
-    facts["nvda_drv_on"] = parse.nvram_flag_on(facts["nvram"].get("nvda_drv"))
-    facts["receipts"] = {}
-    for rid in args.get("receipts") or []:
-        info = parse.parse_pkg_info(text(f"receipt:{rid}"))
-        facts["receipts"][rid] = info.get("version") or None
-    facts["plists"] = {}
-    for name in args.get("plists") or {}:
-        value = text(f"plist:{name}").strip()
-        facts["plists"][name] = value or None
+    files = parse_files(sections.get("files", (0, ""))[1])
+    facts: dict[str, Any] = {}
+    if "os" in gather:
+        facts["product_name"] = plist_value(files.get(SYSTEM_VERSION), "ProductName") or ""
+        facts["product_version"] = plist_value(files.get(SYSTEM_VERSION), "ProductVersion") or ""
+        facts["build"] = plist_value(files.get(SYSTEM_VERSION), "ProductBuildVersion") or ""
+    if "cpu" in gather:
+        sysctl = parse.parse_sysctl(text("sysctl"))
+        facts["model"] = sysctl.get("hw.model", "")
+        facts["ncpu"] = int(sysctl.get("hw.ncpu", "0") or 0)
+        facts["memsize"] = int(sysctl.get("hw.memsize", "0") or 0)
+    if "sip" in gather:
+        facts["sip"] = parse.parse_csrutil_status(text("csrutil"))
+        facts["kext_signing_enforced"] = bool(facts["sip"]["kext_signing"])
+    if "kexts" in gather:
+        facts["kexts_loaded"] = parse.parse_kextstat(text("kextstat"))
+    if "disk" in gather:
+        free_kb = parse.parse_df_kb(text("df"))
+        facts["disk_free_gb"] = round(free_kb / 1024 / 1024, 2) if free_kb is not None else None
+    if "xcode_select" in gather:
+        facts["xcode_select_path"] = text("xcode_select").strip() or None
+    if "clang" in gather:
+        facts["clang"] = parse.parse_clang_version(text("clang"))
+    if "nvcc" in gather:
+        facts["nvcc_version"] = parse.parse_nvcc_version(text("nvcc")) or None
+    if "hardware" in gather:
+        facts.update(parse_hardware(text("displays"), text("thunderbolt"), text("ioreg")))
+    facts["nvram"] = {name: parse.parse_nvram(text(f"nvram:{name}")).get(name) for name in args["nvram"]}
+    if "nvda_drv" in args["nvram"]:
+        facts["nvda_drv_on"] = parse.nvram_flag_on(facts["nvram"]["nvda_drv"])
+    facts["receipts"] = {rid: plist_value(files.get(receipt_plist(rid)), "PackageVersion") for rid in args["receipts"]}
+    facts["plists"] = {name: plist_value(files.get(spec["path"]), spec["key"]) for name, spec in args["plists"].items()}
     facts["probes"] = {}
-    for name in args.get("probes") or {}:
+    for name in args["probes"]:
         rc, out = sections.get(f"probe:{name}", (1, ""))
         facts["probes"][name] = {"rc": rc, "stdout": out.strip()}
     present = set(text("paths").splitlines())
-    facts["paths"] = {p: p in present for p in args.get("paths") or []}
+    facts["paths"] = {p: p in present for p in args["paths"]}
     return facts
+
+
+def parse_hardware(displays: str, thunderbolt: str, ioreg: str) -> dict[str, Any]:
+    gpus = parse.parse_displays(displays)
+    nvidia = [g for g in gpus if g["vendor_id"] == NVIDIA_VENDOR_ID]
+    devices = parse.parse_thunderbolt(thunderbolt)
+    return {
+        "gpus": gpus,
+        "nvidia_gpu": nvidia[0] if nvidia else None,
+        "thunderbolt_devices": devices,
+        # The Mac's own bus shows as a device too (vendor Apple); an enclosure is any other connected device.
+        "thunderbolt_enclosures": [
+            d for d in devices if d["vendor"] != "Apple Inc." and "connected" in d["status"].lower()
+        ],
+        "egpu_nvidia_on_thunderbolt": NVIDIA_VENDOR_ID in parse.parse_ioreg_tunnelled_vendors(ioreg),
+    }
+
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "gather": {"type": "list", "elements": "str", "choices": list(SUBSETS)},
+    "receipts": {"type": "list", "elements": "str", "default": []},
+    "plists": {"type": "dict", "default": {}},
+    "paths": {"type": "list", "elements": "str", "default": []},
+    "nvram": {"type": "list", "elements": "str", "default": []},
+    "hardware": {"type": "bool", "default": True},
+    "probes": {"type": "dict", "default": {}},
+}
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("receipts", "plists", "paths", "nvram", "hardware", "probes"))
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(
-            argument_spec={
-                "receipts": {"type": "list", "elements": "str", "default": []},
-                "plists": {"type": "dict", "default": {}},
-                "paths": {"type": "list", "elements": "str", "default": []},
-                "nvram": {"type": "list", "elements": "str", "default": ["nvda_drv"]},
-                "hardware": {"type": "bool", "default": True},
-                "probes": {"type": "dict", "default": {}},
-            }
-        )
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         for name, spec in args["plists"].items():
             if not isinstance(spec, dict) or not {"path", "key"} <= set(spec):
                 return {**result, "failed": True, "msg": f"plists.{name} needs `path` and `key`"}
+        gather = args["gather"] if args["gather"] is not None else list(DEFAULT_GATHER)
+        if args["gather"] is None and args["hardware"]:
+            gather.append("hardware")
         try:
-            sections = run_sections(self, build_commands(args))
+            sections = run_sections(self, build_commands(args, gather))
         except TargetCommandError as exc:
             return {**result, **exc.result()}
-        if "sw_vers" not in sections:
-            return {**result, "failed": True, "msg": "the target did not answer `sw_vers`: is it a Mac?"}
-        facts = parse_facts(sections, args)
+        if "os" in gather and not parse_files(sections.get("files", (0, ""))[1]).get(SYSTEM_VERSION):
+            return {**result, "failed": True, "msg": f"the target has no {SYSTEM_VERSION}: is it a Mac?"}
+        facts = dict((task_vars or {}).get("egpu_mac") or {})
+        facts.update(parse_facts(sections, args, gather))
         result.update(changed=False, ansible_facts={"egpu_mac": facts}, mac=facts)
         return result

@@ -26,6 +26,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "receipt": {"type": "str", "required": True},
     "version": {"type": "str"},
     "sha256": {"type": "str"},
+    "filename": {"type": "str"},
     "drop_installation_check": {"type": "bool", "default": False},
     "allow_untrusted": {"type": "bool", "default": False},
     "track": {"type": "list", "elements": "str", "default": []},
@@ -47,7 +48,7 @@ def receipt_files(receipt: str) -> list[str]:
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False  # no remote tmp dir: nothing of Ansible's own is left on the Mac
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -95,7 +96,7 @@ class ActionModule(ActionBase):
         work, state_dir = args["work_dir"], args["state_dir"]
         journal.track(self, state_dir, [work], check_mode=False)
         if local is not None:
-            target_pkg = posixpath.join(work, local.name)
+            target_pkg = posixpath.join(work, args["filename"] or local.name)
             upload(self, local, target_pkg, args["sha256"])
             paths = flat_pkg.payload_paths(local)
         else:
@@ -104,9 +105,11 @@ class ActionModule(ActionBase):
         if args["drop_installation_check"]:
             installed_pkg = self._without_installation_check(target_pkg, work)
         ids = list(dict.fromkeys([receipt, *(c["identifier"] for c in comps if c["identifier"])]))
-        tracked = journal.track(
-            self, state_dir, [*paths, *(f for rid in ids for f in receipt_files(rid)), *args["track"]], False
-        )
+        receipts = [f for rid in ids for f in receipt_files(rid)]
+        tracked = journal.track(self, state_dir, [*paths, *receipts], check_mode=False, trees=False)
+        if args["track"]:
+            tracked_extra = journal.track(self, state_dir, args["track"], check_mode=False)
+            tracked = {key: tracked[key] + tracked_extra[key] for key in ("added", "backed_up", "trees")}
         self._record_receipts_and_nvram(state_dir, ids, args["track_nvram"])
         cmd = f"installer -pkg {quote(installed_pkg)} -target /" + (
             " -allowUntrusted" if args["allow_untrusted"] else ""

@@ -18,7 +18,7 @@ from ansible_collections.egpu.mac.plugins.module_utils.uploads import file_sha25
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False  # no remote tmp dir: nothing of Ansible's own is left on the Mac
     _VALID_ARGS = frozenset(("src", "content", "dest", "sha256", "mode", "state_dir"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:

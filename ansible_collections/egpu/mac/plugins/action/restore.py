@@ -17,20 +17,23 @@ from ansible_collections.egpu.mac.plugins.module_utils.target_shell import Targe
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("state_dir",))
+    _VALID_ARGS = frozenset(("state_dir", "keep"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(
-            argument_spec={"state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"}}
+            argument_spec={
+                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+                "keep": {"type": "list", "elements": "str", "default": []},
+            }
         )
         state_dir = args["state_dir"]
         try:
-            summary = journal.restore_all(self, state_dir, check_mode=self._task.check_mode)
+            summary = journal.restore_all(self, state_dir, check_mode=self._task.check_mode, keep=args["keep"])
         except TargetCommandError as exc:
             return {**result, **exc.result()}
-        if summary is None:
+        if summary is None or not any(summary[k] for k in summary if k not in ("kept", "mismatched")):
             return {**result, "changed": False, "msg": "nothing to restore: no provisioning journal on the host"}
         result.update(changed=True, **summary)
         if self._task.diff:

@@ -54,7 +54,7 @@ def build_bundle(packages: list[str]) -> bytes:
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False  # no remote tmp dir: nothing of Ansible's own is left on the Mac
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -68,7 +68,7 @@ class ActionModule(ActionBase):
         venv, lib = posixpath.join(base, "venv"), posixpath.join(base, "lib")
         try:
             _, out, _ = run(self, f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; true")
-            venv_ok = run(self, f"[ -x {quote(venv)}/bin/python3 ]", check_rc=False)[0] == 0
+            venv_ok = run(self, f"{quote(venv)}/bin/python3 -c 'import encodings'", check_rc=False)[0] == 0
             before = out.strip() or None
             changed = before != digest or not venv_ok
             result.update(changed=changed, bundle_sha256=digest, before_sha256=before, venv=venv)
@@ -81,7 +81,10 @@ class ActionModule(ActionBase):
                 return result
             journal.track(self, args["state_dir"], [base], check_mode=False)
             if not venv_ok:
-                run(self, f"{quote(args['python'])} -m venv --without-pip {quote(venv)}", what="creating the venv")
+                # Create it from the interpreter's real path (python.org's framework bin/python3.11, behind the
+                # /usr/local/bin link): pyvenv.cfg's `home` must be the directory whose ../lib holds the stdlib.
+                real = f"\"$({quote(args['python'])} -c 'import os, sys; print(os.path.realpath(sys.executable))')\""
+                run(self, f"{real} -m venv --clear --without-pip {quote(venv)}", what="creating the venv")
             with tempfile.TemporaryDirectory(prefix="egpu-tools-") as tmpdir:
                 local = Path(tmpdir) / "egpu-setup-tools.tar.gz"
                 local.write_bytes(bundle)

@@ -10,6 +10,7 @@ Controller-side (used by action plugins through target_shell). Layout under the 
                               entries that are not in the listing (its files are also `backup`/`link` records)
     receipt ID                provisioning installed package ID; rollback forgets its receipt
     nvram   NAME  STATE VALUE the variable before provisioning (STATE absent|present, VALUE as nvram printed it)
+    mode    OCTAL  PATH       PATH was an existing directory with this mode (a package's payload names it)
     undo    COMMAND           state outside the file system (e.g. `xcode-select --switch OLD`); rollback runs these
                               newest first, after the files are back
 
@@ -37,6 +38,7 @@ class JournalRecords:
     receipts: list[str] = field(default_factory=list)
     nvram: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (state, value)
     undo: list[str] = field(default_factory=list)
+    modes: dict[str, str] = field(default_factory=dict)  # existing directory -> its octal mode
 
     def covers(self, path: str) -> bool:
         """True when rollback already knows how to bring PATH back (it, or a directory above it, is recorded)."""
@@ -67,6 +69,8 @@ def parse_journal(text: str) -> JournalRecords:
             records.trees.setdefault(parts[2], parts[1])
         elif kind == "receipt" and len(parts) == 2:
             records.receipts.append(parts[1])
+        elif kind == "mode" and len(parts) == 3:
+            records.modes.setdefault(parts[2], parts[1])
         elif kind == "undo" and len(parts) >= 2:
             records.undo.append("\t".join(parts[1:]))
         elif kind == "nvram" and len(parts) >= 3:
@@ -92,7 +96,8 @@ def _ancestors(path: str) -> list[str]:
 _PROBE_ONE = (
     'p={p}; if [ -L "$p" ]; then printf "L\\t%s\\t%s\\n" "$p" "$(readlink "$p")"; '
     'elif [ -f "$p" ]; then printf "F\\t%s\\n" "$p"; '
-    'elif [ -d "$p" ]; then printf "D\\t%s\\n" "$p"; else printf "M\\t%s\\n" "$p"; fi'
+    'elif [ -d "$p" ]; then printf "D\\t%s\\t%s\\n" "$p" "$(ls -ld "$p" | cut -c1-10)"; '
+    'else printf "M\\t%s\\n" "$p"; fi'
 )
 _PROBE_TREE = (
     "find {p} -mindepth 1 | while IFS= read -r f; do "
@@ -101,11 +106,31 @@ _PROBE_TREE = (
 )
 
 
-def plan_tracking(action: Any, state_dir: str, paths: list[str]) -> tuple[list[str], dict[str, Any]]:
-    """Probe the target and return (records to append, summary) for the paths rollback does not know yet."""
+def ls_mode(text: str) -> int | None:
+    """`drwxr-xr-x` (the first column of `ls -ld`) -> 0o755, with setuid/setgid/sticky; None if unreadable."""
+    if len(text) < 10:
+        return None
+    # A permission bit is set for r/w/x, and for s/t (the bit plus setuid/setgid/sticky); S/T are without x.
+    mode = sum(1 << (8 - i) for i, ch in enumerate(text[1:10]) if ch not in "-ST")
+    special = {3: 0o4000, 6: 0o2000, 9: 0o1000}
+    for pos, bit in special.items():
+        if text[pos] in "sStT":
+            mode |= bit
+    return mode
+
+
+def plan_tracking(
+    action: Any, state_dir: str, paths: list[str], trees: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """Probe the target and return (records to append, summary) for the paths rollback does not know yet.
+
+    With `trees`, an existing directory is recorded with its listing and the copies of its files; without (a
+    package's payload, which names every directory it puts files in, /usr and /Library included), existing
+    directories are left alone: the payload's files in them are recorded one by one.
+    """
     records = read_journal(action, state_dir)
     wanted = [posixpath.normpath(p) for p in paths if p]
-    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p)]
+    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p) and p not in records.modes]
     if not wanted:
         return [], {"added": [], "backed_up": [], "trees": []}
     probes = dict.fromkeys(a for p in wanted for a in [p, *_ancestors(p)])
@@ -118,7 +143,7 @@ def plan_tracking(action: Any, state_dir: str, paths: list[str]) -> tuple[list[s
     lines: list[str] = []
     summary: dict[str, Any] = {"added": [], "backed_up": [], "trees": []}
     new_added: set[str] = set()
-    tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"]
+    tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"] if trees else []
     tree_entries: dict[str, list[tuple[str, str, str]]] = {}
     if tree_roots:
         _, tout, _ = run(action, "\n".join(_PROBE_TREE.format(p=quote(p)) for p in tree_roots), what="listing trees")
@@ -148,6 +173,10 @@ def plan_tracking(action: Any, state_dir: str, paths: list[str]) -> tuple[list[s
         elif kind == "F":
             lines.append(f"backup\t@\t{path}")
             summary["backed_up"].append(path)
+        elif kind == "D" and not trees:
+            mode = ls_mode(extra)
+            if mode is not None:
+                lines.append(f"mode\t{mode:04o}\t{path}")
         elif kind == "D":
             listing = hashlib.sha256(path.encode()).hexdigest()[:16]
             names = [entry for _, entry, _ in tree_entries.get(path, [])]
@@ -177,7 +206,7 @@ def apply_tracking(action: Any, state_dir: str, lines: list[str]) -> None:
         if kind == "backup":
             path = line.split("\t")[2]
             script.append(
-                f"set -- $(shasum -a 256 {quote(path)}); cp -p {quote(path)} {quote(files)}/$1; "
+                f"set -- $(sha256sum_of {quote(path)}); cp -p {quote(path)} {quote(files)}/$1; "
                 f'printf "backup\\t%s\\t%s\\n" "$1" {quote(path)} >> {journal}'
             )
         elif kind == "tree":
@@ -189,9 +218,9 @@ def apply_tracking(action: Any, state_dir: str, lines: list[str]) -> None:
     run(action, "\n".join(script), what="recording backups")
 
 
-def track(action: Any, state_dir: str, paths: list[str], check_mode: bool) -> dict[str, Any]:
+def track(action: Any, state_dir: str, paths: list[str], check_mode: bool, trees: bool = True) -> dict[str, Any]:
     """Make sure rollback can bring every path back; returns {changed, added, backed_up, trees}."""
-    lines, summary = plan_tracking(action, state_dir, paths)
+    lines, summary = plan_tracking(action, state_dir, paths, trees)
     if lines and not check_mode:
         apply_tracking(action, state_dir, lines)
     return {"changed": bool(lines), **summary}
@@ -216,15 +245,43 @@ def _tree_extras(action: Any, state_dir: str, trees: dict[str, str]) -> list[str
     return sorted(set(extras), key=lambda p: (-p.count("/"), p))
 
 
-def restore_all(action: Any, state_dir: str, check_mode: bool) -> dict[str, Any] | None:
+def kept(path: str, keep: list[str]) -> bool:
+    """PATH is KEEP or below it; a KEEP ending in `*` matches by string prefix (`.../org.python.*`)."""
+    for k in keep:
+        if k.endswith("*"):
+            if path.startswith(k[:-1]):
+                return True
+        elif path == k or path.startswith(k.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _line_subject(line: str) -> str:
+    """The path (or receipt plist) a journal line is about; '' for NVRAM and undo lines."""
+    parts = line.split("\t")
+    if parts[0] == "added" and len(parts) == 2:
+        return parts[1]
+    if parts[0] in ("backup", "link", "tree", "mode") and len(parts) == 3:
+        return parts[2]
+    if parts[0] == "receipt" and len(parts) == 2:
+        return f"/private/var/db/receipts/{parts[1]}.plist"
+    return ""
+
+
+def restore_all(action: Any, state_dir: str, check_mode: bool, keep: list[str] | None = None) -> dict[str, Any] | None:
     """Undo every record of the journal; None when there is no journal. See the module docstring for the order.
 
-    The journal is removed only when every restored file hashes to its backup; otherwise `mismatched` lists them.
+    Records about paths under `keep` stay for a later call (rollback keeps Python 3 and the tools until the
+    restart that needs them); the journal then holds just those. Without them left, the journal is removed - only
+    when every restored file hashes to its backup; otherwise `mismatched` lists them.
     """
-    rc, _, _ = run(action, f"[ -f {quote(posixpath.join(state_dir, JOURNAL))} ]", check_rc=False)
+    path = quote(posixpath.join(state_dir, JOURNAL))
+    rc, text, _ = run(action, f"[ -f {path} ] && cat {path}", check_rc=False)
     if rc != 0:
         return None
-    records = read_journal(action, state_dir)
+    keep = keep or []
+    retained = [ln for ln in text.splitlines() if (subject := _line_subject(ln)) and kept(subject, keep)]
+    records = parse_journal("\n".join(ln for ln in text.splitlines() if ln not in set(retained)))
     extras = _tree_extras(action, state_dir, records.trees)
     summary: dict[str, Any] = {
         "forgotten": list(reversed(records.receipts)),
@@ -235,6 +292,7 @@ def restore_all(action: Any, state_dir: str, check_mode: bool) -> dict[str, Any]
         "relinked": sorted(records.links),
         "undone": list(reversed(records.undo)),
         "mismatched": [],
+        "kept": [_line_subject(ln) for ln in retained],
     }
     if check_mode:
         return summary
@@ -253,10 +311,16 @@ def restore_all(action: Any, state_dir: str, check_mode: bool) -> dict[str, Any]
         script.append(
             f"rm -rf {quote(path)}; mkdir -p {quote(posixpath.dirname(path))} && ln -s {quote(target)} {quote(path)}"
         )
+    script += [f"chmod {mode} {quote(path)} 2>/dev/null || true" for path, mode in records.modes.items()]
     script += summary["undone"]
     run(action, "set -e\n" + "\n".join(script), what="restoring the pre-provisioning state")
     summary["mismatched"] = _mismatched(action, records.backups)
-    if not summary["mismatched"]:
+    if summary["mismatched"]:
+        return summary
+    if retained:
+        body = "".join(f"{ln}\n" for ln in retained)
+        run(action, f"printf '%s' {quote(body)} > {path}", what="keeping the rest of the journal")
+    else:
         run(action, f"rm -rf {quote(state_dir)}", what="removing the journal")
     return summary
 
@@ -264,9 +328,10 @@ def restore_all(action: Any, state_dir: str, check_mode: bool) -> dict[str, Any]
 def _mismatched(action: Any, backups: dict[str, str]) -> list[str]:
     if not backups:
         return []
-    _, out, _ = run(action, "shasum -a 256 " + " ".join(quote(p) for p in backups), check_rc=False)
+    script = "".join(f'printf "%s\\t%s\\n" "$(sha256sum_of {quote(p)} | cut -c1-64)" {quote(p)}; ' for p in backups)
+    _, out, _ = run(action, script, check_rc=False)
     got = {}
     for line in out.splitlines():
-        digest, _, path = line.partition("  ")
+        digest, _, path = line.partition("\t")
         got[path] = digest.lower()
     return [p for p, d in backups.items() if got.get(p) != d]

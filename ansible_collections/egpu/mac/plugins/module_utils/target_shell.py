@@ -11,7 +11,12 @@ import shlex
 from typing import Any
 
 # LC_ALL=C so every tool prints the formats macos_parse expects; /usr/libexec holds PlistBuddy.
-ENV_PREFIX = "LC_ALL=C; PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/usr/libexec; export LC_ALL PATH; "
+# sha256sum_of FILE prints `<hex>  FILE` like `shasum -a 256` (Perl's, on every macOS); where that cannot run it
+# falls back to `openssl dgst -sha256 -r` (LibreSSL on macOS), whose `<hex> *FILE` has the digest first too.
+ENV_PREFIX = (
+    "LC_ALL=C; PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/usr/libexec; export LC_ALL PATH; "
+    'sha256sum_of() { shasum -a 256 "$1" 2>/dev/null || openssl dgst -sha256 -r "$1"; }; '
+)
 _BEGIN = "@@egpu-begin "
 _END = "@@egpu-end "
 

@@ -25,7 +25,7 @@ def file_sha256(path: Path) -> str:
 
 
 def remote_sha256(action: Any, path: str) -> str | None:
-    rc, out, _ = run(action, f"[ -f {quote(path)} ] && shasum -a 256 {quote(path)}", check_rc=False)
+    rc, out, _ = run(action, f"[ -f {quote(path)} ] && sha256sum_of {quote(path)}", check_rc=False)
     if rc != 0 or not out.strip():
         return None
     return out.split()[0].lower()

@@ -9,10 +9,12 @@ module: mac_facts
 short_description: Read a High Sierra Mac's state in one round trip (build, SIP, kexts, receipts, GPUs, CLT, disk)
 version_added: "0.1.0"
 description:
-  - Runs macOS commands through the connection (C(sw_vers), C(sysctl), C(csrutil status), C(kextstat -l),
-    C(nvram), C(pkgutil --pkg-info), C(system_profiler SPDisplaysDataType SPThunderboltDataType), C(ioreg),
-    C(xcode-select -p), C(clang --version), C(nvcc --version), C(df -k /), C(PlistBuddy)) in one shell script and
-    parses their output on the controller. Needs no Python on the target, so it works on a bare Mac.
+  - Runs macOS commands through the connection (C(sysctl), C(csrutil status), C(kextstat -l), C(nvram),
+    C(system_profiler SPDisplaysDataType SPThunderboltDataType), C(ioreg), C(xcode-select -p), C(clang --version),
+    C(nvcc --version), C(df -k /)) in one shell script and parses their output on the controller. Files are read
+    as they are and parsed here - SystemVersion.plist (what C(sw_vers) prints), receipt plists in
+    /private/var/db/receipts (what C(pkgutil --pkg-info) prints), Info.plists (what PlistBuddy prints) - so one
+    round trip reads many of them. Needs no Python on the target, so it works on a bare Mac.
   - Sets the fact C(egpu_mac).
 options:
   receipts:
@@ -31,10 +33,22 @@ options:
     elements: str
     default: []
   nvram:
-    description: NVRAM variables to report as printed (C(egpu_mac.nvram[name])).
+    description: NVRAM variables to report as printed (C(egpu_mac.nvram[name])); with C(nvda_drv) also
+      C(egpu_mac.nvda_drv_on) (C(1) and C(1%00) both count as on).
     type: list
     elements: str
-    default: [nvda_drv]
+    default: []
+  gather:
+    description:
+      - The subsets to read, each one command at most. C(os) (build, product_version from SystemVersion.plist),
+        C(cpu) (sysctl hw.model, ncpu, memsize), C(sip) (csrutil status), C(kexts) (kextstat -l), C(disk)
+        (df -k /), C(xcode_select) (xcode-select -p), C(clang) (clang --version), C(nvcc) (nvcc --version),
+        C(hardware) (system_profiler SPDisplaysDataType/SPThunderboltDataType, ioreg).
+      - Default all but C(hardware), plus C(hardware) when O(hardware) is true.
+      - Facts of subsets not read keep the values of earlier calls.
+    type: list
+    elements: str
+    choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware]
   probes:
     description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout}). For state no other
       option reads (a header's version macros, whether a file is newer than the kext cache).
@@ -68,10 +82,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: C(egpu_mac) with build, product_version, model, ncpu, memsize, sip (status, custom, protections,
-    kext_signing), kext_signing_enforced, kexts_loaded (bundle id -> version), disk_free_gb, xcode_select_path,
-    clang (version_line, build, installed_dir), nvcc_version, gpus, nvidia_gpu, thunderbolt_devices,
-    egpu_nvidia_on_thunderbolt, nvram, nvda_drv_on, receipts, plists, paths.
+  description: C(egpu_mac) with build, product_version (os), model, ncpu, memsize (cpu), sip (status, custom,
+    protections, kext_signing), kext_signing_enforced (sip), kexts_loaded (kexts; bundle id -> version),
+    disk_free_gb (disk), xcode_select_path, clang (version_line, build, installed_dir), nvcc_version, gpus,
+    nvidia_gpu, thunderbolt_devices, thunderbolt_enclosures, egpu_nvidia_on_thunderbolt (hardware), and always
+    nvram, receipts, plists, probes, paths for what this call asked.
   returned: success
   type: dict
 mac:

@@ -35,6 +35,9 @@ options:
   sha256:
     description: Expected SHA-256 of O(src); the uploaded copy is checked against it.
     type: str
+  filename:
+    description: Name of the upload on the Mac (the artifact's file name; the cache names files by digest).
+    type: str
   drop_installation_check:
     description: Remove the Distribution's installation-check before installing.
     type: bool

@@ -13,6 +13,12 @@ description:
     paths newest first and new entries of recorded directories, copies every backed-up file back and checks its
     SHA-256, recreates links. Only when every digest matches is the journal removed.
 options:
+  keep:
+    description: Paths whose records stay for a later call (a trailing C(*) matches by prefix); the journal then
+      holds only those. Rollback keeps Python 3 and the target tools until the restart that needs them.
+    type: list
+    elements: str
+    default: []
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
