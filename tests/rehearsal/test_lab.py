@@ -93,6 +93,10 @@ def test_bad_input_is_refused_without_a_traceback(tmp_path, cli, lab_dir):
     r = cli("lab", "up", "--dir", str(tmp_path / "other"), "--build", "99Z99")
     assert r.code == 2 and "unknown macOS build '99Z99'" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "other" / "lab.json").exists()
+    r = cli("lab", "up", "--dir", str(tmp_path / "other"), "--hosts", "0")
+    assert r.code == 2 and "--hosts must be between 1 and 32" in r.err
+    r = cli("lab", "up", "--dir", str(tmp_path / "other"), "--sip", "half")
+    assert r.code == 2 and "invalid choice" in r.err
     r = cli("lab", "up", "--dir", str(lab_dir))
     assert r.code == 2 and "already up" in r.err
     r = cli("lab", "status", "--dir", str(tmp_path / "nothing"))
