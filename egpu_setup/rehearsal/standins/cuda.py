@@ -12,6 +12,8 @@ Stand-in choices: the CUDA driver pkg's receipt id is com.nvidia.CUDADriver (unc
 tar.gz files under Contents/Resources/payload/ named after the three --install-package values (the real names
 are unconfirmed); `/usr/local/cuda` is a directory whose bin/include/... link to the CUDA-9.1 tree and whose
 lib/ holds one link per library (so cuDNN and libcuda.dylib can be added there, as the real layout allows).
+The links are relative (the real ones are absolute, unconfirmed): they resolve the same on the Mac, and also when
+the controller reads a host's tree from outside its sandbox.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ for my $dir ('/usr/local/cuda/lib', '/usr/local/cuda') {
     for my $name (readdir $dh) {
         my $path = "$dir/$name";
         next unless -l $path;
-        unlink $path if index(readlink($path), $home) == 0;
+        unlink $path if index(readlink($path), 'Developer/NVIDIA/CUDA-9.1') >= 0;
     }
     closedir $dh;
 }
@@ -90,7 +92,7 @@ def _driver_tree(staging: Path, version: str) -> None:
     kexts.make_kext(
         staging / "Library/Extensions/CUDA.kext", kexts.CUDA_KEXT, "1.1.0", extra={"CFBundleGetInfoString": version}
     )
-    common.link(staging / "usr/local/cuda/lib/libcuda.dylib", f"/{FRAMEWORK}/Versions/A/CUDA")
+    common.link(staging / "usr/local/cuda/lib/libcuda.dylib", f"../../../../{FRAMEWORK}/Versions/A/CUDA")
 
 
 def build_driver_pkg(out: Path, work: Path, version: str) -> Path:
@@ -121,9 +123,9 @@ def _toolkit_tree(staging: Path) -> None:
         unversioned = lib.name.replace(".9.1.dylib", ".dylib")
         common.link(home / "lib" / unversioned, lib.name)
         for name in (lib.name, unversioned):
-            common.link(local / "lib" / name, f"{CUDA_HOME}/lib/{name}")
+            common.link(local / "lib" / name, f"../../../..{CUDA_HOME}/lib/{name}")
     for name in ("bin", "include", "version.txt"):
-        common.link(local / name, f"{CUDA_HOME}/{name}")
+        common.link(local / name, f"../../..{CUDA_HOME}/{name}")
 
 
 def _samples_tree(staging: Path) -> None:
