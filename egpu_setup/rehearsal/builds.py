@@ -49,6 +49,8 @@ def product_version(build: str) -> str:
             f"unknown macOS build {build!r}",
             fix=f"use one of the High Sierra builds: {', '.join(sorted(known))}",
         )
+    if version.count(".") == 2 and version.endswith(".0"):  # 10.13's first release calls itself 10.13 (sw_vers)
+        version = version.removesuffix(".0")
     return version
 
 

@@ -99,3 +99,14 @@ def test_every_registered_executable_has_a_documented_handler():
             continue
         func = getattr(importlib.import_module(f"egpu_setup.rehearsal.macos.{module}"), handler)
         assert func.__doc__ and len(func.__doc__) > 40, f"{path}: handler {module}.{handler} needs its source"
+
+
+def test_builds_come_from_the_matrix_with_their_darwin_version():
+    from egpu_setup.errors import EgpuError
+    from egpu_setup.rehearsal import builds
+
+    assert builds.product_version("17C88") == "10.13.2"
+    assert builds.product_version("17A365") == "10.13"  # sw_vers of the first release says 10.13
+    assert [builds.kernel_version(v) for v in ("10.13", "10.13.2", "10.13.6")] == ["17.0.0", "17.3.0", "17.7.0"]
+    with pytest.raises(EgpuError, match="unknown macOS build '18A391'"):
+        builds.product_version("18A391")
