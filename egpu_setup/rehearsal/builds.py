@@ -9,6 +9,8 @@ transcripts).
 
 from __future__ import annotations
 
+import functools
+
 from egpu_setup.errors import EgpuError
 
 FALLBACK: dict[str, str] = {
@@ -28,6 +30,7 @@ KERNEL_BUILD_STRINGS: dict[str, str] = {
 }
 
 
+@functools.cache  # lab up asks once per host; the matrix does not change under a running process
 def _matrix_builds() -> dict[str, str]:
     try:
         from egpu_setup.matrix import load_matrix
