@@ -186,3 +186,27 @@ def test_clt_93_is_preinstalled_so_provisioning_must_replace_it(tmp_path, cli):
     assert out.startswith("/Library/Developer/CommandLineTools\n")
     assert "version: 9.3.0.0.1.1521514116" in out
     assert cli("lab", "down", "--dir", str(directory)).code == 0
+
+
+@pytest.mark.slow
+def test_fault_switches_reach_the_hosts_installer_and_disk(tmp_path, cli):
+    """`lab fault` as the installer (packaging's stand-in) and df see it: the Nth install fails, a full disk."""
+    pytest.importorskip("egpu_setup.rehearsal.macos.installer")
+    directory = tmp_path / "lab"
+    assert cli("lab", "up", "--dir", str(directory), "--hosts", "1").code == 0
+    lab = Lab(directory)
+    packages = sorted(lab.mirror.glob("python-*.pkg"))
+    if not packages:
+        pytest.skip("the stand-in mirror has no Python package here")
+    sandbox = lab.sandbox("mac1")
+    (sandbox.root / "private/tmp/py.pkg").write_bytes(packages[0].read_bytes())
+    install = "installer -pkg /tmp/py.pkg -target /"
+    assert cli("lab", "fault", "mac1", "--dir", str(directory), "--fail-install", "2").code == 0
+    assert sandbox.run(install, user="root").returncode == 0
+    second = sandbox.run(install, user="root")
+    assert second.returncode == 1 and b"The install failed" in second.stdout + second.stderr
+    assert sandbox.run(install, user="root").returncode == 0  # only the 2nd fails
+    assert cli("lab", "fault", "mac1", "--dir", str(directory), "--disk-full").code == 0
+    assert sandbox.run("df -k / | tail -1").stdout.split()[3] == b"0"
+    assert sandbox.run(install, user="root").returncode == 1
+    assert cli("lab", "down", "--dir", str(directory)).code == 0
