@@ -78,18 +78,29 @@ def test_provision_converges_to_the_loaded_patched_web_driver(lab, provisioned):
         assert state.nvram_get("nvda_drv").rstrip(b"\0") == b"1"
 
 
+def on_mac(host_dir: Path, mac_path: str) -> Path:
+    """A Mac path inside the host tree, its symlinks followed the way the Mac would (absolute ones stay inside)."""
+    from egpu_setup.macho.dyld import Root
+
+    root = Root(host_dir / "root")
+    real = root.realpath(mac_path)
+    assert real is not None, f"{mac_path} does not exist on the host"
+    return root.host(real)
+
+
 def test_provision_installs_cuda_91_cudnn_705_and_selects_clt_92(lab, provisioned):
     for name in HOSTS:
-        root = lab.host_dir(name) / "root"
+        host = lab.host_dir(name)
+        root = host / "root"
         state = lab.machine(name).read()
         assert (state.boot.cuda_driver_version, state.boot.cuda_works) == ("387.128", True)
-        assert (root / "usr/local/cuda/version.txt").read_text() == "CUDA Version 9.1.128\n"
-        header = (root / "usr/local/cuda/include/cudnn.h").read_text()
+        assert on_mac(host, "/usr/local/cuda/version.txt").read_text() == "CUDA Version 9.1.128\n"
+        header = on_mac(host, "/usr/local/cuda/include/cudnn.h").read_text()
         version = [
             re.search(rf"#define CUDNN_{part} (\d+)", header).group(1) for part in ("MAJOR", "MINOR", "PATCHLEVEL")
         ]
         assert version == ["7", "0", "5"]
-        assert (root / "usr/local/cuda/lib/libcudnn.7.dylib").exists()
+        assert on_mac(host, "/usr/local/cuda/lib/libcudnn.7.dylib").is_file()
         assert state.developer_dir == "/Library/Developer/CommandLineTools"
         receipt = plistlib.loads(
             (root / "private/var/db/receipts/com.apple.pkg.CLTools_Executables.plist").read_bytes()
