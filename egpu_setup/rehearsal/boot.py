@@ -224,7 +224,9 @@ def _kextstat_rows(loaded: list[tuple[str, str, str]]) -> list[LoadedKext]:
     rows = []
     address = ADDRESS_BASE
     for index, (bid, version, path) in enumerate(loaded, start=1):
-        digest = hashlib.md5(f"{bid} {version}".encode()).hexdigest().upper()
+        # The kernel's own components (com.apple.kpi.*) share the kernel's UUID, as kextstat shows them.
+        seed = f"kernel {version}" if bid.startswith("com.apple.kpi.") else f"{bid} {version}"
+        digest = hashlib.md5(seed.encode()).hexdigest().upper()
         uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
         size = 0x2000 if bid.startswith("com.apple.kpi.") else 0x1000 * (8 + int(digest[:2], 16))
         is_kpi = bid.startswith("com.apple.kpi.")
@@ -237,7 +239,7 @@ def _kextstat_rows(loaded: list[tuple[str, str, str]]) -> list[LoadedKext]:
                 refs=0 if not is_kpi else 100 + index,
                 address=0 if is_kpi else address,
                 size=0 if is_kpi else size,
-                uuid="" if is_kpi else uuid,
+                uuid=uuid,
                 linked=[] if is_kpi else [1, 3, 4],
             )
         )
