@@ -41,6 +41,10 @@ def receipt_version(action: Any, receipt: str) -> str | None:
     return parse_pkg_info(out).get("version") if rc == 0 else None
 
 
+# installer(8) appends its log here (the file is created on first use); rollback gives back the one before.
+INSTALL_LOG = "/private/var/log/install.log"
+
+
 def receipt_files(receipt: str) -> list[str]:
     """Where pkgutil keeps a receipt (pkgutil(1): /private/var/db/receipts/<id>.bom and .plist)."""
     base = f"/private/var/db/receipts/{receipt}"
@@ -106,7 +110,7 @@ class ActionModule(ActionBase):
             installed_pkg = self._without_installation_check(target_pkg, work)
         ids = list(dict.fromkeys([receipt, *(c["identifier"] for c in comps if c["identifier"])]))
         receipts = [f for rid in ids for f in receipt_files(rid)]
-        tracked = journal.track(self, state_dir, [*paths, *receipts], check_mode=False, trees=False)
+        tracked = journal.track(self, state_dir, [*paths, *receipts, INSTALL_LOG], check_mode=False, trees=False)
         if args["track"]:
             tracked_extra = journal.track(self, state_dir, args["track"], check_mode=False)
             tracked = {key: tracked[key] + tracked_extra[key] for key in ("added", "backed_up", "trees")}

@@ -7,6 +7,7 @@ recorded in the provisioning journal before the command runs, so rollback can un
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
@@ -22,8 +23,15 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "env": {"type": "dict", "default": {}},
     "track": {"type": "list", "elements": "str", "default": []},
     "undo": {"type": "str"},
+    "fetch": {"type": "dict"},
     "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
 }
+
+
+def _fetch_spec(spec: dict[str, Any]) -> tuple[str, Path]:
+    if not {"src", "dest"} <= set(spec):
+        raise TargetCommandError("fetch needs `src` (on the Mac) and `dest` (on the controller)", "", 2)
+    return str(spec["src"]), Path(str(spec["dest"])).expanduser()
 
 
 class ActionModule(ActionBase):
@@ -55,8 +63,20 @@ class ActionModule(ActionBase):
                 prefix += f"cd {quote(args['chdir'])} && "
             rc, out, err = run(self, prefix + args["cmd"], check_rc=False)
             result.update(changed=True, rc=rc, stdout=out, stderr=err)
+            if args["fetch"]:
+                # Brought back whatever the command's status: a failing check's report is what one wants to read.
+                result["fetched"] = self._fetch(args["fetch"])
             if rc != 0:
                 result.update(failed=True, msg=f"non-zero return code {rc}: {(err or out).strip()[-1500:]}")
         except TargetCommandError as exc:
             result.update(exc.result())
         return result
+
+    def _fetch(self, spec: dict[str, Any]) -> str | None:
+        """Copy a file from the Mac to the controller with the connection alone; None when it does not exist."""
+        src, dest = _fetch_spec(spec)
+        if run(self, f"[ -f {quote(src)} ]", check_rc=False)[0] != 0:
+            return None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._connection.fetch_file(src, str(dest))
+        return str(dest)

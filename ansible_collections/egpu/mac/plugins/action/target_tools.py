@@ -67,8 +67,14 @@ class ActionModule(ActionBase):
         base = args["dir"]
         venv, lib = posixpath.join(base, "venv"), posixpath.join(base, "lib")
         try:
-            _, out, _ = run(self, f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; true")
-            venv_ok = run(self, f"{quote(venv)}/bin/python3 -c 'import encodings'", check_rc=False)[0] == 0
+            # One round trip: the stamped digest, and whether the venv's python starts (it may be a broken copy).
+            _, out, _ = run(
+                self,
+                f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; "
+                f"{quote(venv)}/bin/python3 -c 'import encodings' 2>/dev/null && echo venv-ok; true",
+            )
+            venv_ok = "venv-ok" in out.split()
+            out = "\n".join(w for w in out.split() if w != "venv-ok")
             before = out.strip() or None
             changed = before != digest or not venv_ok
             result.update(changed=changed, bundle_sha256=digest, before_sha256=before, venv=venv)

@@ -39,6 +39,10 @@ options:
     description: A command that undoes this one's effect outside the file system (e.g. C(xcode-select --switch
       OLD)); recorded in the journal before running, run by M(egpu.mac.restore) after the files are back.
     type: str
+  fetch:
+    description: C({src, dest}) - after the command, whatever its exit status, copy C(src) from the Mac to C(dest)
+      on the controller with the connection (no Python on the Mac), when C(src) exists.
+    type: dict
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
@@ -79,5 +83,9 @@ stdout:
 stderr:
   description: Error output.
   returned: when run
+  type: str
+fetched:
+  description: The controller path O(fetch) wrote, or null when C(src) did not exist.
+  returned: when run with O(fetch)
   type: str
 """
