@@ -84,3 +84,48 @@ def test_journal_parsing_first_record_wins() -> None:
     assert records.backups == {"/f": "abc"}
     assert records.nvram == {"nvda_drv": ("absent", "")}
     assert records.covers("/a/b/c") and not records.covers("/b")
+
+
+def test_a_payloads_existing_directories_keep_their_mode_not_their_files(tmp_path: Path, local_action: object) -> None:
+    root, state = tmp_path / "root", str(tmp_path / "state")
+    _seed(root)
+    os.chmod(root / "etc", 0o750)
+    payload = [str(root / "etc"), str(root / "etc/new.conf")]
+    result = journal.track(local_action, state, payload, check_mode=False, trees=False)
+    assert result["trees"] == [] and result["backed_up"] == []
+    assert result["added"] == [str(root / "etc/new.conf")]
+    (root / "etc/new.conf").write_text("x")
+    os.chmod(root / "etc", 0o755)  # an installer that sets the payload's mode on an existing directory
+    journal.restore_all(local_action, state, check_mode=False)
+    assert not (root / "etc/new.conf").exists()
+    assert (root / "etc").stat().st_mode & 0o777 == 0o750
+
+
+def test_kept_records_wait_for_a_second_pass(tmp_path: Path, local_action: object) -> None:
+    root, state = tmp_path / "root", str(tmp_path / "state")
+    _seed(root)
+    python, kext = root / "Library/Frameworks/Python.framework", root / "Extensions/Web.kext"
+    (root / "Library/Frameworks").mkdir(parents=True)
+    journal.track(local_action, state, [str(python), str(kext)], check_mode=False, trees=False)
+    python.mkdir(parents=True)
+    kext.mkdir(parents=True)
+    first = journal.restore_all(local_action, state, check_mode=False, keep=[str(root / "Library/Frameworks/Py*")])
+    assert first is not None and first["kept"] == [str(python)]
+    assert python.exists() and not kext.exists()
+    second = journal.restore_all(local_action, state, check_mode=False)
+    assert second is not None and second["removed"] == [str(python)]
+    assert not python.exists() and not Path(state).exists()
+
+
+def test_keeping_a_path_keeps_the_added_directory_above_it() -> None:
+    assert journal.kept("/usr/local/egpu-setup", ["/usr/local/egpu-setup/venv"])
+    assert journal.kept("/Library", ["/Library/Frameworks/Py*"])
+    assert journal.kept("/private/var/db/receipts/org.python.x.plist", ["/private/var/db/receipts/org.python.*"])
+    assert not journal.kept("/Library/Extensions/CUDA.kext", ["/Library/Frameworks/Py*", "/usr/local/bin/python3*"])
+
+
+def test_ls_mode() -> None:
+    assert journal.ls_mode("drwxr-xr-x") == 0o755
+    assert journal.ls_mode("drwxrwxrwt") == 0o1777
+    assert journal.ls_mode("drwxr-sr-T") == 0o3754
+    assert journal.ls_mode("?") is None

@@ -36,8 +36,16 @@ class ActionModule(ActionBase):
             rc, _, _ = run(self, f"[ -f {quote(path)} ]", check_rc=False)
             if rc != 0 and self._task.check_mode:
                 # In check mode an earlier task (a package install) would have created the file.
-                return {**result, "changed": True, "before": None, "after": value,
-                        "msg": f"{path} does not exist yet; {key} would be set to {value}"}  # fmt: skip
+                result.update(changed=True, path=path, key=key, before=None, after=value)
+                result["msg"] = f"{path} does not exist yet; {key} would be set to {value}"
+                if self._task.diff:
+                    result["diff"] = {
+                        "before_header": path,
+                        "after_header": path,
+                        "before": f":{key} = (absent)\n",
+                        "after": f":{key} = {value}\n",
+                    }
+                return result
             if rc != 0:
                 return {**result, "failed": True, "msg": f"{path} does not exist on the target"}
             rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)

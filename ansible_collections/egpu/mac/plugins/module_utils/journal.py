@@ -246,12 +246,13 @@ def _tree_extras(action: Any, state_dir: str, trees: dict[str, str]) -> list[str
 
 
 def kept(path: str, keep: list[str]) -> bool:
-    """PATH is KEEP or below it; a KEEP ending in `*` matches by string prefix (`.../org.python.*`)."""
+    """PATH is KEEP, below it, or above it (removing it would remove KEEP); a KEEP ending in `*` matches by string
+    prefix (`.../org.python.*`)."""
     for k in keep:
         if k.endswith("*"):
-            if path.startswith(k[:-1]):
+            if path.startswith(k[:-1]) or k[:-1].startswith(path.rstrip("/") + "/"):
                 return True
-        elif path == k or path.startswith(k.rstrip("/") + "/"):
+        elif path == k or path.startswith(k.rstrip("/") + "/") or k.startswith(path.rstrip("/") + "/"):
             return True
     return False
 

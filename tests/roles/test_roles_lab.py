@@ -1,0 +1,113 @@
+"""The roles against a rehearsal Mac: check mode changes nothing and says what would change, a run changes, a
+second run changes nothing, rollback gives back the tree byte for byte. The whole playbook (every role, restart,
+verify) is the provisioning tests' (tests/provision); this covers the driver half and the preflight refusals."""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"),
+]
+
+DRIVER_ROLES = ["preflight", "python_bootstrap", "nvidia_webdriver", "egpu_support"]
+
+
+def make_lab(tmp: Path, cli: Callable[..., object], *options: str) -> Path:
+    lab = tmp / "lab"
+    done = cli("lab", "up", "--dir", str(lab), "--hosts", "1", "--reboot-seconds", "0", *options)
+    assert done.code == 0, done.err
+    return lab
+
+
+def play(lab: Path, roles: list[str], *extra: str) -> tuple[int, dict[str, int], str]:
+    playbook = lab / f"play-{'-'.join(roles)}.yml"
+    body = [{"name": "Roles under test", "hosts": "all", "gather_facts": False, "roles": roles}]
+    playbook.write_text(yaml.safe_dump(body))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(lab / "inventory.yml"), str(playbook),
+         "-e", f"egpu_mirror_url=file://{lab}/mirror", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    recap = re.search(r"mac1\s+:\s+(.*)", done.stdout.rsplit("PLAY RECAP", 1)[-1])
+    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))} if recap else {}
+    return done.returncode, counts, done.stdout + done.stderr
+
+
+def digest(lab: Path) -> dict[str, str]:
+    # The provisioning tests' digest of a host: tree, receipts, NVRAM, xcode-select.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("provision_conftest", ROOT / "tests/provision/conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.host_digest(lab / "hosts/mac1")
+
+
+def test_driver_roles_check_apply_reapply_rollback(tmp_path: Path, cli: Callable[..., object]) -> None:
+    lab = make_lab(tmp_path, cli, "--sip", "kext-off")
+    bare = digest(lab)
+
+    rc, counts, out = play(lab, DRIVER_ROLES, "--check", "--diff")
+    assert rc == 0, out
+    assert counts["changed"] >= 4, out  # Python 3, tools, web driver, patch, nvda_drv, kext cache, eGPU support
+    assert "com.nvidia.web-driver: absent" in out and "NVDARequiredOS = 17C88" in out
+    assert digest(lab) == bare, "check mode changed the host"
+
+    rc, counts, out = play(lab, DRIVER_ROLES)
+    assert rc == 0, out
+    assert counts["changed"] >= 4, out
+    root = lab / "hosts/mac1/root"
+    for kext in ("NVDAStartupWeb", "NVDAEGPUSupport"):
+        info = plistlib.loads((root / f"Library/Extensions/{kext}.kext/Contents/Info.plist").read_bytes())
+        assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17C88", kext
+    cache = plistlib.loads((root / "System/Library/PrelinkedKernels/prelinkedkernel").read_bytes())
+    assert {k["NVDARequiredOS"] for k in cache["Kexts"] if k["NVDARequiredOS"]} == {"17C88"}
+
+    rc, counts, out = play(lab, DRIVER_ROLES)
+    assert rc == 0, out
+    assert counts["changed"] == 0, out
+
+    rc, counts, out = play(lab, ["rollback"])
+    assert rc == 0, out
+    assert digest(lab) == bare
+    rc, counts, out = play(lab, ["rollback"])
+    assert rc == 0 and counts["changed"] == 0, out
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (("--sip", "enabled"), "csrutil enable --without kext"),
+        (("--sip", "kext-off", "--gpu", "none"), "No NVIDIA GPU on Thunderbolt"),
+        (("--sip", "kext-off", "--clt", "9.3"), "sudo xcode-select --switch /Library/Developer/CommandLineTools"),
+    ],
+    ids=["kext-signing", "no-gpu", "clt-9.3"],
+)
+def test_preflight_refuses_with_the_remedy_and_changes_nothing(
+    tmp_path: Path, cli: Callable[..., object], options: tuple[str, ...], expected: str
+) -> None:
+    lab = make_lab(tmp_path, cli, *options)
+    before = digest(lab)
+    rc, counts, out = play(lab, ["preflight", "python_bootstrap"])
+    assert rc != 0 and counts["failed"] == 1, out
+    assert expected in out
+    assert digest(lab) == before
