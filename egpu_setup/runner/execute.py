@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -147,10 +148,12 @@ def run_playbook(
     safe_view = SafeView(view)
 
     def on_event(event: dict[str, Any]) -> bool:
-        # ansible-runner's thread: only queue (and decide a requested kill right here, so it lands on time)
+        # ansible-runner's thread: only queue. A requested kill is done right here, within milliseconds of Ansible
+        # writing the event: ansible-runner's own cancel is polled and lands several tasks later.
         events.put(event)
-        if request.kill_when is not None and not cancel.is_set() and request.kill_when(event):
+        if request.kill_when is not None and not killed.is_set() and request.kill_when(event):
             killed.set()
+            kill_ansible_playbook()
             cancel.set()
         return True  # keep the event in artifacts/
 
@@ -217,6 +220,20 @@ def _count_in_background(content: Content, request: RunRequest, extravars: dict[
         state.task_total = count_tasks(content, request, extravars)
 
     threading.Thread(target=count, name="egpu-setup-list-tasks", daemon=True).start()
+
+
+def kill_ansible_playbook() -> None:
+    """SIGKILL the process group of the ansible-playbook that ansible-runner started from this process (it runs
+    in its own session on a pty), the way a crash or a power cut stops a run: no handler, no cleanup."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+            if any(Path(arg).name == "ansible-playbook" for arg in cmdline[:2]) and "--list-tasks" not in cmdline:
+                os.killpg(os.getpgid(child.pid), signal.SIGKILL)
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
 
 
 def _pump(thread: threading.Thread, events: queue.Queue[dict[str, Any]], state: RunState, view: SafeView) -> None:

@@ -39,7 +39,10 @@ def test_preflight_refuses_with_the_remedy_and_changes_nothing(tmp_path, make_la
         assert "Recovery OS" in kext_signing["message"]
         (clt,) = report["hosts"]["mac2"]["failures"]
         assert clt["role"] == "preflight"
-        assert "Install Command Line Tools 9.2" in clt["message"]
+        assert "Command Line Tools 9.2" in clt["message"]
+        assert (
+            "nvcc fatal : The version ('90100') of the host compiler ('Apple clang') is not supported" in clt["message"]
+        )
         assert "sudo xcode-select --switch /Library/Developer/CommandLineTools" in clt["message"]
         assert "clang-902.0.39.1" in clt["message"]  # what the selected tools are now
 

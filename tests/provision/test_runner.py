@@ -161,7 +161,6 @@ def test_a_broken_view_is_logged_and_the_run_goes_on(demo_project, demo_inventor
     assert "progress view failed in event" in own_log and "the terminal went away" in own_log
 
 
-@pytest.mark.slow
 def test_kill_when_stops_ansible_on_the_spot(demo_project, tmp_path, inventory_of):
     inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"], demo_sleep=60)
     request = RunRequest(
@@ -169,7 +168,7 @@ def test_kill_when_stops_ansible_on_the_spot(demo_project, tmp_path, inventory_o
         playbook="provision",
         inventory=inventory,
         kill_when=lambda event: (
-            event.get("event") == "runner_on_ok"
+            event.get("event") == "playbook_on_task_start"
             and event["event_data"].get("task") == "Bring the verification report back"
         ),
     )
@@ -180,6 +179,9 @@ def test_kill_when_stops_ansible_on_the_spot(demo_project, tmp_path, inventory_o
     assert time.monotonic() - started < 30  # not the 60 s sleep
     assert outcome.report["status"] == "killed" and outcome.exit_code == 1
     assert (outcome.run_dir / "artifacts/ansible/status").read_text() == "canceled"
+    # killed as the task started: it never ran, and the marker task before it did
+    assert not (outcome.run_dir / "verify/alpha.json").exists()
+    assert (tmp_path / "hosts/alpha.txt").exists()
 
 
 def test_live_view_shows_role_task_counts_and_progress():
