@@ -123,8 +123,9 @@ def run_playbook(
 
     `on_start` gets the log's path before Ansible starts (so people can follow it with `tail -F`).
 
-    Raises EgpuError (exit 2) when Ansible stops before running any host because of its input, or when no
-    host of the inventory matches.
+    Raises EgpuError when ansible-playbook stops before any host ran (exit 2 when its inputs are at fault: a
+    parser or option error, rc 4 or 5; else 1), and when no host of the inventory matches (exit 2). The report
+    is written first in every case.
     """
     import ansible_runner
 
@@ -178,7 +179,7 @@ def run_playbook(
             ident=IDENT,
             suppress_env_files=True,  # nothing of this run's env (--check!) may leak into another
             quiet=True,  # ansible's output goes to the log file, the view shows progress
-            settings={"pexpect_timeout": 0.5},  # how often a kill request is looked at
+            settings={"pexpect_timeout": 0.5},  # how often ansible-runner looks at a cancel (Ctrl-C)
             event_handler=on_event,
             cancel_callback=cancel.is_set,
         )

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 HOSTS = ("mac1",)
 WEBDRIVER = "387.10.10.10.25.156"
 CLT_92_RECEIPT = "9.2.0.0.1.1510905681"
+RESTART = "Restart the Mac so that the installed drivers load"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,11 @@ def test_plan_on_bare_hosts_changes_nothing_and_lists_the_changes(lab, bare, dig
         assert digest_of(lab.host_dir(name)) == bare[name]
         changes = report["hosts"][name]["changes"]
         roles = {change["role"] for change in changes}
-        assert {"nvidia_webdriver", "cuda_driver"} <= roles, changes
+        assert {"python_bootstrap", "nvidia_webdriver", "egpu_support", "cuda_driver", "cuda_toolkit"} <= roles
+        assert {"xcode_clt", "cudnn", "mxnet"} <= roles
+        assert RESTART in [change["task"] for change in changes]  # the restart a real run would make
+        patch = next(c for c in changes if "NVDARequiredOS" in c["task"] and c["role"] == "nvidia_webdriver")
+        assert "17C88" in patch["diff"]
         assert report["hosts"][name]["failed"] == 0
 
 
@@ -66,7 +71,9 @@ def test_provision_converges_to_the_loaded_patched_web_driver(lab, provisioned):
     report, _ = provisioned
     assert report["status"] == "ok"
     for name in HOSTS:
+        assert [c["task"] for c in report["hosts"][name]["changes"]].count(RESTART) == 1
         state = lab.machine(name).read()
+        assert state.boot.count == 2  # the restart that loaded the drivers
         loaded = {kext.bundle_id: kext.version for kext in state.kexts}
         assert loaded.get("com.nvidia.NVDAStartupWeb") == WEBDRIVER, state.boot.notes
         assert "com.nvidia.NVDAEGPUSupport" in loaded, state.boot.notes

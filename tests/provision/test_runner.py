@@ -82,6 +82,7 @@ def test_second_run_changes_nothing(cli, demo_project, tmp_path, inventory_of):
     assert report["run_dir"] != first["run_dir"]  # a fresh private data dir per run
 
 
+@pytest.mark.slow
 def test_plan_lists_diffs_changes_nothing_and_leaks_no_check_mode(cli, demo_project, tmp_path, inventory_of):
     inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"])
     marker = tmp_path / "hosts/alpha.txt"
