@@ -244,3 +244,12 @@ def test_run_report_is_rebuilt_from_kept_artifacts(cli, demo_project, demo_inven
         name: host["changed"] for name, host in report["hosts"].items()
     }
     assert yaml.safe_load((Path(report["run_dir"]) / "artifacts/ansible/status").read_text()) == "successful"
+
+
+def test_rollback_rehearse_needs_an_existing_lab(cli, demo_project, tmp_path):
+    result = cli("rollback", "--rehearse", "--lab-dir", str(tmp_path / "nolab"))
+
+    assert result.code == 2
+    assert f"error: no rehearsal lab at {tmp_path / 'nolab'}" in result.err
+    assert "provision --rehearse" in result.err
+    assert not (tmp_path / "nolab").exists()
