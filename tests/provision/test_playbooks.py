@@ -70,3 +70,4 @@ def test_example_inventory_is_plain_ansible_with_the_lab_settings():
     assert host_vars["mac-03"]["egpu_profile"] == "native"  # a host can differ from its group
     for name in ("egpu_cache_dir", "egpu_mirror_url", "egpu_lock_file", "ansible_become_method"):
         assert name in host_vars["mac-01"], name
+    assert host_vars["mac-01"]["ansible_become"] is True
