@@ -65,3 +65,12 @@ def test_syntax_check_of_a_play_with_every_role(tmp_path: Path) -> None:
 def test_ansible_lint_production_profile_is_clean_on_roles() -> None:
     done = ansible("ansible-lint", "--profile", "production", "--offline", "roles/")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ansible_doc_renders_every_action_module() -> None:
+    names = [f"egpu.mac.{p.stem}" for p in sorted((COLLECTION / "action").glob("*.py"))]
+    done = ansible("ansible-doc", "-t", "module", *names)
+    assert done.returncode == 0, done.stderr
+    for name in names:
+        assert name.rsplit(".", 1)[1] in done.stdout
+    assert "ERROR" not in done.stderr, done.stderr
