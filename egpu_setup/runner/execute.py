@@ -37,6 +37,7 @@ log = logging.getLogger("egpu_setup.runner")
 IDENT = "ansible"  # artifacts/<IDENT>/ under the run dir: job_events/, stdout, rc, status
 LOG_NAME = "ansible.log"  # the full ansible-playbook output: a link to artifacts/<IDENT>/stdout
 VERIFY_DIR = "verify"  # gpu_verify fetches <host>.json here (extravar egpu_verify_fetch_dir)
+BECOME_PROMPT = r"^BECOME password.*:\s*?$"  # what ansible-playbook --ask-become-pass prints
 
 
 def make_run_dir(runs_dir: Path, command: str) -> Path:
@@ -175,7 +176,8 @@ def run_playbook(
             limit=request.limit,
             extravars=extravars,
             envvars=ansible_env(content),
-            cmdline="--check --diff" if request.check else None,
+            cmdline=" ".join(_cmdline(request)) or None,
+            passwords={BECOME_PROMPT: request.become_password} if request.become_password is not None else None,
             ident=IDENT,
             suppress_env_files=True,  # nothing of this run's env (--check!) may leak into another
             quiet=True,  # ansible's output goes to the log file, the view shows progress
@@ -214,6 +216,13 @@ def run_playbook(
     if interrupted:
         raise KeyboardInterrupt
     return RunOutcome(report=report, exit_code=exit_code, run_dir=run_dir, log=log_path)
+
+
+def _cmdline(request: RunRequest) -> list[str]:
+    args = ["--check", "--diff"] if request.check else []
+    if request.become_password is not None:
+        args.append("--ask-become-pass")
+    return args
 
 
 def _count_in_background(content: Content, request: RunRequest, extravars: dict[str, Any], state: RunState) -> None:

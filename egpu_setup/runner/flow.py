@@ -37,6 +37,7 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
         limit=args.limit,
         profile=args.profile,
         check=check,
+        become_password=ask_become_password(ctx) if args.ask_become_pass else None,
     )
     outcome = run_playbook(content, request, choose_view(ctx, command), on_start=lambda log: ctx.note(f"log: {log}"))
     report = outcome.report
@@ -44,6 +45,12 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
     if args.json:
         ctx.emit_json(REPORT_KIND, {k: v for k, v in report.items() if k not in ("schema_version", "kind")})
     return outcome.exit_code
+
+
+def ask_become_password(ctx: Context) -> str:
+    import getpass
+
+    return getpass.getpass("BECOME password: ", stream=ctx.stderr)
 
 
 def choose_view(ctx: Context, command: str) -> View:

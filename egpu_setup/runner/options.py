@@ -38,6 +38,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the rehearsal lab for --rehearse (default: $EGPU_SETUP_LAB or ~/.local/share/egpu-setup/lab)",
     )
+    parser.add_argument(
+        "-K",
+        "--ask-become-pass",
+        action="store_true",
+        help="ask for the sudo password of the Macs (as ansible-playbook -K); it goes to Ansible's prompt only",
+    )
     parser.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
 
 

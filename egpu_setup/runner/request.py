@@ -26,6 +26,9 @@ class RunRequest:
     check: bool = False  # check mode with diff (`plan`)
     extravars: dict[str, Any] = field(default_factory=dict)
     runs_dir: Path | None = None  # default egpu_setup.paths.runs_dir()
+    # sudo's password for become (-K): answered at ansible-playbook's prompt through ansible-runner's
+    # `passwords`, never an extravar or an env file
+    become_password: str | None = field(default=None, repr=False)
     # Called in ansible-runner's thread with every event; True kills ansible-playbook right there (its process
     # group gets SIGKILL), the way a crash or a power cut would stop a run. Tests use it to stop between steps.
     kill_when: Callable[[dict[str, Any]], bool] | None = None

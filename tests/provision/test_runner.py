@@ -253,3 +253,16 @@ def test_rollback_rehearse_needs_an_existing_lab(cli, demo_project, tmp_path):
     assert f"error: no rehearsal lab at {tmp_path / 'nolab'}" in result.err
     assert "provision --rehearse" in result.err
     assert not (tmp_path / "nolab").exists()
+
+
+def test_the_become_password_answers_ansibles_prompt_and_is_nowhere_on_disk(demo_project, demo_inventory, tmp_path):
+    secret = "s3cret-become-pass"
+    request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory, become_password=secret)
+
+    outcome = run_playbook(find_content(), request, PlainView(io.StringIO()))
+
+    assert outcome.exit_code == 0  # ansible-playbook -K got its answer (else it would wait at the prompt)
+    assert "--ask-become-pass" in (outcome.run_dir / "artifacts/ansible/command").read_text()
+    for path in outcome.run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
