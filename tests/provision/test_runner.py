@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -266,3 +267,20 @@ def test_the_become_password_answers_ansibles_prompt_and_is_nowhere_on_disk(demo
     for path in outcome.run_dir.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs an ssh client")
+def test_an_unreachable_host_is_exit_1_with_the_reason(cli, demo_project, tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {"all": {"hosts": {"gone": {"ansible_host": "127.0.0.1", "ansible_port": 1, "demo_dir": str(tmp_path)}}}}
+        )
+    )
+
+    result = cli("provision", "-i", str(inventory), "--json")
+
+    assert result.code == 1
+    host = json.loads(result.out)["hosts"]["gone"]
+    assert (host["status"], host["unreachable"]) == ("unreachable", 1)
+    assert "Connection refused" in host["failures"][0]["message"]
