@@ -23,7 +23,7 @@ class RunOutcome:
     log: Path
 
 
-def host_entry(host: HostState, check: bool, verify: dict[str, Any] | None) -> dict[str, Any]:
+def host_entry(host: HostState, verify: dict[str, Any] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "status": host.status,
         "ok": host.ok,
@@ -55,7 +55,6 @@ def build_report(
     duration_s: float,
     verify_reports: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    check = bool(request.get("check"))
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "kind": REPORT_KIND,
@@ -66,7 +65,7 @@ def build_report(
         "duration_s": round(duration_s, 2),
         "run_dir": str(run_dir),
         "log": str(log),
-        "hosts": {name: host_entry(state.hosts[name], check, verify_reports.get(name)) for name in sorted(state.hosts)},
+        "hosts": {name: host_entry(state.hosts[name], verify_reports.get(name)) for name in sorted(state.hosts)},
     }
 
 

@@ -77,7 +77,6 @@ class RunState:
     play: str | None = None
     task_total: int | None = None  # tasks of the playbook per host, when known (see execute.count_tasks)
     stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
-    no_hosts_matched: bool = False
     started: float = field(default_factory=time.monotonic)
 
     def host(self, name: str) -> HostState:
@@ -95,8 +94,6 @@ class RunState:
             host.role, host.task = data.get("role"), data.get("task")
         elif kind in RESULT_EVENTS and data.get("host"):
             self._result(RESULT_EVENTS[kind], data)
-        elif kind == "playbook_on_no_hosts_matched":
-            self.no_hosts_matched = True
         elif kind == "playbook_on_stats":
             self.stats = data
             self._final_counts(data)
