@@ -189,8 +189,11 @@ def run_playbook(
         try:
             _pump(thread, events, state, safe_view)
         except KeyboardInterrupt:
+            # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
+            # ansible-runner's cancel would SIGKILL it at its next poll: do that now.
             interrupted = True
             cancel.set()
+            kill_ansible_playbook()
             _pump(thread, events, state, safe_view)
         finally:
             safe_view.stop(state)

@@ -284,3 +284,24 @@ def test_an_unreachable_host_is_exit_1_with_the_reason(cli, demo_project, tmp_pa
     host = json.loads(result.out)["hosts"]["gone"]
     assert (host["status"], host["unreachable"]) == ("unreachable", 1)
     assert "Connection refused" in host["failures"][0]["message"]
+
+
+class CtrlCView(PlainView):
+    def event(self, event: dict[str, Any], state: RunState) -> None:
+        if event.get("event") == "playbook_on_task_start" and "Wait a little" in event["event_data"].get("task", ""):
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_stops_ansible_and_still_writes_the_report(demo_project, tmp_path, inventory_of):
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"], demo_sleep=60)
+    request = RunRequest(command="provision", playbook="provision", inventory=inventory)
+    started = time.monotonic()
+
+    with pytest.raises(KeyboardInterrupt):
+        run_playbook(find_content(), request, CtrlCView(io.StringIO()))
+
+    assert time.monotonic() - started < 30  # ansible-playbook was stopped, not waited for
+    (run_dir,) = runs_of(tmp_path)
+    report = json.loads((run_dir / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("interrupted", 130)
+    assert report["hosts"]["alpha"]["changed"] == 1
