@@ -13,9 +13,7 @@ import json
 import logging
 import os
 import queue
-import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +28,7 @@ from egpu_setup.runner.content import Content
 from egpu_setup.runner.report import RunOutcome, build_report, write_report
 from egpu_setup.runner.request import RunRequest
 from egpu_setup.runner.state import RunState
+from egpu_setup.runner.task_count import count_playbook
 from egpu_setup.runner.view import SafeView, View
 
 log = logging.getLogger("egpu_setup.runner")
@@ -69,7 +68,7 @@ def ansible_env(content: Content) -> dict[str, str]:
 
 
 def playbook_args(content: Content, request: RunRequest, extravars: dict[str, Any]) -> list[str]:
-    """The arguments of the equivalent plain `ansible-playbook` command (shown in the report, used by --list-tasks)."""
+    """The arguments of the equivalent plain `ansible-playbook` command (recorded in the report)."""
     args = ["-i", str(request.inventory)]
     if request.limit:
         args += ["--limit", request.limit]
@@ -78,26 +77,6 @@ def playbook_args(content: Content, request: RunRequest, extravars: dict[str, An
     if request.check:
         args += ["--check", "--diff"]
     return [*args, str(content.playbook(request.playbook))]
-
-
-def count_tasks(content: Content, request: RunRequest, extravars: dict[str, Any]) -> int | None:
-    """Tasks per host in the playbook, from `ansible-playbook --list-tasks`, for the live view's progress bar.
-
-    Dynamic includes add tasks at run time; the view then grows the total. None when it cannot tell.
-    """
-    env = {**os.environ, **ansible_env(content)}
-    command = ["ansible-playbook", "--list-tasks", *playbook_args(content, request, extravars)]
-    try:
-        done = subprocess.run(
-            command, cwd=content.root, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        log.debug("ansible-playbook --list-tasks failed", exc_info=True)
-        return None
-    if done.returncode != 0:
-        return None
-    # Task lines are indented six spaces under "tasks:" and end with their tags; play lines have four.
-    return sum(1 for line in done.stdout.splitlines() if re.match(r"^ {6}\S.*\tTAGS: ", line)) or None
 
 
 @contextlib.contextmanager
@@ -167,7 +146,7 @@ def run_playbook(
     with _run_log(run_dir):
         log.info("run %s: %s", request.command, " ".join(summary["ansible_playbook"]))
         if getattr(view, "wants_task_total", False):
-            _count_in_background(content, request, extravars, state)
+            state.tasks = count_playbook(content, playbook)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
             project_dir=str(content.root),
@@ -226,13 +205,6 @@ def _cmdline(request: RunRequest) -> list[str]:
     if request.become_password is not None:
         args.append("--ask-become-pass")
     return args
-
-
-def _count_in_background(content: Content, request: RunRequest, extravars: dict[str, Any], state: RunState) -> None:
-    def count() -> None:
-        state.task_total = count_tasks(content, request, extravars)
-
-    threading.Thread(target=count, name="egpu-setup-list-tasks", daemon=True).start()
 
 
 def kill_ansible_playbook() -> None:

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from egpu_setup.runner.task_count import TaskCount
+
 # Events that end one task on one host (item events are parts of a task and are not counted again).
 RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -75,7 +77,8 @@ class RunState:
 
     hosts: dict[str, HostState] = field(default_factory=dict)
     play: str | None = None
-    task_total: int | None = None  # tasks of the playbook per host, when known (see execute.count_tasks)
+    # task results per host and the playbook's dynamic includes, when known (task_count.count_playbook)
+    tasks: TaskCount | None = None
     stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
     started: float = field(default_factory=time.monotonic)
 
@@ -118,6 +121,8 @@ class RunState:
                 host.failures.append(Failure(task, data.get("role"), failure_message(res)))
         elif status == "skipped":
             host.skipped += 1
+            if self.tasks is not None:
+                host.done += self.tasks.skipped_include(data.get("role"), task)  # its tasks will not run
         else:
             host.unreachable += 1
             host.failures.append(Failure(task, data.get("role"), failure_message(res)))

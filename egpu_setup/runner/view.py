@@ -115,7 +115,7 @@ class LiveView:
         ):
             table.add_column(column, justify=justify, no_wrap=column != "now")  # type: ignore[arg-type]
         for host in state.hosts.values():
-            total = max(state.task_total or 0, host.done) or None
+            total = max(state.tasks.total if state.tasks else 0, host.done) or None
             now = _task_label(host.role, host.task)
             if state.stats is not None:  # the play is over: say how it ended instead of the last task
                 now = f"{host.status}" if host.status != "ok" else "done"
@@ -126,7 +126,7 @@ class LiveView:
                 _styled(host.changed, "yellow"),
                 _styled(host.failed + host.unreachable, "red"),
                 str(host.skipped),
-                ProgressBar(total=total, completed=host.done, width=24),
+                ProgressBar(total=total, completed=total if state.stats and total else host.done, width=24),
                 _elapsed(host.duration_s if host.finished and state.stats else time.monotonic() - host.started),
             )
         return table

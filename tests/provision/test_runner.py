@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from egpu_setup.runner.content import find_content
-from egpu_setup.runner.execute import count_tasks, run_playbook
+from egpu_setup.runner.execute import run_playbook
 from egpu_setup.runner.request import RunRequest
 from egpu_setup.runner.state import RunState
+from egpu_setup.runner.task_count import TaskCount, count_playbook
 from egpu_setup.runner.view import LiveView, PlainView
 
 
@@ -192,7 +193,7 @@ def test_live_view_shows_role_task_counts_and_progress():
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system=None)
     view = LiveView(console, "egpu-setup provision")
-    state = RunState(task_total=4)
+    state = RunState(tasks=TaskCount(total=4))
     for event in (
         {"event": "playbook_on_play_start", "event_data": {"name": "Provision"}},
         {"event": "runner_on_start", "event_data": {"host": "mac1", "role": "cudnn", "task": "Ensure cuDNN"}},
@@ -216,9 +217,35 @@ def test_live_view_shows_role_task_counts_and_progress():
     assert "━" in row  # the progress bar: 2 of 4 tasks
 
 
-def test_count_tasks_lists_the_playbook(demo_project, demo_inventory):
-    request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory)
-    assert count_tasks(find_content(), request, {}) == 4
+def test_task_count_follows_includes_and_skipped_ones_count_as_done(demo_project):
+    (demo_project / "roles/demo/tasks/extra.yml").write_text(
+        "- name: One\n  ansible.builtin.debug:\n\n- name: Two\n  ansible.builtin.debug:\n"
+    )
+    main = demo_project / "roles/demo/tasks/main.yml"
+    main.write_text(
+        main.read_text()
+        + "\n- name: Ensure extra {{ demo_dir }} things\n  ansible.builtin.include_tasks: extra.yml\n"
+        + "\n- name: Also import\n  ansible.builtin.import_tasks: extra.yml\n"
+    )
+
+    counted = count_playbook(find_content(), demo_project / "playbooks/provision.yml")
+
+    assert counted.total == 4 + (1 + 2) + 2  # four tasks, an include and its two, an import's two
+    assert counted.skipped_include("demo", "Ensure extra /tmp/x things") == 2  # rendered Jinja matches
+    assert counted.skipped_include("demo", "Ensure the marker file is written") == 0
+    state = RunState(tasks=counted)
+    state.apply(
+        {
+            "event": "runner_on_skipped",
+            "event_data": {
+                "host": "a",
+                "role": "demo",
+                "task": "Ensure extra /x things",
+                "task_action": "include_tasks",
+            },
+        }
+    )
+    assert state.hosts["a"].done == 3
 
 
 def test_help_stays_fast_and_imports_no_runner():
