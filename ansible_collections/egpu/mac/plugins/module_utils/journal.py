@@ -130,7 +130,7 @@ def plan_tracking(
     """
     records = read_journal(action, state_dir)
     wanted = [posixpath.normpath(p) for p in paths if p]
-    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p) and p not in records.modes]
+    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p) and (trees or p not in records.modes)]
     if not wanted:
         return [], {"added": [], "backed_up": [], "trees": []}
     probes = dict.fromkeys(a for p in wanted for a in [p, *_ancestors(p)])
@@ -178,6 +178,9 @@ def plan_tracking(
             if mode is not None:
                 lines.append(f"mode\t{mode:04o}\t{path}")
         elif kind == "D":
+            mode = ls_mode(extra)
+            if mode is not None:
+                lines.append(f"mode\t{mode:04o}\t{path}")
             listing = hashlib.sha256(path.encode()).hexdigest()[:16]
             names = [entry for _, entry, _ in tree_entries.get(path, [])]
             lines.append(f"tree\t{listing}\t{path}\t" + "\n".join(names))
