@@ -31,6 +31,7 @@ first command after the reboot delay boots it (boot.boot): the reboot is a decla
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -67,6 +68,26 @@ def project_package_dir() -> Path:
     return Path(egpu_setup.__file__).resolve().parent
 
 
+@functools.cache
+def hidden_perl_lib() -> str:
+    """PERL5LIB for the controller's Perl modules at their hidden path.
+
+    macOS ships Perl and scripts on it (shasum, the CUDA uninstaller); the host runs Linux's perl from the hidden
+    runtime, whose compiled-in @INC points at /usr/share/perl..., which is the Mac's /usr inside a host.
+    """
+    perl = shutil.which("perl")
+    if not perl:
+        return ""
+    try:
+        out = subprocess.run(
+            [perl, "-e", 'print join("\\n", @INC)'], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    dirs = [f"{image.LINUX}{d}" for d in out.splitlines() if d.startswith("/usr/")]
+    return ":".join(dirs)
+
+
 @dataclass
 class Sandbox:
     host_dir: Path
@@ -97,6 +118,9 @@ class Sandbox:
             "EGPU_SIM_PYTHON": image.SIM_PYTHON,
             "LD_LIBRARY_PATH": f"{image.PYTHON3}/lib",
         }
+        perl_lib = hidden_perl_lib()
+        if perl_lib:
+            env["PERL5LIB"] = perl_lib
         preload = self.root / image.UNAME_LIB.lstrip("/")
         if preload.exists():
             state = self.machine.read()

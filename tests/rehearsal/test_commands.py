@@ -281,3 +281,10 @@ def test_the_hidden_runtime_serves_shims_python_and_zig(host):
     r = host.sh("/.rehearsal/ziglang/zig version && test -w /.rehearsal/zig-cache && echo writable")
     assert r.rc == 0 and r.out.endswith("writable\n"), r
     assert host.sh("file /bin/sh").rc == 0  # Linux tools find their data (file's magic database)
+
+
+def test_shasum_runs_on_the_hosts_perl(host):
+    """macOS ships shasum (a Perl script); roles and the CUDA uninstaller rely on Perl with its modules."""
+    r = host.sh("printf abc > /tmp/abc && shasum -a 256 /tmp/abc")
+    assert r.rc == 0, r.err
+    assert r.out == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /tmp/abc\n"
