@@ -76,7 +76,9 @@ class Backend(Protocol):
     def linux_driver_version(self) -> str | None: ...
     def copy_bandwidth(self, size: int, repeat: int) -> tuple[float, float]: ...
     def sgemm(self, n: int, repeat: int) -> cuda_api.SgemmResult: ...
-    def mxnet(self, want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]: ...
+    def mxnet(
+        self, want_gpu: bool, quick: bool, locate_only: bool = False, import_only: bool = False
+    ) -> dict[str, Any]: ...
     def mach_o_dependencies(self, library: str) -> list[tuple[str, str | None]]: ...
 
 
@@ -191,8 +193,10 @@ class SystemBackend:
         cublas, path = cuda_api.load_cublas(self._platform, runtime.path, self._driver_version())
         return cuda_api.sgemm(runtime, cublas, path, n, repeat)
 
-    def mxnet(self, want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]:
-        return run_mxnet_probe(self._mxnet_python, want_gpu, quick, locate_only)
+    def mxnet(
+        self, want_gpu: bool, quick: bool, locate_only: bool = False, import_only: bool = False
+    ) -> dict[str, Any]:
+        return run_mxnet_probe(self._mxnet_python, want_gpu, quick, locate_only, import_only)
 
     def mach_o_dependencies(self, library: str) -> list[tuple[str, str | None]]:
         return mach_o_dependencies(self._mac.root, library)
@@ -215,7 +219,9 @@ def stripped_environment() -> tuple[dict[str, str], list[str]]:
     return {k: v for k, v in os.environ.items() if not k.startswith("DYLD_")}, removed
 
 
-def run_mxnet_probe(python: str, want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]:
+def run_mxnet_probe(
+    python: str, want_gpu: bool, quick: bool, locate_only: bool = False, import_only: bool = False
+) -> dict[str, Any]:
     """Run mxnet_probe.py under `python` without DYLD_* variables; its JSON plus how the process ended."""
     env, removed = stripped_environment()
     timeout = 180 if quick else 420
@@ -225,6 +231,7 @@ def run_mxnet_probe(python: str, want_gpu: bool, quick: bool, locate_only: bool 
         argv += ["--gpu"] if want_gpu else []
         argv += ["--quick"] if quick else []
         argv += ["--locate-only"] if locate_only else []
+        argv += ["--import-only"] if import_only else []
         try:
             done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:

@@ -1,6 +1,8 @@
 """Exercise MXNet in a child process and write what happened as JSON.
 
-`python mxnet_probe.py OUT [--gpu] [--quick] [--locate-only]`; --locate-only finds libmxnet.so without importing.
+`python mxnet_probe.py OUT [--gpu] [--quick] [--locate-only | --import-only]`; --locate-only finds libmxnet.so
+without importing; --import-only imports MXNet and reads its features without running anything (a rehearsal
+Mac, where nothing can run on a GPU).
 
 Run as a plain script (standard library + mxnet + numpy, no egpu_setup import) by `egpu_setup.verify.backend`,
 with every DYLD_* variable removed from its environment: SIP strips them from child processes on macOS anyway,
@@ -140,14 +142,15 @@ def locate_library() -> str | None:
     return None
 
 
-def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]:
+def probe(want_gpu: bool, quick: bool, locate_only: bool = False, import_only: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {"python": sys.executable, "library": locate_library()}
     if locate_only:
         return result
     started = time.perf_counter()
     try:
         import mxnet as mx
-        import numpy as np
+
+        np = None if import_only else importlib.import_module("numpy")
     except Exception:
         result["import"] = {"ok": False, "error": _error(), "seconds": round(time.perf_counter() - started, 2)}
         return result
@@ -165,6 +168,9 @@ def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, A
         except Exception:
             result["features_error"] = _error()
             result["features"] = {}
+    elif import_only:
+        result["features"] = {}
+        result["features_source"] = "none (MXNet < 1.5 has no runtime.Features and nothing may run here)"
     else:
         # MXNet before 1.5 (the default profile builds 1.0.0) has no runtime.Features: ask the GPU itself;
         # whether cuDNN is compiled in stays unknown here (mxnet.libraries sees libcudnn among the references).
@@ -180,6 +186,8 @@ def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, A
     except Exception:
         result["num_gpus"] = 0
         result["num_gpus_error"] = _error()
+    if import_only:
+        return result
     on_gpu = want_gpu and result["num_gpus"] > 0
     sections = [("ndarray", lambda: compare_ndarray(mx, np, on_gpu))]
     if on_gpu:
@@ -195,7 +203,12 @@ def probe(want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, A
 
 def main(argv: list[str]) -> int:
     out = argv[0]
-    result = probe(want_gpu="--gpu" in argv, quick="--quick" in argv, locate_only="--locate-only" in argv)
+    result = probe(
+        want_gpu="--gpu" in argv,
+        quick="--quick" in argv,
+        locate_only="--locate-only" in argv,
+        import_only="--import-only" in argv,
+    )
     with open(out, "w") as handle:
         json.dump(result, handle)
     return 0

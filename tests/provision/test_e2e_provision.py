@@ -147,6 +147,12 @@ def test_provision_brings_back_a_passing_verify_report(provisioned):
         assert verify is not None, f"{name}: no verify report in the run report"
         assert verify["kind"] == "verify"
         assert (verify["summary"]["outcome"], verify["summary"]["failed"]) == ("pass", 0), verify["summary"]
+        status = {c["name"]: (c["status"], c.get("reason")) for c in verify["checks"]}
+        for meaningful in ("gpu.present", "cuda.driver", "cuda.runtime", "cudnn", "mxnet.import", "mxnet.features",
+                           "mxnet.libraries"):  # fmt: skip
+            assert status[meaningful][0] == "pass", (meaningful, status[meaningful])
+        for on_gpu in ("link.bandwidth", "gpu.compute", "mxnet.ndarray", "mxnet.train"):
+            assert status[on_gpu] == ("skip", "rehearsal host"), (on_gpu, status[on_gpu])
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,9 @@ class FakeBackend:
         self.calls.append(f"sgemm {n} {repeat}")
         return _give(self.sgemm_result)  # type: ignore[no-any-return]
 
-    def mxnet(self, want_gpu: bool, quick: bool, locate_only: bool = False) -> dict[str, Any]:
+    def mxnet(
+        self, want_gpu: bool, quick: bool, locate_only: bool = False, import_only: bool = False
+    ) -> dict[str, Any]:
         self.calls.append(f"mxnet gpu={want_gpu} quick={quick} locate_only={locate_only}")
         return _give(self.mxnet_result)  # type: ignore[no-any-return]
 

@@ -72,6 +72,22 @@ def rehearsal_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mach_o, mac_c
     _script(bin_dir / "system_profiler", mac_command_output["system_profiler"])
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("EGPU_REHEARSAL", "1")
+    # The rehearsal's MXNet is the lab's stand-in: it imports and reports its build features, and runs nothing.
+    # This one stands for it, ahead of the controller's CPU wheel on the probe's path.
+    package = tmp_path / "standin-mxnet" / "mxnet"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "__version__ = '1.0.0'\n"
+        "class _Features(dict):\n"
+        "    def is_enabled(self, name):\n"
+        "        return self[name]\n"
+        "class runtime:\n"
+        "    @staticmethod\n"
+        "    def Features():\n"
+        "        return _Features(CUDA=CUDA, CUDNN=True)\n"
+        "CUDA = True\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(package.parent))
     return root
 
 
@@ -86,11 +102,13 @@ def test_rehearsal_runs_what_is_meaningful_and_skips_gpu_execution(rehearsal_mac
     checks = {c.name: c for c in report.checks}
     assert {n: c.status.value for n, c in checks.items()} == {
         "gpu.present": "pass", "cuda.driver": "pass", "cuda.runtime": "pass", "cudnn": "pass",
-        "link.bandwidth": "skip", "gpu.compute": "skip", "mxnet.import": "skip", "mxnet.features": "skip",
+        "link.bandwidth": "skip", "gpu.compute": "skip", "mxnet.import": "pass", "mxnet.features": "pass",
         "mxnet.ndarray": "skip", "mxnet.train": "skip", "mxnet.libraries": "pass",
     }  # fmt: skip
-    for name in ("link.bandwidth", "gpu.compute", "mxnet.import", "mxnet.train"):
+    for name in ("link.bandwidth", "gpu.compute", "mxnet.ndarray", "mxnet.train"):
         assert checks[name].reason == REHEARSAL_REASON
+    assert checks["mxnet.import"].measurements["version"] == "1.0.0"
+    assert checks["mxnet.features"].measurements["features"] == {"CUDA": True, "CUDNN": True}
     assert report.host.platform == "darwin" and report.host.rehearsal and report.host.os_build == "17C88"
     present = checks["gpu.present"].measurements
     assert present["webdriver_loaded"] and present["webdriver_version"] == "387.10.10.10.25.156"
@@ -125,3 +143,13 @@ def test_rehearsal_wrong_cudnn_version_fails(rehearsal_mac) -> None:
     header.write_text("#define CUDNN_MAJOR 7\n#define CUDNN_MINOR 1\n#define CUDNN_PATCHLEVEL 4\n")
     cudnn = next(c for c in _run(rehearsal_mac, None).checks if c.name == "cudnn")
     assert (cudnn.status, cudnn.reason) == (Status.FAIL, "cuDNN 7.1.4, the profile needs 7.0.5")
+
+
+def test_rehearsal_fails_an_mxnet_built_without_cuda(rehearsal_mac, tmp_path) -> None:
+    init = tmp_path / "standin-mxnet" / "mxnet" / "__init__.py"
+    init.write_text(init.read_text().replace("CUDA = True", "CUDA = False"))
+    report = _run(rehearsal_mac, "/Users/admin/fixed/lib/libmxnet.so")
+    features = next(c for c in report.checks if c.name == "mxnet.features")
+    assert features.status is Status.FAIL
+    assert "built without CUDA" in features.reason
+    assert report.exit_code == ExitCode.CHECK_FAILED

@@ -106,7 +106,8 @@ def _payload(staging: Path, version: str, build: str) -> None:
         ext / "GeForceWeb.kext",
         kexts.WEB_GEFORCE,
         version,
-        extra={"CFBundleGetInfoString": f"GeForceWeb {version}, Copyright 2006-2018 NVIDIA Corporation."},
+        # The version is the string's last word, where webdriver.sh reads it (NVIDIA's other words: unconfirmed).
+        extra={"CFBundleGetInfoString": f"GeForceWeb {version}"},
     )
     bundle = staging / "Library/GPUBundles/GeForceGLDriverWeb.bundle/Contents"
     common.write_plist(

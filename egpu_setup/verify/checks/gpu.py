@@ -120,7 +120,8 @@ def _summary(state: SuiteState, measurements: dict[str, Any]) -> Check:
     memory = f", {first.memory_bytes / 2**30:.0f} GiB" if first.memory_bytes else ""
     more = f" (+{len(state.devices) - 1} more)" if len(state.devices) > 1 else ""
     driver = measurements.get("driver_version") or measurements.get("webdriver_version")
-    text = f"{first.name}, compute {first.compute_capability}{memory}{more}"
+    compute = f", compute {first.compute_capability}" if first.compute_capability else ""
+    text = f"{first.name}{compute}{memory}{more}"
     return passed(NAME, text + (f", driver {driver}" if driver else ""), **measurements)
 
 

@@ -24,9 +24,11 @@ def _cpu_run(state: SuiteState) -> bool:
     return state.no_gpu is not None and state.options.cpu_ok
 
 
-def _mode_skip(state: SuiteState) -> str | None:
+def _mode_skip(state: SuiteState, runs_on_rehearsal: bool = False) -> str | None:
+    """Why a check skips in this mode. On a rehearsal Mac only importing MXNet and reading its features can
+    happen (its stand-in libmxnet.so is checked the way dyld would load it); nothing runs on a GPU."""
     if state.rehearsal:
-        return REHEARSAL_REASON
+        return None if runs_on_rehearsal else REHEARSAL_REASON
     if state.no_gpu is not None and not state.options.cpu_ok:
         return "no GPU (see gpu.present); --cpu-ok runs the MXNet checks on the CPU"
     return None
@@ -36,7 +38,11 @@ def _probe(state: SuiteState) -> dict[str, Any] | None:
     """The probe's result, run once; None with state.mxnet_error when it could not run."""
     if state.mxnet is None and state.mxnet_error is None:
         try:
-            state.mxnet = state.backend.mxnet(want_gpu=state.no_gpu is None, quick=state.options.quick)
+            state.mxnet = state.backend.mxnet(
+                want_gpu=state.no_gpu is None and not state.rehearsal,
+                quick=state.options.quick,
+                import_only=state.rehearsal,
+            )
         except ProbeError as exc:
             state.mxnet_error = str(exc)
     return state.mxnet
@@ -44,7 +50,7 @@ def _probe(state: SuiteState) -> dict[str, Any] | None:
 
 def check_mxnet_import(state: SuiteState) -> Check:
     name = "mxnet.import"
-    reason = _mode_skip(state)
+    reason = _mode_skip(state, runs_on_rehearsal=True)
     if reason:
         return skipped(name, reason)
     probe = _probe(state)
@@ -63,8 +69,8 @@ def check_mxnet_import(state: SuiteState) -> Check:
     return passed(name, text, **measurements)
 
 
-def _dependent_skip(state: SuiteState, on: str) -> str | None:
-    reason = _mode_skip(state)
+def _dependent_skip(state: SuiteState, on: str, runs_on_rehearsal: bool = False) -> str | None:
+    reason = _mode_skip(state, runs_on_rehearsal)
     if reason:
         return reason
     check = state.results.get(on)
@@ -75,7 +81,7 @@ def _dependent_skip(state: SuiteState, on: str) -> str | None:
 
 def check_mxnet_features(state: SuiteState) -> Check:
     name = "mxnet.features"
-    reason = _dependent_skip(state, "mxnet.import")
+    reason = _dependent_skip(state, "mxnet.import", runs_on_rehearsal=True)
     if reason:
         return skipped(name, reason)
     probe = state.mxnet or {}
@@ -83,6 +89,14 @@ def check_mxnet_features(state: SuiteState) -> Check:
     enabled = sorted(k for k, v in features.items() if v)
     measurements = {"features": features, "num_gpus": probe.get("num_gpus", 0), "source": probe.get("features_source")}
     listed = ", ".join(enabled) or "none of " + ", ".join(sorted(features))
+    if state.rehearsal:
+        if not features:
+            return skipped(name, f"{REHEARSAL_REASON}: {probe.get('features_source')}", **measurements)
+        if not features.get("CUDA"):
+            why = "this MXNet is built without CUDA: the profile builds it with USE_CUDA=1"
+            return failed(name, why, **measurements)
+        text = f"{listed} (as the library reports them; nothing runs on a {REHEARSAL_REASON})"
+        return passed(name, text, **measurements)
     if _cpu_run(state):
         return passed(name, f"on the CPU (no GPU, --cpu-ok): {listed}", **measurements)
     if not features.get("CUDA"):
