@@ -80,8 +80,8 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"egpu-setup {report['command']}: {report['status']}", title_justify="left")
-    for column in ("host", "ok", "changed", "failed", "unreachable", "duration"):
-        table.add_column(column, justify="left" if column == "host" else "right")
+    for column in ("host", "ok", "changed", "failed", "unreachable", "duration", "verify"):
+        table.add_column(column, justify="left" if column in ("host", "verify") else "right")
     for name, host in report["hosts"].items():
         table.add_row(
             name,
@@ -90,6 +90,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
             _count(host["failed"], "red"),
             _count(host["unreachable"], "red"),
             f"{host['duration_s']:.1f} s",
+            _verify_cell(host.get("verify")),
         )
     console.print(table)
     for name, host in report["hosts"].items():
@@ -118,6 +119,17 @@ def print_plan(console: Any, report: dict[str, Any]) -> None:
             console.print(f"  ~ {where}", markup=False, soft_wrap=True)
             if change["diff"]:
                 console.print(_indent(change["diff"], "      "), markup=False, soft_wrap=True)
+
+
+def _verify_cell(verify: dict[str, Any] | None) -> str:
+    """The GPU verification fetched from the host, in a few words ("-" when the run did not get that far)."""
+    if not verify:
+        return "-"
+    summary = verify.get("summary", {})
+    outcome = str(summary.get("outcome", "?"))
+    style = "green" if outcome == "pass" else "red"
+    counts = ", ".join(f"{summary.get(key, 0)} {key}" for key in ("passed", "failed", "skipped"))
+    return f"[{style}]{outcome}[/{style}] ({counts})"
 
 
 def _count(value: int, style: str) -> str:

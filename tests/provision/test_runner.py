@@ -332,3 +332,31 @@ def test_ctrl_c_stops_ansible_and_still_writes_the_report(demo_project, tmp_path
     report = json.loads((run_dir / "report.json").read_text())
     assert (report["status"], report["exit_code"]) == ("interrupted", 130)
     assert report["hosts"]["alpha"]["changed"] == 1
+
+
+def test_summary_shows_each_hosts_verification() -> None:
+    import io
+
+    from rich.console import Console
+
+    from egpu_setup.runner.report import print_summary
+
+    host = {"ok": 3, "changed": 1, "failed": 0, "unreachable": 0, "duration_s": 2.0, "failures": []}
+    report = {
+        "command": "provision",
+        "status": "ok",
+        "check": False,
+        "log": "/runs/x/ansible.log",
+        "run_dir": "/runs/x",
+        "hosts": {
+            "mac1": {**host, "verify": {"summary": {"outcome": "pass", "passed": 7, "failed": 0, "skipped": 4}}},
+            "mac2": {**host, "verify": {"summary": {"outcome": "fail", "passed": 5, "failed": 2, "skipped": 4}}},
+            "mac3": {**host, "verify": None},
+        },
+    }
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200, color_system=None), report)
+    rows = {line.split()[1]: line for line in out.getvalue().splitlines() if line.startswith("│ mac")}
+    assert "pass (7 passed, 0 failed, 4 skipped)" in rows["mac1"]
+    assert "fail (5 passed, 2 failed, 4 skipped)" in rows["mac2"]
+    assert rows["mac3"].rstrip(" │").endswith("-")
