@@ -118,4 +118,6 @@ def _ref(item: dict[str, Any], f: Any, fat: bool) -> str:
         text += f" [{item['kind']}]"
     if fat:
         text = f"[{item['arch']}] {text}"
+    if item.get("status") == "incompatible":  # found, but refused: the reason is the point
+        text += f": {item['note']}"
     return text

@@ -15,7 +15,10 @@ and dyld(1):
   `$HOME/lib:/usr/local/lib:/usr/lib` on 10.13 (this model leaves out `$HOME/lib`: it differs per user).
 - A found file that is not a dylib of the right architecture is skipped and the search goes on
   ("no suitable image found. Did find: ...").
-- A missing LC_LOAD_WEAK_DYLIB is not an error: dyld carries on without it.
+- A library found whose LC_ID_DYLIB compatibility version is lower than the one the loading image recorded is
+  refused, and the search does not go on ("Incompatible library version: X requires version A or later, but Y
+  provides version B": ImageLoader::recursiveLoadLibraries; 10.13 has no 0xFFFFFFFF wildcard yet).
+- A missing (or incompatible) LC_LOAD_WEAK_DYLIB is not an error: dyld carries on without it.
 
 All paths are paths on the Mac; `Root` maps them into a directory here (a rehearsal Mac's tree, or `/` on a live
 Mac) and follows symlinks inside it, so an absolute symlink in a copied tree stays in the tree. Libraries under
@@ -46,7 +49,7 @@ class Resolution:
 
     name: str
     kind: str  # load, weak, reexport, lazy, upward
-    status: str  # resolved | system | missing | unknown
+    status: str  # resolved | system | missing | incompatible | unknown
     path: str | None = None  # the Mac path dyld would open
     via: str = ""  # how: "rpath /usr/local/cuda/lib", "@loader_path", "absolute", "fallback /usr/lib", ...
     tried: tuple[str, ...] = ()
@@ -58,8 +61,8 @@ class Resolution:
 
     @property
     def failing(self) -> bool:
-        """What makes dyld abort: a required library it cannot find."""
-        return self.status == "missing" and self.required
+        """What makes dyld abort: a required library it cannot find or refuses for its version."""
+        return self.status in ("missing", "incompatible") and self.required
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -144,6 +147,12 @@ class Root:
                 self._images[real_mac_path] = exc
         return self._images[real_mac_path]
 
+    def compatibility_version(self, real_mac_path: str, cputype: int) -> int | None:
+        """The LC_ID_DYLIB compatibility version of a library that `usable_dylib` accepted."""
+        image = self.image(real_mac_path)
+        sl = slice_for(image, cputype) if isinstance(image, MachOFile) else None
+        return sl.id_compatibility_version if sl is not None else None
+
     def forget(self, real_mac_path: str) -> None:
         """Drop the cached parse after the file was rewritten."""
         self._images.pop(real_mac_path, None)
@@ -167,6 +176,11 @@ class Root:
         if sl.filetype != mach_o.MH_DYLIB:
             return None, "not a dylib"
         return real, ""
+
+
+def version_text(packed: int) -> str:
+    """A Mach-O version (xxxx.yy.zz packed in 16.8.8 bits) as otool and dyld print it."""
+    return f"{packed >> 16}.{(packed >> 8) & 0xFF}.{packed & 0xFF}"
 
 
 def slice_for(image: MachOFile, cputype: int) -> Slice | None:
@@ -208,10 +222,20 @@ def resolve(
 
     def attempt(candidate: str, via: str) -> Resolution | None:
         real, why = root.usable_dylib(candidate, cputype)
-        if real is not None:
-            return Resolution(name, ref.kind, "resolved", candidate, via, tuple(tried))
-        tried.append(f"{candidate}: {why}")
-        return None
+        if real is None:
+            tried.append(f"{candidate}: {why}")
+            return None
+        provided = root.compatibility_version(real, cputype)
+        if provided is not None and provided < ref.compatibility_version:
+            note = (
+                f"Incompatible library version: {posixpath.basename(loader)} requires version "
+                f"{version_text(ref.compatibility_version)} or later, but {posixpath.basename(candidate)} provides "
+                f"version {version_text(provided)}"
+            )
+            if not ref.required:
+                note += "; weak: dyld carries on without it"
+            return Resolution(name, ref.kind, "incompatible", candidate, via, tuple(tried), note)
+        return Resolution(name, ref.kind, "resolved", candidate, via, tuple(tried))
 
     def at_prefix(token: str, base: str) -> Resolution | None:
         rest = name[len(token) :]

@@ -103,6 +103,9 @@ class Slice:
     sizeofcmds: int
     first_data_offset: int  # where section/segment data starts: the load commands must end before it
     install_name: str | None
+    # LC_ID_DYLIB's compatibility version: dyld refuses this library to an image that was linked against a
+    # higher one ("Incompatible library version"); None when the slice has no LC_ID_DYLIB.
+    id_compatibility_version: int | None
     deps: tuple[DylibRef, ...]
     rpaths: tuple[str, ...]
     code_signed: bool
@@ -236,6 +239,7 @@ def _read_slice(fh, path: Path, offset: int, size: int) -> Slice:  # type: ignor
     deps: list[DylibRef] = []
     rpaths: list[str] = []
     install_name: str | None = None
+    id_compat: int | None = None
     code_signed = False
     first_data = size  # no section data at all: everything up to the end of the slice is header room
     data_ends = 0
@@ -254,7 +258,7 @@ def _read_slice(fh, path: Path, offset: int, size: int) -> Slice:  # type: ignor
             name_offset, timestamp, current, compat = struct.unpack_from(endian + "4I", body, lc_size)
             name = _lc_str(body, name_offset, path, index)
             if lc.cmd == mach_o.LC_ID_DYLIB:
-                install_name = name
+                install_name, id_compat = name, compat
             else:
                 deps.append(DylibRef(index, DEPENDENCY_KINDS[lc.cmd], name, timestamp, current, compat))
         elif lc.cmd == mach_o.LC_RPATH:
@@ -286,6 +290,7 @@ def _read_slice(fh, path: Path, offset: int, size: int) -> Slice:  # type: ignor
         sizeofcmds=int(header.sizeofcmds),
         first_data_offset=first_data,
         install_name=install_name,
+        id_compatibility_version=id_compat,
         deps=tuple(deps),
         rpaths=tuple(rpaths),
         code_signed=code_signed,

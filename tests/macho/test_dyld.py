@@ -120,3 +120,41 @@ def test_relative_and_loader_path_rpaths_are_expanded_like_getrpaths(built, tmp_
     expanded, notes = expand_rpaths("/opt/x/bin/librp.dylib", sl, None)
     assert expanded == ("/opt/x/lib", "/opt/x/bin", "/abs/dir")
     assert notes == ["LC_RPATH relative/dir is relative to the current directory; not followed"]
+
+
+def test_an_older_compatibility_version_is_refused_and_the_search_stops_there(mac_tree, built, tmp_path, llvm):
+    """dyld takes the first file found and then checks its LC_ID_DYLIB compatibility version against the one
+    the loading image recorded: lower is "Incompatible library version", fatal for a required library (the next
+    LC_RPATH, holding a good one, is not tried), ignored for a weak one."""
+    from egpu_setup.macho.build import build_dylib, build_stub_dylib
+
+    curand = "@rpath/libcurand.9.1.dylib"
+    made = {
+        (d, name): build_stub_dylib(tmp_path / d / name, f"@rpath/{name}", compatibility_version=v)
+        for d, v in (("old", "9.0.0"), ("new", "9.1.0"))
+        for name in ("libcudart.9.1.dylib", "libcurand.9.1.dylib")
+    }
+    lib = build_dylib(tmp_path / "libuser.dylib", "int u(void) { return 0; }\n", "@rpath/libuser.dylib",
+                      link=[made["new", "libcudart.9.1.dylib"]], weak=[made["new", "libcurand.9.1.dylib"]],
+                      rpaths=["/opt/old", "/opt/new"])  # fmt: skip
+    assert "@rpath/libcudart.9.1.dylib (compatibility version 9.1.0" in llvm("otool", "-L", lib)
+    files = {f"/opt/{d}/{name}": path for (d, name), path in made.items()}
+    root_dir = mac_tree(cuda=None, files={**files, "/opt/u/libuser.dylib": lib})
+    fs = Root(root_dir)
+
+    check = check_slice(fs, "/opt/u/libuser.dylib", only_slice(fs, "/opt/u/libuser.dylib"))
+
+    cudart = by_name(check)[CUDART]
+    assert (cudart.status, cudart.path, cudart.failing) == ("incompatible", "/opt/old/libcudart.9.1.dylib", True)
+    assert cudart.note == (
+        "Incompatible library version: libuser.dylib requires version 9.1.0 or later, "
+        "but libcudart.9.1.dylib provides version 9.0.0"
+    )
+    weak = by_name(check)[curand]
+    assert (weak.status, weak.failing) == ("incompatible", False) and weak.note.endswith("carries on without it")
+
+    # The same or a higher compatibility version is accepted.
+    shutil.copyfile(made["new", "libcudart.9.1.dylib"], root_dir / "opt/old/libcudart.9.1.dylib")
+    fs = Root(root_dir)
+    check = check_slice(fs, "/opt/u/libuser.dylib", only_slice(fs, "/opt/u/libuser.dylib"))
+    assert by_name(check)[CUDART].status == "resolved" and check.ok

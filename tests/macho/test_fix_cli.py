@@ -337,3 +337,20 @@ def test_a_file_that_cannot_be_written_is_exit_2_and_stays_whole(cli, mac_tree, 
 
     assert res.code == 2 and "cannot write: Permission denied" in res.err
     assert (root / MX.lstrip("/")).read_bytes() == built.mxnet.read_bytes()
+
+
+def test_an_incompatible_library_version_is_reported_with_dyld_s_reason(cli, mac_tree, built, tmp_path):
+    from egpu_setup.macho.build import build_stub_dylib
+
+    old = build_stub_dylib(tmp_path / "libcudnn.7.dylib", "@rpath/libcudnn.7.dylib", compatibility_version="0.0.1")
+    root = mac_tree(files={MX: built.mxnet})  # linked against a libcudnn.7.dylib of compatibility version 1.0.0
+    (root / "Developer/NVIDIA/CUDA-9.1/lib/libcudnn.7.dylib").write_bytes(old.read_bytes())
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), MX)
+
+    # The LC_RPATH is added (cudart and cublas resolve through it), but dyld would still refuse the old cuDNN.
+    assert res.code == 1, res.out
+    assert "still failing: @rpath/libcudnn.7.dylib: Incompatible library version: libmxnet.so requires version " \
+           "1.0.0 or later, but libcudnn.7.dylib provides version 0.0.1" in res.out  # fmt: skip
+    assert lib.read_bytes() != built.mxnet.read_bytes()
