@@ -354,3 +354,76 @@ def test_an_incompatible_library_version_is_reported_with_dyld_s_reason(cli, mac
     assert "still failing: @rpath/libcudnn.7.dylib: Incompatible library version: libmxnet.so requires version " \
            "1.0.0 or later, but libcudnn.7.dylib provides version 0.0.1" in res.out  # fmt: skip
     assert lib.read_bytes() != built.mxnet.read_bytes()
+
+
+def _i386_dylib(out: Path, install_name: str, deps: tuple[str, ...] = ()) -> Path:
+    """A minimal i386 MH_DYLIB written here (zig has no 32-bit macOS target; CUDA's libcuda.dylib of the era was
+    universal i386 + x86_64): one __TEXT section at 0x1000, so 4 KiB minus the commands of header room."""
+    import struct
+
+    def dylib_command(cmd: int, name: str) -> bytes:
+        text = name.encode() + b"\0"
+        text += b"\0" * (-(24 + len(text)) % 4)  # 32-bit: commands are multiples of 4 bytes
+        return struct.pack("<6I", cmd, 24 + len(text), 24, 2, 0x10000, 0x10000) + text
+
+    section = struct.pack("<16s16s9I", b"__text", b"__TEXT", 0x1000, 16, 0x1000, 4, 0, 0, 0x80000400, 0, 0)
+    commands = struct.pack("<2I16s8I", 1, 56 + 68, b"__TEXT", 0, 0x2000, 0, 0x1010, 7, 5, 1, 0) + section
+    commands += dylib_command(0xD, install_name) + b"".join(dylib_command(0xC, d) for d in deps)
+    head = struct.pack("<7I", 0xFEEDFACE, 7, 3, 6, 2 + len(deps), len(commands), 0x100085) + commands
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(head + b"\0" * (0x1000 - len(head)) + b"\xc3" * 16)
+    return out
+
+
+def test_a_32_bit_slice_gets_4_byte_aligned_commands_beside_the_64_bit_one(cli, mac_tree, built, llvm, tmp_path):
+    from egpu_setup.macho.build import make_universal
+
+    cudart = "libcudart.9.1.dylib"
+    i386_mx = _i386_dylib(tmp_path / "i386/libmxnet.so", "lib/libmxnet.so", (f"@rpath/{cudart}",))
+    i386_cudart = _i386_dylib(tmp_path / "i386" / cudart, f"@rpath/{cudart}")
+    fat_mx = make_universal(tmp_path / "fat/libmxnet.so", [i386_mx, built.mxnet])
+    files = {MX: fat_mx, f"/opt/cuda/lib/{cudart}": make_universal(tmp_path / "fat" / cudart,
+                                                                   [i386_cudart, built.cuda[cudart]])}  # fmt: skip
+    files |= {f"/opt/cuda/lib/{n}": built.cuda[n] for n in ("libcublas.9.1.dylib", "libcudnn.7.dylib")}
+    root = mac_tree(cuda=None, files=files)
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), "--search", "/opt/cuda/lib", MX, "--json")
+
+    assert res.code == 0, res.out
+    (entry,) = json.loads(res.out)["files"]
+    assert entry["archs"] == ["i386", "x86_64"] and entry["still_failing"] == []
+    assert entry["actions"][0]["archs"] == ["i386", "x86_64"]
+    sizes = {}
+    for arch in ("i386", "x86_64"):
+        # llvm-otool-14 -arch picks the host's slice whatever is named; llvm-objdump-14 --arch does not.
+        lines = llvm("objdump", "--macho", "--private-headers", f"--arch={arch}", lib).splitlines()
+        (at,) = [i for i, line in enumerate(lines) if line.strip() == "cmd LC_RPATH"]
+        sizes[arch] = int(lines[at + 1].split()[1])
+        assert lines[at + 2].split()[1] == "/opt/cuda/lib"
+    # 12 bytes + "/opt/cuda/lib\0" (14) rounded up to 4 bytes in the 32-bit slice, to 8 in the 64-bit one.
+    assert sizes == {"i386": 28, "x86_64": 32}
+    llvm("objdump", "--macho", "--private-headers", "--arch=all", lib)
+    again = lib.read_bytes()
+    assert cli("fix-rpaths", "--root", str(root), "--search", "/opt/cuda/lib", MX).code == 0
+    assert lib.read_bytes() == again
+
+
+def test_universal_file_with_room_in_one_slice_only_is_left_whole(cli, mac_tree, built, tmp_path):
+    """Header room is per slice: the arm64 slice could take the LC_RPATH, the x86_64 one cannot; the file gets
+    all its edits or none, so it stays byte-identical and the error names the slice."""
+    import subprocess
+
+    from egpu_setup.macho.build import make_universal
+
+    arm = tmp_path / "arm64.so"
+    subprocess.run(["llvm-lipo-14", "-thin", "arm64", "-output", str(arm), str(built.mxnet_fat)], check=True)
+    mixed = make_universal(tmp_path / "mixed.so", [built.mxnet_nopad, arm])
+    root = mac_tree(cuda="fat", files={MX: mixed})
+    lib = root / MX.lstrip("/")
+
+    res = cli("fix-rpaths", "--root", str(root), MX)
+
+    assert res.code == 2
+    assert "(for architecture x86_64)" in res.err and "arm64" not in res.err
+    assert lib.read_bytes() == mixed.read_bytes()
