@@ -10,7 +10,9 @@ As on a Mac (kext_tools kextcache/kextd of 10.13; the web driver procedure in hi
 2. `shutdown -r` / `reboot` mark a pending reboot (`request_reboot`); the host is down for `boot.delay_s` seconds
    (tests: 0), or for ever with the `reboot_hangs` fault. The next command after that boots it (`ensure_up`).
 3. At boot (`boot`), kexts load from the cache record, not from the disk:
-   - Apple's base kexts always; a third-party kext only if kext signing is off or its seal was intact;
+   - Apple's base kexts always; a third-party kext only if kext signing is off, or its seal was intact and the
+     user allowed its team (User-Approved Kernel Extension Loading, TN2459: `MachineState.kext_consent`, set by
+     `egpu-setup lab allow-kexts`, as a user's click on "Allow" in Security & Privacy);
    - NVDAStartupWeb (com.nvidia.NVDAStartupWeb) starts only when NVRAM nvda_drv is `1` (or `1%00`), its
      NVDARequiredOS equals the running build and the signing rule holds; NVDAEGPUSupport follows the same rules and
      is needed for a GPU on Thunderbolt (10.13.0-10.13.5). When the web driver takes the GPU, GeForceWeb loads too;
@@ -111,6 +113,27 @@ def signing_problem(entry: dict[str, Any], state: MachineState) -> str | None:
     return None
 
 
+def consent_problem(entry: dict[str, Any], state: MachineState) -> str | None:
+    """User-Approved Kernel Extension Loading (TN2459, Apple HT208019): a third-party kext installed on 10.13 loads
+    only once the user allowed its team in System Preferences > Security & Privacy. Lifted here when kext signing
+    is off (csrutil disable / enable --without kext): divergence, unconfirmed for --without kext."""
+    bundle_id = str(entry.get("CFBundleIdentifier", ""))
+    if not state.kext_signing or kexts.is_apple(bundle_id):
+        return None
+    team, developer = kexts.team_of(bundle_id)
+    if team in state.kext_consent:
+        return None
+    return (
+        f"{entry['Path']} needs user approval: system software from {developer} (team {team}) was blocked from "
+        "loading until allowed in System Preferences > Security & Privacy"
+    )
+
+
+def load_problem(entry: dict[str, Any], state: MachineState) -> str | None:
+    """Why a kext may not load under the signing and approval rules, or None."""
+    return signing_problem(entry, state) or consent_problem(entry, state)
+
+
 def web_rule_problem(entry: dict[str, Any], state: MachineState) -> str | None:
     """Why an NVIDIA web-driver kext (NVDAStartupWeb, NVDAEGPUSupport) does not start, or None."""
     name = entry["Path"].rsplit("/", 1)[-1]
@@ -119,7 +142,7 @@ def web_rule_problem(entry: dict[str, Any], state: MachineState) -> str | None:
     required = entry.get("NVDARequiredOS") or ""
     if required != state.build:
         return f"{name} not started: its NVDARequiredOS {required or '(none)'} is not the running build {state.build}"
-    return signing_problem(entry, state)
+    return load_problem(entry, state)
 
 
 def major(version: str | None) -> str | None:
@@ -186,7 +209,7 @@ def compute_boot(machine: Machine, state: MachineState) -> None:
             state.boot.webdriver_version = webdriver_version(entries)
             loaded.append((web["CFBundleIdentifier"], web["CFBundleVersion"], web["Path"]))
             geforce = entries.get(kexts.WEB_GEFORCE)
-            if geforce and signing_problem(geforce, state) is None:
+            if geforce and load_problem(geforce, state) is None:
                 loaded.append((geforce["CFBundleIdentifier"], geforce["CFBundleVersion"], geforce["Path"]))
         else:
             if web_problem:
@@ -200,7 +223,7 @@ def compute_boot(machine: Machine, state: MachineState) -> None:
         bid = entry["CFBundleIdentifier"]
         if bid in apple_ids or bid in GPU_KEXTS:
             continue
-        problem = signing_problem(entry, state)
+        problem = load_problem(entry, state)
         if problem:
             notes.append(problem)
             continue

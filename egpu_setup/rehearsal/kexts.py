@@ -28,6 +28,12 @@ WEB_GEFORCE = "com.nvidia.web.GeForceWeb"
 EGPU_SUPPORT = "com.nvidia.NVDAEGPUSupport"
 CUDA_KEXT = "com.nvidia.CUDA"
 
+# The signing team of third-party kexts, which User-Approved Kernel Extension Loading asks the user to allow
+# (TN2459): NVIDIA's team id 6KR3T733EC (high-sierra-egpu.md). The stand-in seal carries no certificate, so the
+# team comes from the bundle id's vendor prefix.
+TEAMS: dict[str, tuple[str, str]] = {"com.nvidia.": ("6KR3T733EC", "NVIDIA Corporation")}
+UNKNOWN_TEAM = ("UNKNOWN", "an unknown developer")
+
 CODE_RESOURCES = "_CodeSignature/CodeResources"
 # The key path the web driver's installation check compares with the running build.
 REQUIRED_OS_PATH = ("IOKitPersonalities", "NVDAStartup", "NVDARequiredOS")
@@ -66,6 +72,18 @@ APPLE_KEXTS: tuple[AppleKext, ...] = (
     ),
     AppleKext("/System/Library/Extensions/GeForce.kext", APPLE_GEFORCE, "10.2.5"),
 )
+
+
+def team_of(bundle_id: str) -> tuple[str, str]:
+    """(team id, developer name) of a third-party kext's signature."""
+    for prefix, team in TEAMS.items():
+        if bundle_id.startswith(prefix):
+            return team
+    return UNKNOWN_TEAM
+
+
+def is_apple(bundle_id: str) -> bool:
+    return bundle_id.startswith("com.apple.")
 
 
 @dataclass

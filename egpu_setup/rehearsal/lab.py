@@ -229,6 +229,7 @@ class Lab:
                     "cuda_driver_version": st.boot.cuda_driver_version,
                     "cuda_works": st.boot.cuda_works,
                     "developer_dir": st.developer_dir,
+                    "kext_consent": st.kext_consent,
                     "nvram": {k: bytes.fromhex(v).decode("latin-1") for k, v in st.nvram.items()},
                     "notes": st.boot.notes,
                     "faults": {k: v for k, v in asdict(st.faults).items() if k not in ("installs", "downloads")},
@@ -266,6 +267,26 @@ class Lab:
             st.faults.disk_full = st.faults.disk_full or disk_full
             st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
             return asdict(st.faults)
+
+    def allow_kexts(self, name: str, team: str) -> list[str]:
+        """A user's click on "Allow" in Security & Privacy: kexts signed by `team` may load (TN2459)."""
+        return allow_kexts(self.sandbox(name).machine, team)
+
+
+def allow_kexts(machine: Machine, team: str) -> list[str]:
+    """Record the user's approval of a kext team on one host; returns the approved teams."""
+    from egpu_setup.rehearsal import kexts
+
+    known = {t for t, _developer in kexts.TEAMS.values()}
+    if team not in known:
+        raise EgpuError(
+            f"unknown kext team {team!r}",
+            fix=f"the rehearsal kexts are signed by: {', '.join(sorted(known))}",
+        )
+    with machine.edit() as st:
+        if team not in st.kext_consent:
+            st.kext_consent.append(team)
+        return list(st.kext_consent)
 
 
 def make_host(host_dir: Path, options: LabOptions, work: Path) -> Sandbox:

@@ -157,6 +157,9 @@ class MachineState:
     kexts: list[LoadedKext] = field(default_factory=list)
     hardware: Hardware = field(default_factory=Hardware)
     developer_dir: str | None = None  # xcode-select's selection; None = none selected
+    # Team ids the user allowed in System Preferences > Security & Privacy (User-Approved Kernel Extension
+    # Loading, TN2459); on a Mac they sit in the SIP-protected /var/db/SystemPolicyConfiguration/KextPolicy.
+    kext_consent: list[str] = field(default_factory=list)
     disk: Disk = field(default_factory=Disk)
     faults: Faults = field(default_factory=Faults)
 

@@ -8,10 +8,12 @@ import pytest
 
 from egpu_setup.rehearsal import boot
 from egpu_setup.rehearsal.boot import HostDown
+from egpu_setup.rehearsal.lab import allow_kexts
 
 pytestmark = pytest.mark.lab
 
 WEB = "com.nvidia.NVDAStartupWeb"
+NVIDIA_TEAM = "6KR3T733EC"
 APPLE = "com.apple.nvidia.NVDAStartup"
 PATCH = (
     "sudo /usr/libexec/PlistBuddy -c 'Set :IOKitPersonalities:NVDAStartup:NVDARequiredOS 17C88' "
@@ -23,7 +25,10 @@ def loaded(host, bundle_id):
     return bool(host.sh(f"kextstat -l -b {bundle_id}").out.strip())
 
 
-def prepare(host, nvda_drv=True, rebuild=True):
+def prepare(host, nvda_drv=True, rebuild=True, allow=True):
+    """nvram nvda_drv=1%00, kextcache -i /, and the user's approval of NVIDIA's kexts (TN2459)."""
+    if allow:
+        allow_kexts(host.machine, NVIDIA_TEAM)
     script = []
     if nvda_drv:
         script.append("sudo nvram nvda_drv=1%00")
@@ -47,6 +52,37 @@ def test_all_right_the_web_driver_takes_the_gpu(host, web_driver):
     out = host.sh("system_profiler SPDisplaysDataType").out
     assert "Chipset Model: NVIDIA GeForce GTX 1080" in out and "VRAM (Total): 8 GB" in out
     assert "+-o NVDAStartupWeb" in host.sh("ioreg -r -c IOPCIDevice").out
+
+
+def test_without_user_approval_and_kext_signing_on_apple_driver_stays(host, web_driver, cuda_driver):
+    """10.13's User-Approved Kernel Extension Loading: a newly installed third-party kext, intact signature and
+    all, does not load until the user allows its team; kext signing off lifts it."""
+    web_driver(host)
+    cuda_driver(host)
+    prepare(host, allow=False)
+    host.reboot()
+    assert not loaded(host, WEB) and not loaded(host, "com.nvidia.CUDA") and loaded(host, APPLE)
+    notes = " ".join(host.machine.read().boot.notes)
+    assert "needs user approval" in notes and "team 6KR3T733EC" in notes
+    r = host.sh("sudo kextload /Library/Extensions/GeForceWeb.kext")
+    assert r.rc == 27
+    assert r.err == (
+        "/Library/Extensions/GeForceWeb.kext failed to load - (libkern/kext) system policy prevents loading; "
+        "check the system/kernel logs for errors or try kextutil(8).\n"
+    )
+    assert host.sh("sudo kextutil /Library/Extensions/GeForceWeb.kext").rc == 27
+
+    allow_kexts(host.machine, NVIDIA_TEAM)
+    host.reboot()
+    assert loaded(host, WEB) and loaded(host, "com.nvidia.CUDA")
+
+
+def test_kext_signing_off_needs_no_user_approval(make_host, web_driver):
+    host = make_host(sip="kext-off")
+    web_driver(host)
+    prepare(host, allow=False)
+    host.reboot()
+    assert loaded(host, WEB)
 
 
 def test_installed_without_cache_rebuild_is_not_loaded_after_reboot(host, web_driver):
@@ -89,6 +125,7 @@ def test_nvda_drv_unset_leaves_apple_driver(host, web_driver):
 
 def test_nvda_drv_plain_1_counts_as_on(host, web_driver):
     web_driver(host)
+    allow_kexts(host.machine, NVIDIA_TEAM)
     assert host.sh("sudo nvram nvda_drv=1 && sudo kextcache -i /").rc == 0
     host.reboot()
     assert loaded(host, WEB)

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from egpu_setup.rehearsal.lab import allow_kexts
+
 pytestmark = pytest.mark.lab
 
 INFO = "/System/Library/Extensions/NVDAStartup.kext/Contents/Info.plist"
@@ -120,10 +122,15 @@ def test_kextload_exit_codes(host, web_driver):
     assert (r.rc, r.err) == (77, "You must be running as root to load kexts.\n")
     r = host.sh("sudo kextload /Library/Extensions/Nope.kext")
     assert (r.rc, r.err) == (71, "Can't create /Library/Extensions/Nope.kext.\n")
-    # NVDAStartupWeb without nvda_drv: refused by policy; GeForceWeb (intact seal): loads.
+    # Not yet allowed by the user (kext signing on): system policy, 27.
+    r = host.sh("sudo kextload /Library/Extensions/GeForceWeb.kext")
+    assert r.rc == 27
+    assert "failed to load - (libkern/kext) system policy prevents loading" in r.err
+    allow_kexts(host.machine, "6KR3T733EC")
+    # NVDAStartupWeb without nvda_drv: not loadable, 71; GeForceWeb (intact seal, allowed): loads.
     r = host.sh("sudo kextload /Library/Extensions/NVDAStartupWeb.kext")
     assert r.rc == 71
-    assert "failed to load - (libkern/kext) system policy prevents loading" in r.err
+    assert "failed to load - (libkern/kext) not loadable (reason unspecified)" in r.err
     assert host.sh("sudo kextload /Library/Extensions/GeForceWeb.kext").rc == 0
     assert "com.nvidia.web.GeForceWeb (10.2.5)" in host.sh("kextstat -l -b com.nvidia.web.GeForceWeb").out
 

@@ -94,13 +94,39 @@ def test_bad_input_is_refused_without_a_traceback(tmp_path, cli, lab_dir):
     assert r.code == 2 and "unknown macOS build '99Z99'" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "other" / "lab.json").exists()
     r = cli("lab", "up", "--dir", str(tmp_path / "other"), "--hosts", "0")
-    assert r.code == 2 and "--hosts must be between 1 and 32" in r.err
+    assert r.code == 2 and "--hosts must be between 1 and 32" in r.err and "starting" not in r.err
     r = cli("lab", "up", "--dir", str(tmp_path / "other"), "--sip", "half")
     assert r.code == 2 and "invalid choice" in r.err
     r = cli("lab", "up", "--dir", str(lab_dir))
     assert r.code == 2 and "already up" in r.err
     r = cli("lab", "status", "--dir", str(tmp_path / "nothing"))
     assert r.code == 2 and "no lab at" in r.err
+
+
+def test_non_default_build_and_options_reach_the_host(tmp_path, cli):
+    directory = tmp_path / "lab"
+    r = cli("lab", "up", "--dir", str(directory), "--hosts", "1", "--build", "17E199", "--sip", "kext-off",
+            "--gpu", "none", "--reboot-seconds", "0", "--no-mirror")  # fmt: skip
+    assert r.code == 0, r.err
+    sandbox = Lab(directory).sandbox("mac1")
+    out = sandbox.run("sw_vers -productVersion; sysctl -n kern.osversion; uname -r; csrutil status | head -1").stdout
+    assert out.decode().splitlines() == [
+        "10.13.4",
+        "17E199",
+        "17.5.0",
+        "System Integrity Protection status: enabled (Custom Configuration).",
+    ]
+    assert b"NVIDIA" not in sandbox.run("system_profiler SPDisplaysDataType").stdout
+    assert cli("lab", "down", "--dir", str(directory)).code == 0
+
+
+def test_allow_kexts_records_the_users_approval(lab_dir, cli):
+    r = cli("lab", "allow-kexts", "mac1", "--dir", str(lab_dir))
+    assert r.code == 0, r.err
+    assert Lab(lab_dir).sandbox("mac1").machine.read().kext_consent == ["6KR3T733EC"]
+    assert Lab(lab_dir).sandbox("mac2").machine.read().kext_consent == []
+    r = cli("lab", "allow-kexts", "mac1", "--team", "NOPE", "--dir", str(lab_dir))
+    assert r.code == 2 and "unknown kext team 'NOPE'" in r.err and "6KR3T733EC" in r.err
 
 
 def test_reset_brings_hosts_back_to_bare(lab_dir, cli):

@@ -20,6 +20,10 @@ HEADER = "Index Refs Address            Size       Wired      Name (Version) UUI
 # Exit codes of kextload/kextutil (kext_tools-502 kextload_main.h / kextutil_main.h; macos-commands.md).
 EX_NOPERM = 77
 EX_OSERR = 71
+EX_SYSTEM_POLICY = 27  # user approval needed (User-Approved Kernel Extension Loading)
+LOAD_FAILED = "failed to load - (libkern/kext) {reason}; check the system/kernel logs for errors or try kextutil(8)."
+SYSTEM_POLICY = "system policy prevents loading"
+NOT_LOADABLE = "not loadable (reason unspecified)"
 KEXTUTIL_NOT_FOUND = 1
 KEXTUTIL_KEXT_BAD = 4
 KEXTUTIL_LOAD_FAILED = 6
@@ -81,27 +85,35 @@ def _bundle_from_arg(sim: Sim, arg: str) -> tuple[str, kexts.KextInfo | None]:
     return mac_path, kexts.read_kext(sim.path(mac_path), mac_path)
 
 
-def runtime_problem(kext: kexts.KextInfo, st: MachineState) -> str | None:
-    """Why this kext may not load now (same rules as at boot, read from the disk instead of the cache)."""
+def runtime_problem(kext: kexts.KextInfo, st: MachineState) -> tuple[str, int] | None:
+    """Why this kext may not load now, with kextload's exit code (same rules as at boot, read from the disk).
+
+    User approval missing: 27 (system policy); a broken seal under kext signing or an NVIDIA rule: 71.
+    """
     entry = {
         "Path": kext.path,
+        "CFBundleIdentifier": kext.bundle_id,
         "SealIntact": kext.seal_intact,
         "SealProblem": kext.seal_problem or "",
         "NVDARequiredOS": kext.required_os or "",
     }
     if kext.bundle_id in (kexts.WEB_NVDA, kexts.EGPU_SUPPORT):
-        return boot.web_rule_problem(entry, st)
-    return boot.signing_problem(entry, st)
+        problem = boot.web_rule_problem(entry, st)
+    else:
+        problem = boot.load_problem(entry, st)
+    if problem is None:
+        return None
+    return problem, EX_SYSTEM_POLICY if problem == boot.consent_problem(entry, st) else EX_OSERR
 
 
-def _load(sim: Sim, kext: kexts.KextInfo) -> str | None:
-    """Add the kext to the loaded list unless a rule refuses it; returns the refusal."""
+def _load(sim: Sim, kext: kexts.KextInfo) -> tuple[str, int] | None:
+    """Add the kext to the loaded list unless a rule refuses it; returns the refusal and its exit code."""
     with sim.machine.edit() as st:
         if any(k.bundle_id == kext.bundle_id for k in st.kexts):
             return None
-        problem = runtime_problem(kext, st)
-        if problem:
-            return problem
+        refusal = runtime_problem(kext, st)
+        if refusal:
+            return refusal
         last = st.kexts[-1] if st.kexts else None
         address = (last.address + last.size) if last and last.address else boot.ADDRESS_BASE
         st.kexts.append(
@@ -123,11 +135,15 @@ def kextload(argv: list[str], sim: Sim) -> int:
     """Imitates kextload(8) of 10.13 (kext_tools-502 kextload_main.c; exit codes in macos-commands.md).
 
     Not root: `You must be running as root to load kexts.`, exit 77. Unknown path: `Can't create <path>.` and
-    exit 71. A kext the boot rules refuse (kext signing on and a broken seal; NVDAStartupWeb without nvda_drv=1 or
-    with another NVDARequiredOS): `<path> failed to load - (libkern/kext) system policy prevents loading; check the
-    system/kernel logs for errors or try kextutil(8).`, exit 71. Loaded or already loaded: silent, exit 0. `-b ID`
-    loads an installed kext by bundle id. Divergences: user approval (exit 27) is not imitated; a web driver loaded
-    at run time shows in kextstat but does not take the GPU (that needs a reboot, as the roles do).
+    exit 71. A third-party kext whose team the user has not allowed while kext signing is on (User-Approved Kernel
+    Extension Loading, TN2459; transcripts of 10.13 kextload in public issues, e.g. GlobalProtect on 10.13.3):
+    `<path> failed to load - (libkern/kext) system policy prevents loading; check the system/kernel logs for errors
+    or try kextutil(8).`, exit 27. A kext the other boot rules refuse (kext signing on and a broken seal;
+    NVDAStartupWeb without nvda_drv=1 or with another NVDARequiredOS): the same line with `not loadable (reason
+    unspecified)` (public transcripts of unsigned kexts under SIP), exit 71. Loaded or already loaded: silent,
+    exit 0. `-b ID` loads an installed kext by bundle id. Divergences: the approval alert is not shown; the NVIDIA
+    rules' refusal text is unconfirmed (on a Mac the driver's own start routine declines); a web driver loaded at
+    run time shows in kextstat but does not take the GPU (that needs a reboot, as the roles do).
     """
     sim.require_root("You must be running as root to load kexts.", EX_NOPERM)
     targets: list[tuple[str, kexts.KextInfo | None]] = []
@@ -158,12 +174,11 @@ def kextload(argv: list[str], sim: Sim) -> int:
             sim.err(f"Can't create {name}.")
             code = EX_OSERR
             continue
-        if _load(sim, kext):
-            sim.err(
-                f"{name} failed to load - (libkern/kext) system policy prevents loading; check the "
-                "system/kernel logs for errors or try kextutil(8)."
-            )
-            code = EX_OSERR
+        refusal = _load(sim, kext)
+        if refusal:
+            reason = SYSTEM_POLICY if refusal[1] == EX_SYSTEM_POLICY else NOT_LOADABLE
+            sim.err(f"{name} {LOAD_FAILED.format(reason=reason)}")
+            code = refusal[1]
     return code
 
 
@@ -201,7 +216,8 @@ def kextutil(argv: list[str], sim: Sim) -> int:
     `-n` (no load), `-t` (print diagnostics), `-q`; loading needs root (`You must be running as root to load
     kexts.`, exit 77). A broken seal while kext signing is on prints the diagnostics block
     `Diagnostics for <path>:` / `Authentication Failures:` / `\\tCode Signing Failure: <reason>` and
-    `Untrusted kexts are not allowed`, exit 4. Load refused by the NVIDIA rules: exit 6.
+    `Untrusted kexts are not allowed`, exit 4. Load refused for want of user approval: the system policy line,
+    exit 27; refused by the NVIDIA rules: exit 6.
     Divergence: validation and dependency checks are not imitated.
     """
     no_load = False
@@ -236,10 +252,12 @@ def kextutil(argv: list[str], sim: Sim) -> int:
             sim.fail(f"{name} failed security checks; failing.", KEXTUTIL_KEXT_BAD)
         if no_load:
             continue
-        problem = _load(sim, kext)
-        if problem:
+        refusal = _load(sim, kext)
+        if refusal and refusal[1] == EX_SYSTEM_POLICY:
+            sim.fail(f"{name} {LOAD_FAILED.format(reason=SYSTEM_POLICY)}", EX_SYSTEM_POLICY)
+        if refusal:
             sim.fail(
-                f"{name} failed to load - (libkern/kext) kext (kmod) start/stop routine failed; {problem}.",
+                f"{name} failed to load - (libkern/kext) kext (kmod) start/stop routine failed; {refusal[0]}.",
                 KEXTUTIL_LOAD_FAILED,
             )
     return 0
