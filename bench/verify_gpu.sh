@@ -38,8 +38,10 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 else
     echo "  nvidia-smi: not on PATH"
 fi
+# find_spec, not import: importing torch or mxnet takes seconds and may initialise CUDA before verify does.
 for module in pynvml rich mxnet torch yaml; do
-    if "$python" -c "import $module" >/dev/null 2>&1; then echo "  $module: yes"; else echo "  $module: no"; fi
+    if "$python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)" \
+        >/dev/null 2>&1; then echo "  $module: yes"; else echo "  $module: no"; fi
 done
 
 # NVIDIA's pip wheels (nvidia/<part>/lib, or nvidia/cu13/lib) of every Python on PATH: the verify code scans
