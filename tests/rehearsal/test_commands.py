@@ -235,6 +235,28 @@ def test_plistbuddy_print_set_add_delete_and_messages(host):
     assert r.out == "Dict {\n    b = 17C88\n    n = 5\n    c = true\n}\n"
 
 
+def test_plistbuddy_refuses_writes_a_mac_refuses_and_bad_values(host, make_host):
+    """admin may not write root's files; SIP keeps even root out of /System; a bad value is no traceback."""
+    version_plist = "/System/Library/CoreServices/SystemVersion.plist"
+    before = (host.root / version_plist.lstrip("/")).read_bytes()
+    r = host.sh(f"/usr/libexec/PlistBuddy -c 'Set :ProductVersion 10.13.9' {version_plist}")
+    assert (r.rc, r.err) == (1, f"Error Writing File: {version_plist} (Permission denied)\n")
+    r = host.sh(f"/usr/libexec/PlistBuddy -c 'Set :ProductVersion 10.13.9' {version_plist}", user="root")
+    assert (r.rc, r.err) == (1, f"Error Writing File: {version_plist} (Operation not permitted)\n")
+    assert (host.root / version_plist.lstrip("/")).read_bytes() == before
+    assert host.sh("sw_vers -productVersion").out == "10.13.2\n"
+    # Without SIP's filesystem protections root may; admin still may not write /Library.
+    unprotected = make_host(sip="disabled")
+    r = unprotected.sh(f"/usr/libexec/PlistBuddy -c 'Set :ProductVersion 10.13.9' {version_plist}", user="root")
+    assert r.rc == 0 and unprotected.sh("sw_vers -productVersion").out == "10.13.9\n"
+    (host.root / "Library/x.plist").write_bytes(plistlib.dumps({"n": 3}))
+    assert host.sh("/usr/libexec/PlistBuddy -c 'Set :n 4' /Library/x.plist").rc == 1
+    assert host.sh("/usr/libexec/PlistBuddy -c 'Set :n 4' /Library/x.plist", user="root").rc == 0
+    r = host.sh("/usr/libexec/PlistBuddy -c 'Set :n abc' -c 'Add :m integer x' /Library/x.plist", user="root")
+    assert (r.rc, r.err) == (1, "Unrecognized Set Value: abc\nUnrecognized Add Value: x\n")
+    assert plistlib.loads((host.root / "Library/x.plist").read_bytes()) == {"n": 4}
+
+
 def test_shutdown_and_reboot_need_root(host):
     r = host.sh("shutdown -r now")
     assert (r.rc, r.err) == (1, "shutdown: NOT super-user\n")

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from egpu_setup.rehearsal import permissions
 from egpu_setup.rehearsal.macos.base import Sim, dump_plist, plist_format
 
 EXECUTABLES = {"/usr/libexec/PlistBuddy": "plistbuddy"}
@@ -56,7 +57,18 @@ def _format(value: Any, indent: int = 0) -> str:
     return str(value)
 
 
+class _BadValue(Exception):
+    """A value that does not parse as the entry's type."""
+
+
 def _convert(kind: str, text: str) -> Any:
+    try:
+        return _parse_value(kind, text)
+    except ValueError as exc:
+        raise _BadValue(text) from exc
+
+
+def _parse_value(kind: str, text: str) -> Any:
     if kind == "string":
         return text
     if kind == "bool":
@@ -155,8 +167,13 @@ def plistbuddy(argv: list[str], sim: Sim) -> int:
     `-c "Set :a:b v"` silent, keeps the value's type; `-c "Add :a:b type [v]"`; `-c "Delete :a:b"`.
     Missing entry: `Print: Entry, ":a:b", Does Not Exist` (likewise Set/Delete), exit 1 (unconfirmed);
     `Add: ":a:b" Entry Already Exists`. Several -c run in order; changes are saved once at the end in the file's
-    format (binary stays binary). A missing file: `File Doesn't Exist, Will Create: PATH`.
-    Divergence: interactive mode (no -c) is not imitated; `Merge`, `Import`, `Copy` neither.
+    format (binary stays binary). A missing file: `File Doesn't Exist, Will Create: PATH`. Saving refuses what the
+    user may not write on a Mac (rehearsal.permissions: admin outside its home, /tmp and /Applications; anyone
+    under SIP's protected /System, /usr, /bin, /sbin): `Error Writing File: PATH (Permission denied)` or
+    `(Operation not permitted)`, exit 1, the file unchanged. A value that does not parse as the entry's type
+    (`Set :n abc` on an integer): `Unrecognized Set Value: abc`, exit 1.
+    Divergence: interactive mode (no -c) is not imitated; `Merge`, `Import`, `Copy` neither; the texts of the two
+    errors above are unconfirmed.
     """
     commands: list[str] = []
     xml = False
@@ -192,9 +209,19 @@ def plistbuddy(argv: list[str], sim: Sim) -> int:
     ok = True
     changed = False
     for command in commands:
-        step_ok, step_changed = _run(command, data, sim, xml)
+        try:
+            step_ok, step_changed = _run(command, data, sim, xml)
+        except _BadValue as exc:
+            sim.err(f"Unrecognized {command.split()[0].capitalize()} Value: {exc}")  # text unconfirmed
+            step_ok, step_changed = False, False
         ok = ok and step_ok
         changed = changed or step_changed
     if changed:
-        dump_plist(data, path, binary=binary)
+        refusal = permissions.write_refusal(files[0], sim.user, sim.machine.read(), sim.cwd)
+        try:
+            if refusal:
+                raise PermissionError(refusal)
+            dump_plist(data, path, binary=binary)
+        except OSError as exc:
+            sim.fail(f"Error Writing File: {files[0]} ({exc.strerror or exc})", 1)  # text unconfirmed
     return 0 if ok else 1
