@@ -1,9 +1,15 @@
-"""Default directories on the controller, following the XDG base directory spec."""
+"""Default directories on the controller, following the XDG base directory spec, and the check that a directory
+given on the command line can be used before anything is written there."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from egpu_setup.errors import EgpuError
+
+# The lab's lock file, beside its inventory (docs/architecture.md, "Artifact cache").
+DEFAULT_LOCK_NAME = "egpu-setup.lock"
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -31,3 +37,20 @@ def default_lab_dir() -> Path:
 def runs_dir() -> Path:
     """Logs and JSON reports of provision/plan/rollback runs."""
     return data_dir() / "runs"
+
+
+def require_directory(path: Path, what: str) -> Path:
+    """`path` itself, when it is a directory or can become one; else an EgpuError (exit 2) naming what is in the way.
+
+    Checked before a command writes anything, so `--cache-dir FILE` or a lock path through a regular file stops
+    with a message instead of failing half-way with an OSError. `what` names the thing in messages ("cache DIR").
+    """
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return path
+        if candidate.exists() or candidate.is_symlink():
+            raise EgpuError(
+                f"{what}: {candidate} is not a directory",
+                fix=f"give a path whose directories exist or can be made, or move {candidate} out of the way",
+            )
+    return path

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
 
 def test_help_lists_commands_and_exit_codes(cli) -> None:
     result = cli("--help")
@@ -18,7 +22,53 @@ def test_unknown_option_is_a_usage_error_without_traceback(cli) -> None:
     assert "Traceback" not in result.err
 
 
-def test_no_command_prints_help_and_exits_2(cli) -> None:
+def test_no_command_is_a_usage_error_that_lists_the_commands(cli) -> None:
     result = cli()
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: no command given\nfix: one of: matrix, cache, lab,")
+    assert "fix-rpaths" in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "help_of"),
+    [
+        (("matrix", "--bogus"), "egpu-setup matrix"),
+        (("cache", "add", "x", "--bogus"), "egpu-setup cache add"),
+        (("lab", "status", "--bogus"), "egpu-setup lab status"),
+        (("--bogus",), "egpu-setup"),
+    ],
+)
+def test_an_unknown_option_points_at_its_own_commands_help(cli, argv: tuple[str, ...], help_of: str) -> None:
+    result = cli(*argv)
     assert result.code == 2
-    assert "usage: egpu-setup" in result.out
+    assert result.err == f"error: unrecognized arguments: --bogus\nfix: see `{help_of} --help`\n"
+
+
+def test_every_command_has_a_description_in_its_help(cli) -> None:
+    from egpu_setup.cli import build_parser
+
+    parsers = [build_parser()]
+    seen = []
+    while parsers:
+        parser = parsers.pop()
+        seen.append(parser.prog)
+        assert parser.description, f"`{parser.prog} --help` does not say what it does"
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    assert "egpu-setup cache fetch" in seen and "egpu-setup lab up" in seen
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--mxnet-python", "{tmp}", "not an executable file"),
+        ("--mxnet-lib", "{tmp}/libmxnet.so", "no such file"),
+        ("--json", "{tmp}/a-file/report.json", "a-file is not a directory"),
+    ],
+)
+def test_verify_refuses_paths_that_cannot_be_used_before_checking_anything(cli, tmp_path, flag, value, problem) -> None:
+    (tmp_path / "a-file").write_text("x")
+    result = cli("verify", flag, value.format(tmp=tmp_path))
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: ") and problem in result.err and "\nfix: " in result.err

@@ -8,8 +8,9 @@ lock.save()
 
 from __future__ import annotations
 
-from egpu_setup.cache.lock import DEFAULT_LOCK_NAME, Lock, LockConflict, LockEntry
+from egpu_setup.cache.lock import Lock, LockConflict, LockEntry
 from egpu_setup.cache.store import Cache, CacheEntry, ManualDownloadNeeded, sha256_of
+from egpu_setup.paths import DEFAULT_LOCK_NAME
 
 __all__ = [
     "DEFAULT_LOCK_NAME",

@@ -13,8 +13,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from egpu_setup import __version__
 from egpu_setup.errors import CheckFailed, EgpuError
@@ -50,13 +52,10 @@ class _Interrupted(Exception):
 def download(url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3) -> None:
     """Fetch `url` into `dest` (a partial file, resumed if it exists). Raises EgpuError / CheckFailed."""
     progress = progress or _Quiet()
-    scheme = urllib.parse.urlsplit(url).scheme
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    scheme = check_url(url, f"the URL of {label}")
     if scheme == "file":
         _copy_file(url, dest, label, progress)
         return
-    if scheme not in ("http", "https"):
-        raise EgpuError(f"cannot download {url}: only http, https and file URLs work", fix="correct the URL")
     for attempt in range(1, attempts + 1):
         try:
             _http_attempt(url, dest, label, progress)
@@ -71,6 +70,17 @@ def download(url: str, dest: Path, label: str, progress: Progress | None = None,
             time.sleep(0.2 * attempt)  # a short back-off: a flapping link often comes back at once
         finally:
             progress.finish()
+
+
+def check_url(url: str, what: str) -> str:
+    """The scheme of `url` when the downloader can fetch it (http, https, file with a path); else an EgpuError."""
+    parts = urllib.parse.urlsplit(url)
+    if (parts.scheme in ("http", "https") and parts.netloc) or (parts.scheme == "file" and parts.path):
+        return parts.scheme
+    raise EgpuError(
+        f"{what} {url!r} is not an http://, https:// or file:// URL",
+        fix="give a full URL, e.g. https://mirror.example/egpu/ or file:///srv/egpu-mirror/",
+    )
 
 
 def _http_attempt(url: str, dest: Path, label: str, progress: Progress) -> None:
@@ -102,14 +112,18 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress) -> None:
         mode = "ab" if start else "wb"
         completed = start
         progress.start(label, total, completed)
-        try:
-            with dest.open(mode) as out:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    completed += len(chunk)
-                    progress.update(completed)
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
-            raise _Interrupted(f"{type(exc).__name__} after {completed} of {total or '?'} bytes") from None
+        with _writing(dest, mode) as out:
+            while True:
+                try:
+                    # read1: what has arrived (up to CHUNK), so the bar moves and a cut keeps all that came
+                    chunk = response.read1(CHUNK)
+                except (http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+                    raise _Interrupted(f"{type(exc).__name__} after {completed} of {total or '?'} bytes") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                completed += len(chunk)
+                progress.update(completed)
         if total is not None and completed < total:
             raise _Interrupted(f"connection closed after {completed} of {total} bytes")
 
@@ -137,11 +151,44 @@ def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
     total = source.stat().st_size
     progress.start(label, total, 0)
     try:
-        with source.open("rb") as src, dest.open("wb") as out:
+        with source.open("rb") as src, _writing(dest, "wb") as out:
             copied = 0
-            while chunk := src.read(CHUNK):
+            while chunk := _read_source(src, source, label):
                 out.write(chunk)
                 copied += len(chunk)
                 progress.update(copied)
+    except OSError as exc:  # opening the mirror's file
+        raise _unreadable(label, source, exc) from None
     finally:
         progress.finish()
+
+
+def _read_source(src: BinaryIO, source: Path, label: str) -> bytes:
+    try:
+        return src.read(CHUNK)
+    except OSError as exc:
+        raise _unreadable(label, source, exc) from None
+
+
+def _unreadable(label: str, source: Path, exc: OSError) -> EgpuError:
+    return EgpuError(
+        f"download of {label} failed: cannot read {source}: {exc}",
+        fix="check the mirror directory, or give another URL with --url ID=URL",
+    )
+
+
+@contextmanager
+def _writing(dest: Path, mode: str) -> Iterator[BinaryIO]:
+    """`dest` opened for writing; an OSError on it (full disk, read-only cache) is an EgpuError, not a cut link.
+
+    The code inside must catch its own read errors: every OSError that reaches here is the partial file's.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with dest.open(mode) as out:
+            yield out
+    except OSError as exc:
+        raise EgpuError(
+            f"cannot write {dest}: {exc}",
+            fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+        ) from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,10 @@ from pathlib import Path
 from egpu_setup.errors import EgpuError
 from egpu_setup.matrix.marked_yaml import MarkedDict, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact
-from egpu_setup.matrix.validate import Problems
+from egpu_setup.matrix.validate import SHA256_HEX, Problems
+from egpu_setup.paths import require_directory
 
 LOCK_VERSION = 1
-DEFAULT_LOCK_NAME = "egpu-setup.lock"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HEADER = """\
 # egpu-setup.lock: the SHA-256 of every artifact this lab installs, written by `egpu-setup cache fetch/add`.
 # Keep it beside the inventory and under version control: a file whose digest differs from its entry is refused.
@@ -58,6 +56,8 @@ class Lock:
         A malformed one is an EgpuError (exit 2) naming the file and line.
         """
         path = Path(path)
+        # A lock that could never be saved must stop the command before it downloads or stores anything.
+        require_directory(path.parent, f"lock file {path}")
         if not path.exists():
             return cls(path)
         data = load_marked(path, "lock file")
@@ -87,7 +87,7 @@ class Lock:
                 problems.add(line, f"{key}: must be a mapping {{sha256, filename, origin}}")
                 continue
             sha = entry.get("sha256")
-            if not isinstance(sha, str) or not _SHA256.match(sha):
+            if not isinstance(sha, str) or not SHA256_HEX.match(sha):
                 problems.add(entry.line_of("sha256"), f"{key}: sha256 must be 64 lower-case hex digits")
                 continue
             origin = entry.get("origin", "pinned")
@@ -137,13 +137,21 @@ class Lock:
                 f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}}}"
             )
         text = "\n".join(lines) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".egpu-setup.lock.", dir=self.path.parent)
+        tmp: Path | None = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".egpu-setup.lock.", dir=self.path.parent)
+            tmp = Path(name)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
             os.replace(tmp, self.path)
-            self.changed = False
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            tmp = None
+        except OSError as exc:
+            raise EgpuError(
+                f"cannot write lock file {self.path}: {exc}",
+                fix="check that its directory is writable and has space, then run the command again",
+            ) from None
+        finally:
+            if tmp is not None:  # the rename did not happen: leave no temporary file behind
+                tmp.unlink(missing_ok=True)
+        self.changed = False

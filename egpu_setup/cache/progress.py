@@ -31,13 +31,17 @@ class RichProgress:
         self._current: Any = None
 
     def __enter__(self) -> RichProgress:
-        self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._tasks:
+            self._progress.stop()
 
     def start(self, label: str, total: int | None, completed: int) -> None:
+        if not self._tasks:
+            # Started on the first download only: a fetch that finds everything cached (or fails before any
+            # transfer) prints no empty bar area on stderr.
+            self._progress.start()
         if label not in self._tasks:
             self._tasks[label] = self._progress.add_task(label, total=total, completed=completed)
         else:

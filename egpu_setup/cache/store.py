@@ -29,8 +29,11 @@ from egpu_setup.cache.download import Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
 from egpu_setup.matrix.model import Artifact
+from egpu_setup.matrix.validate import SHA256_HEX
+from egpu_setup.paths import require_directory
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_INDEX_TEXT_FIELDS = ("id", "version", "filename")
 
 
 class ManualDownloadNeeded(EgpuError):
@@ -61,7 +64,7 @@ class Cache:
             from egpu_setup.paths import cache_dir
 
             root = cache_dir()
-        self.root = Path(root)
+        self.root = require_directory(Path(root), f"cache {root}")
         self.objects = self.root / "sha256"
         self.partial = self.root / "partial"
         self.index_path = self.root / "index.json"
@@ -75,75 +78,95 @@ class Cache:
         return self.path_for(sha256).is_file()
 
     def index(self) -> dict[str, dict[str, Any]]:
+        """index.json, checked: digest -> {id, version, filename, size}. A damaged index is an EgpuError (exit 2)."""
         if not self.index_path.exists():
             return {}
+        fix = (
+            "delete it and run `egpu-setup cache fetch` again (the files under sha256/ stay; files added by hand need "
+            "`egpu-setup cache add` again)"
+        )
         try:
             data = json.loads(self.index_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise EgpuError(
-                f"cache index {self.index_path} is unreadable: {exc}",
-                fix="delete it and run `egpu-setup cache fetch` again (the files themselves are kept by digest)",
-            ) from None
+            raise EgpuError(f"cache index {self.index_path} is unreadable: {exc}", fix=fix) from None
         if not isinstance(data, dict):
-            raise EgpuError(f"cache index {self.index_path} is not a JSON object", fix="delete it and fetch again")
+            raise EgpuError(f"cache index {self.index_path} is not a JSON object", fix=fix)
+        for digest, info in data.items():
+            fields_ok = isinstance(info, dict) and all(isinstance(info.get(k), str) for k in _INDEX_TEXT_FIELDS)
+            size = info.get("size") if isinstance(info, dict) else None
+            if not (SHA256_HEX.match(digest) and fields_ok and isinstance(size, int) and not isinstance(size, bool)):
+                raise EgpuError(
+                    f"cache index {self.index_path}: the entry {digest!r} is not "
+                    "{id, version, filename: text, size: whole number} under a SHA-256",
+                    fix=fix,
+                )
         return data
 
     def entries(self) -> list[CacheEntry]:
-        out = []
-        for digest, info in sorted(self.index().items(), key=lambda item: (item[1].get("id", ""), item[0])):
-            out.append(CacheEntry(digest, str(info.get("id")), str(info.get("version")), str(info.get("filename")),
-                                  int(info.get("size", 0))))  # fmt: skip
-        return out
-
-    def find(self, artifact: Artifact) -> CacheEntry | None:
-        """The cached file of `artifact`, by id and version (newest index entry wins)."""
-        for entry in self.entries():
-            if entry.id == artifact.id and entry.version == artifact.version and self.has(entry.sha256):
-                return entry
-        return None
+        """Every indexed file, by artifact id then digest."""
+        entries = [
+            CacheEntry(digest, info["id"], info["version"], info["filename"], info["size"])
+            for digest, info in self.index().items()
+        ]
+        return sorted(entries, key=lambda entry: (entry.id, entry.sha256))
 
     # --- writing -------------------------------------------------------------------------------------------------
 
     @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """An OSError while changing the store (full disk, read-only file system) as an EgpuError naming the cache."""
+        try:
+            yield
+        except OSError as exc:
+            raise EgpuError(
+                f"cannot write to the cache {self.root}: {exc}",
+                fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+            ) from None
+
+    @contextmanager
     def _exclusive(self, lock_file: Path) -> Iterator[None]:
         """An advisory lock, so two fetches on one controller never write the same file at once."""
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with lock_file.open("a") as handle:
+        with self._writing():
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_file.open("a")
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _index_lock(self) -> Any:
-        return self._exclusive(self.root / ".index.lock")
-
     def _record(self, digest: str, artifact: Artifact, size: int) -> None:
-        with self._index_lock():
+        with self._exclusive(self.root / ".index.lock"):
             index = self.index()
             index[digest] = {"id": artifact.id, "version": artifact.version, "filename": artifact.filename,
                              "size": size}  # fmt: skip
-            handle, tmp = tempfile.mkstemp(prefix=".index.", dir=self.root)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(index, out, indent=2, sort_keys=True)
-            os.replace(tmp, self.index_path)
+            with self._writing():  # through a temporary file and a rename: a reader never sees half an index
+                handle, name = tempfile.mkstemp(prefix=".index.", dir=self.root)
+                try:
+                    with os.fdopen(handle, "w", encoding="utf-8") as out:
+                        json.dump(index, out, indent=2, sort_keys=True)
+                    os.replace(name, self.index_path)
+                finally:
+                    Path(name).unlink(missing_ok=True)  # gone after a successful rename
 
     def _store(self, source: Path, digest: str, artifact: Artifact, move: bool) -> Path:
         """Put a checked file at sha256/<digest> by rename (move) or copy-then-rename (copy)."""
-        self.objects.mkdir(parents=True, exist_ok=True)
         target = self.path_for(digest)
-        if move:
-            os.replace(source, target)
-        else:
-            handle, tmp = tempfile.mkstemp(prefix=".add.", dir=self.objects)
-            os.close(handle)
-            try:
-                shutil.copyfile(source, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        self._record(digest, artifact, target.stat().st_size)
+        with self._writing():
+            self.objects.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(source, target)
+            else:
+                handle, name = tempfile.mkstemp(prefix=".add.", dir=self.objects)
+                os.close(handle)
+                try:
+                    shutil.copyfile(source, name)
+                    os.replace(name, target)
+                finally:
+                    Path(name).unlink(missing_ok=True)  # gone after a successful rename
+            size = target.stat().st_size
+        self._record(digest, artifact, size)
         return target
 
     def add_file(self, source: Path, artifact: Artifact, digest: str | None = None) -> Path:
@@ -208,6 +231,13 @@ class Cache:
     def _accept(self, artifact: Artifact, partial: Path, source: str, wanted: str | None, lock: Lock | None) -> Path:
         """Check a finished download against the wanted digest; store it, or delete it and say why."""
         published = artifact.sha256
+        if partial.stat().st_size == 0:  # never pin or store nothing: an empty answer is a server or mirror fault
+            partial.unlink()
+            raise CheckFailed(
+                f"{source} sent an empty file for {artifact.filename} ({artifact.id} {artifact.version}); "
+                "nothing was kept",
+                fix="check the URL (--url/--mirror) and fetch again",
+            )
         actual = sha256_of(partial)
         if wanted and actual != wanted:
             partial.unlink(missing_ok=True)  # a wrong file is not worth resuming: keep nothing

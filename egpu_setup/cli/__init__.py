@@ -48,7 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"egpu_setup.cli.{name}")
         module.register(subparsers)
+    _remember_prog(parser)
     return parser
+
+
+def _remember_prog(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub)command record its own name, so an unknown option's fix names `egpu-setup cache add --help`.
+
+    argparse reports options it does not know from the top-level parser, which knows only `egpu-setup`.
+    """
+    parser.set_defaults(_prog=parser.prog)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _remember_prog(sub)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -57,16 +70,21 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     try:
         parser = build_parser()
         with contextlib.redirect_stdout(ctx.stdout):  # --help and --version print to the injected stream
-            args = parser.parse_args(argv)
+            args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            raise EgpuError(f"unrecognized arguments: {' '.join(unknown)}", fix=f"see `{args._prog} --help`")
         if not args.command:
-            parser.print_help(ctx.stdout)
-            return ExitCode.USAGE
+            names = ", ".join(name.replace("_", "-") for name in COMMANDS)
+            raise EgpuError("no command given", fix=f"one of: {names}; `egpu-setup --help` says what each does")
         return int(args.run(args, ctx))
     except EgpuError as exc:
         ctx.error(exc.message, exc.fix)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        ctx.error("interrupted")
+        ctx.error(
+            "interrupted",
+            fix="run the same command again to carry on (cut downloads resume; provisioning skips what is done)",
+        )
         return int(ExitCode.INTERRUPTED)
     except SystemExit as exc:  # argparse --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else int(ExitCode.USAGE)

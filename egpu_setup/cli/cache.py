@@ -8,6 +8,7 @@ from typing import Any
 
 from egpu_setup.cli.context import Context
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
+from egpu_setup.paths import DEFAULT_LOCK_NAME
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     with_lock = argparse.ArgumentParser(add_help=False)
     with_lock.add_argument(
-        "--lock", metavar="FILE", type=Path, default=Path("egpu-setup.lock"),
-        help="the lab's lock file, beside its inventory (default: ./egpu-setup.lock)",
+        "--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK_NAME),
+        help=f"the lab's lock file, beside its inventory (default: ./{DEFAULT_LOCK_NAME})",
     )  # fmt: skip
     with_lock.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (a lab's mirror URLs)")
 
@@ -34,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="cache_action", metavar="ACTION")
 
     fetch = actions.add_parser(
-        "fetch", parents=[common, with_lock], help="download what a profile needs (resumes; verifies SHA-256)"
+        "fetch",
+        parents=[common, with_lock],
+        help="download what a profile needs (resumes; verifies SHA-256)",
+        description="Download every installer a profile (or one build's resolution) needs into the cache, resuming "
+        "cut downloads and checking each SHA-256 against the matrix or the lock file, and record the digests in the "
+        "lock file. Installers behind a login are named with the command that imports them by hand.",
     )
     fetch.add_argument("--profile", metavar="P", default="default", help="named stack (default: default)")
     fetch.add_argument("--build", metavar="B", help="macOS build: fetch exactly its resolution (e.g. 17C88)")
@@ -45,16 +51,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--mirror", metavar="URL", help="fetch every file from URL/<filename> (a lab mirror)")
     fetch.set_defaults(run=run_fetch)
 
-    add = actions.add_parser("add", parents=[common, with_lock], help="import a file fetched by hand (e.g. cuDNN)")
-    add.add_argument("file", metavar="FILE", type=Path)
+    add = actions.add_parser(
+        "add",
+        parents=[common, with_lock],
+        help="import a file fetched by hand (e.g. cuDNN)",
+        description="Import an installer downloaded by hand (cuDNN, Command Line Tools, NVDAEGPUSupport sit behind "
+        "logins): say which artifact it is (by published SHA-256, the lock file or its name), store it by SHA-256 "
+        "and pin it in the lock file. The file itself stays where it is.",
+    )
+    add.add_argument("file", metavar="FILE", type=Path, help="the downloaded installer")
     add.add_argument("--as", dest="as_", metavar="ID[@VERSION]", help="which artifact it is, if renamed")
     add.set_defaults(run=run_add)
 
-    listing = actions.add_parser("list", parents=[common], help="what the cache holds")
+    listing = actions.add_parser(
+        "list", parents=[common], help="what the cache holds", description="List the cached installers."
+    )
     listing.add_argument("--json", action="store_true", help="print JSON on stdout")
     listing.set_defaults(run=run_list)
 
-    verify = actions.add_parser("verify", parents=[common], help="re-hash every cached file (exit 1 if one is bad)")
+    verify = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="re-hash every cached file (exit 1 if one is bad)",
+        description="Re-hash every cached file against its SHA-256; exit 1 and name the bad ones if any is missing "
+        "or corrupt.",
+    )
     verify.add_argument("--json", action="store_true", help="print JSON on stdout")
     verify.set_defaults(run=run_verify)
 
@@ -73,13 +94,18 @@ def _cache(args: argparse.Namespace) -> Any:
 
 
 def _url_overrides(values: list[str]) -> dict[str, str]:
+    from egpu_setup.cache.download import check_url
     from egpu_setup.matrix import ARTIFACT_IDS
 
     overrides = {}
     for value in values:
         artifact_id, sep, url = value.partition("=")
         if not sep or artifact_id not in ARTIFACT_IDS or not url:
-            raise EgpuError(f"--url {value!r}: expected ID=URL with ID one of {', '.join(ARTIFACT_IDS)}")
+            raise EgpuError(
+                f"--url {value!r}: expected ID=URL with ID one of {', '.join(ARTIFACT_IDS)}",
+                fix="e.g. --url cuda_driver=https://mirror.example/cudadriver_387.128_macos.dmg",
+            )
+        check_url(url, f"--url {artifact_id}: URL")
         overrides[artifact_id] = url
     return overrides
 
@@ -93,6 +119,10 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
         if artifact_id not in ARTIFACT_IDS:
             raise EgpuError(f"--only {artifact_id}: unknown artifact id", fix=f"use one of {', '.join(ARTIFACT_IDS)}")
     overrides = _url_overrides(args.url)
+    if args.mirror is not None:
+        from egpu_setup.cache.download import check_url
+
+        check_url(args.mirror, "--mirror")
     matrix = load_matrix(overlay=args.overlay)
     if args.build:
         plan = matrix.resolve(args.build, profile=args.profile)
@@ -128,7 +158,8 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
             f"{len(manual)} artifact(s) must be downloaded by hand (see above); the others are in {cache.root}",
             fix="add each with `egpu-setup cache add FILE`, then run `egpu-setup cache fetch` again",
         )
-    ctx.note(f"{len(artifacts)} artifact(s) in {cache.root}; SHA-256 recorded in {lock.path}")
+    recorded = f"; SHA-256 recorded in {lock.path}" if artifacts else ""
+    ctx.note(f"{len(artifacts)} artifact(s) in {cache.root}{recorded}")
     return ExitCode.OK
 
 
@@ -140,6 +171,8 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     source: Path = args.file
     if not source.is_file():
         raise EgpuError(f"{source} is not a file", fix="give the path of the downloaded installer")
+    if source.stat().st_size == 0:
+        raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
     matrix = load_matrix(overlay=args.overlay)
     lock = Lock.load(args.lock)
     digest = sha256_of(source)

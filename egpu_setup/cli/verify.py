@@ -13,6 +13,7 @@ from pathlib import Path
 
 from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.paths import require_directory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,8 +46,25 @@ def _check_output_path(value: str | None) -> Path | None:
     if path.is_dir():
         raise EgpuError(f"--json {value}: is a directory", fix="name a file, e.g. --json verify.json")
     if not path.parent.is_dir():
+        require_directory(path.parent, f"--json {value}")  # names a file standing where a directory should be
         raise EgpuError(f"--json {value}: directory {path.parent} does not exist", fix=f"mkdir -p {path.parent}")
     return path
+
+
+def _check_input_paths(args: argparse.Namespace) -> None:
+    """--mxnet-python and --mxnet-lib name files that must be there: a typo must not turn a check into a skip."""
+    if args.mxnet_python is not None:
+        python = Path(args.mxnet_python)
+        if not python.is_file() or not os.access(python, os.X_OK):
+            raise EgpuError(
+                f"--mxnet-python {args.mxnet_python}: not an executable file",
+                fix="give the Python that imports MXNet, e.g. /usr/local/egpu-setup/venv/bin/python",
+            )
+    if args.mxnet_lib is not None and not Path(args.mxnet_lib).is_file():
+        raise EgpuError(
+            f"--mxnet-lib {args.mxnet_lib}: no such file",
+            fix="give the path of libmxnet.so (in MXNet's lib/ directory), or leave --mxnet-lib out to find it",
+        )
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -72,8 +90,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.verify.suite import run_suite
 
     output = _check_output_path(args.json)
-    if args.mxnet_python and not os.access(args.mxnet_python, os.X_OK):
-        raise EgpuError(f"--mxnet-python {args.mxnet_python}: not an executable file")
+    _check_input_paths(args)
     backend = SystemBackend(mxnet_python=args.mxnet_python)
     try:
         expect = expectations_for(args.profile, backend.host().platform)

@@ -78,12 +78,19 @@ def load_marked(path: Path, what: str) -> Any:
     """
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise EgpuError(f"{what} {path} does not exist", fix=f"check the path of the {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
         raise EgpuError(
-            f"cannot read {what} {path}: {exc}", fix=f"check the {what}'s permissions and encoding"
+            f"{what} {path} is a directory", fix=f"give the path of the {what} itself, not of a directory"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise EgpuError(
+            f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            fix=f"check that {path} is the {what} (YAML text), not another file",
+        ) from None
+    except OSError as exc:
+        raise EgpuError(f"cannot read {what} {path}: {exc.strerror}", fix=f"check the {what}'s permissions") from None
     try:
         return yaml.load(text, Loader=_MarkingLoader)
     except yaml.MarkedYAMLError as exc:

@@ -19,7 +19,7 @@ from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact, Gpu, Link, MacosBuil
 
 SCHEMA_VERSION = 1
 CONFIDENCE = ("high", "medium", "low")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")  # also what the lock file and the cache index accept
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]*$")
 _PRODUCT_VERSION = re.compile(r"^10\.13\.\d$")
 _CC = re.compile(r"^\d\.\d$")
@@ -84,7 +84,7 @@ def _product_version(value: Any) -> tuple[Any, str | None]:
 def _sha256(value: Any) -> tuple[Any, str | None]:
     if value is None:
         return None, None
-    if isinstance(value, str) and _SHA256.match(value):
+    if isinstance(value, str) and SHA256_HEX.match(value):
         return value, None
     return None, "must be 64 lower-case hex digits, or null when no checksum is published"
 

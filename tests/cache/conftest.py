@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ class Served:
     cuts: dict[str, tuple[int, int]] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     ignore_range: bool = False  # behave like a server without Range support (always 200, whole file)
+    trickle_s: float = 0.0  # pause after each 64 KiB sent: a slow link, so a test can interrupt a transfer
     port: int = 0
 
     def url(self, path: str) -> str:
@@ -59,8 +61,13 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
             if times > 0:
                 served.cuts[self.path] = (offset, times - 1)
                 end = max(start, offset)
-            self.wfile.write(body[start:end])
-            self.wfile.flush()
+            try:
+                for piece in range(start, end, 1 << 16):
+                    self.wfile.write(body[piece : min(end, piece + (1 << 16))])
+                    self.wfile.flush()
+                    time.sleep(served.trickle_s)
+            except ConnectionError:  # the client went away (an interrupted test download)
+                return
             self.close_connection = True  # with Content-Length unmet, the client sees a cut connection
 
     return Handler

@@ -88,7 +88,7 @@ def test_checksum_mismatch_keeps_nothing_and_names_both_digests(cli, http_server
 
 def test_404_is_a_clear_error(cli, http_server, dirs) -> None:
     result = _fetch(cli, dirs, "--only", "cuda_driver", "--url", f"cuda_driver={http_server.url('/gone.dmg')}")
-    assert result.code == 2
+    assert result.code == 2 and result.err.startswith("error: ")  # no empty progress area before it
     assert "HTTP 404" in result.err and http_server.url("/gone.dmg") in result.err
     assert "--url ID=URL" in result.err and "Traceback" not in result.err
 
@@ -160,7 +160,7 @@ def test_bad_url_override_is_a_usage_error(cli, dirs) -> None:
 def test_unknown_scheme_is_refused(tmp_path) -> None:
     from egpu_setup.cache.download import download
 
-    with pytest.raises(EgpuError, match="only http, https and file"):
+    with pytest.raises(EgpuError, match=r"is not an http://, https:// or file:// URL"):
         download("ftp://example.org/x.pkg", tmp_path / "x.part", label="x.pkg")
 
 
@@ -173,3 +173,47 @@ def test_fetch_for_a_build_takes_only_what_its_resolution_needs(cli, dirs) -> No
 def test_fetch_native_profile_needs_a_build(cli, dirs) -> None:
     result = _fetch(cli, dirs, "--profile", "native")
     assert result.code == 2 and "--build 17C88" in result.err
+
+
+def test_ctrl_c_keeps_what_arrived_and_the_next_run_resumes(cli, http_server, payload, lab, dirs) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    http_server.files["/py.pkg"] = payload
+    http_server.trickle_s = 0.05  # about 1.3 MB/s: the whole transfer would take 2 s
+    overlay = lab(**{"python3@3.11.9": {"sha256": _sha(payload), "url": http_server.url("/py.pkg")}})
+    args = ("--overlay", str(overlay), "--only", "python3")
+    partial_dir = dirs["cache"] / "partial"
+
+    def ctrl_c_once_bytes_arrive() -> None:  # Ctrl-C is SIGINT to the process: KeyboardInterrupt in the main thread
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if partial_dir.is_dir() and any(p.stat().st_size for p in partial_dir.iterdir()):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=ctrl_c_once_bytes_arrive)
+    watcher.start()
+    try:
+        first = _fetch(cli, dirs, *args)
+    finally:
+        watcher.join()
+    assert first.code == 130
+    assert first.err.splitlines()[-2:] == [
+        "error: interrupted",
+        "fix: run the same command again to carry on (cut downloads resume; provisioning skips what is done)",
+    ]
+    (partial,) = (dirs["cache"] / "partial").iterdir()
+    kept = partial.stat().st_size
+    assert 0 < kept < len(payload)
+    assert not dirs["lock"].exists()  # nothing was verified, so nothing is pinned
+
+    http_server.trickle_s = 0.0
+    http_server.requests.clear()
+    second = _fetch(cli, dirs, *args)
+    assert second.code == 0, second.err
+    assert http_server.requests == [("/py.pkg", f"bytes={kept}-")]
+    assert Cache(dirs["cache"]).path_for(_sha(payload)).read_bytes() == payload

@@ -101,3 +101,12 @@ def test_bad_overlay_exits_2_with_file_and_line(cli, tmp_path: Path, body: str, 
 def test_missing_overlay_file_is_a_clear_error(cli, tmp_path: Path) -> None:
     result = cli("matrix", "--overlay", str(tmp_path / "nope.yaml"))
     assert result.code == 2 and "does not exist" in result.err
+
+
+def test_overlay_that_is_a_directory_or_not_text_is_named(cli, tmp_path: Path) -> None:
+    binary = tmp_path / "overlay.yaml"
+    binary.write_bytes(b"\xff\xfe\x00 not yaml")
+    for path, problem in ((tmp_path, "is a directory"), (binary, "is not UTF-8 text")):
+        result = cli("matrix", "--overlay", str(path))
+        assert result.code == 2 and f"error: matrix overlay {path} {problem}" in result.err
+        assert "\nfix: " in result.err and "Traceback" not in result.err
