@@ -179,7 +179,9 @@ def main() -> None:
         ]
     if report.errors:
         msgs = "; ".join(f"{e.error} ({e.fix})" if e.fix else str(e.error) for e in report.errors)
-        module.fail_json(msg=f"nothing was changed: {msgs}", **result)
+        # A write that fails after others succeeded leaves those files fixed: say so only when it is true.
+        prefix = "some files were fixed, but" if report.changed else "nothing was changed:"
+        module.fail_json(msg=f"{prefix} {msgs}", **result)
     failing = [f"{f['path']}: {s['name']}" for f in files for s in f["still_failing"]]
     if failing and p["fail_on_unresolved"]:
         module.fail_json(msg="library references still do not resolve: " + ", ".join(failing), **result)
