@@ -150,6 +150,7 @@ def read_xar(path: Path) -> list[XarMember]:
     except (zlib.error, ET.ParseError) as exc:
         raise PackageError(f"{path}: damaged xar table of contents") from exc
     heap = blob[hsize + toc_len :]
+    _check_toc(toc, blob[hsize : hsize + toc_len], heap, path)
     members: list[XarMember] = []
 
     def walk(node: ET.Element, prefix: str) -> None:
@@ -174,6 +175,20 @@ def read_xar(path: Path) -> list[XarMember]:
 
     walk(toc.find("toc") if toc.find("toc") is not None else toc, "")
     return members
+
+
+def _check_toc(toc: ET.Element, toc_z: bytes, heap: bytes, path: Path) -> None:
+    """xar keeps the digest of the compressed TOC in the heap (toc/checksum offset and size); a mismatch is a
+    damaged archive, which installer and pkgutil refuse (xar's format description)."""
+    node = toc.find("toc/checksum") if toc.find("toc") is not None else toc.find("checksum")
+    if node is None:
+        return
+    algo = (node.get("style") or "").lower()
+    if algo not in ("sha1", "md5", "sha256"):
+        return
+    offset, size = int(node.findtext("offset") or 0), int(node.findtext("size") or 0)
+    if heap[offset : offset + size] != hashlib.new(algo, toc_z).digest():
+        raise PackageError(f"{path}: the table of contents does not match its checksum (damaged package)")
 
 
 def _xar_data(data: ET.Element | None, heap: bytes, path: Path) -> bytes:

@@ -220,6 +220,19 @@ def test_damaged_package_is_refused(host, make_tree):
     assert not (host.root / "Library/Extensions/Demo.kext").exists()
 
 
+def test_package_whose_toc_checksum_does_not_match_is_refused(host, make_tree):
+    import struct
+
+    pkg = build_pkg(host.root / "private/tmp/demo.pkg", make_tree, check=None)
+    blob = bytearray(pkg.read_bytes())
+    header_size, toc_length = struct.unpack_from(">HHQ", blob, 4)[0], struct.unpack_from(">Q", blob, 8)[0]
+    blob[header_size + toc_length] ^= 0xFF  # the stored SHA-1 of the compressed TOC (heap offset 0)
+    pkg.write_bytes(bytes(blob))
+    r = host.run(installer, "-pkg", "/private/tmp/demo.pkg", "-target", "/")
+    assert r.code == 1 and "the package path specified was invalid" in r.err
+    assert not (host.root / "Library/Extensions/Demo.kext").exists()
+
+
 def test_symlinks_survive_expand_and_flatten(host, make_tree, tmp_path):
     (tmp_path / "x/a").mkdir(parents=True)
     (tmp_path / "x/a/PackageInfo").write_bytes(flatpkg.Component("com.example.l", "1", make_tree()).package_info())
