@@ -72,3 +72,19 @@ def test_verify_refuses_paths_that_cannot_be_used_before_checking_anything(cli, 
     result = cli("verify", flag, value.format(tmp=tmp_path))
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("error: ") and problem in result.err and "\nfix: " in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (("lab",), "`lab` needs a verb"),
+        (("lab", "up", "--reboot-seconds", "nan"), "invalid seconds value: 'nan'"),
+        (("lab", "up", "--dir", "{tmp}/a-file/lab"), "a-file is not a directory"),
+    ],
+)
+def test_lab_arguments_that_cannot_work_stop_before_anything_is_made(cli, tmp_path, argv, problem) -> None:
+    (tmp_path / "a-file").write_text("x")
+    result = cli(*(arg.format(tmp=tmp_path) for arg in argv))
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: ") and problem in result.err and "\nfix: " in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--sip", default="enabled", choices=("enabled", "kext-off", "disabled"), help="SIP configuration")
     up.add_argument("--gpu", default="gtx1080", choices=("gtx1080", "none"), help="eGPU in the Thunderbolt enclosure")
     up.add_argument("--clt", default="none", choices=("none", "9.2", "9.3"), help="Command Line Tools pre-installed")
-    up.add_argument("--reboot-seconds", type=float, default=3.0, help="how long a reboot keeps a host down")
+    up.add_argument(
+        "--reboot-seconds", type=_seconds, default=3.0, help="how long a reboot keeps a host down (default 3)"
+    )
     up.add_argument("--no-mirror", action="store_true", help="do not build the stand-in installers")
 
     status = verb("status", "show the hosts: build, SIP, which GPU driver booted, faults")
@@ -54,19 +56,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument("--disk-full", action="store_true", help="the disk has no free space")
     fault.add_argument("--reboot-hangs", action="store_true", help="the next reboot never comes back")
     fault.add_argument("--clear", action="store_true", help="clear every fault switch first")
-    parser.set_defaults(run=run, _lab_parser=parser)
+    parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    """A duration for argparse: a finite number (float() also takes 'nan' and 'inf', which no sleep can use)."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "seconds"  # argparse names the type in its message: "invalid seconds value: 'nan'"
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup import paths
-    from egpu_setup.errors import EgpuError, ExitCode
+    from egpu_setup.errors import EgpuError
     from egpu_setup.rehearsal.lab import Lab, LabOptions
 
     if not args.lab_command:
-        args._lab_parser.print_help(ctx.stdout)
-        return int(ExitCode.USAGE)
+        raise EgpuError(
+            "`lab` needs a verb: up, status, reset, down, allow-kexts or fault", fix="see `egpu-setup lab --help`"
+        )
     lab = Lab(args.dir or paths.default_lab_dir())
     if args.lab_command == "up":
+        paths.require_directory(lab.dir, f"lab directory {lab.dir}")
         options = LabOptions(
             hosts=args.hosts,
             build=args.build,
