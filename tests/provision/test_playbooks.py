@@ -54,7 +54,9 @@ def test_provision_runs_the_roles_in_order():
 
 @pytest.mark.slow
 def test_ansible_lint_production_profile_is_clean():
-    done = ansible("ansible-lint", "--profile", "production", "--offline", "playbooks/", "inventory/")
+    # The whole project as .ansible-lint configures it (roles, playbooks, inventory, the collection's metadata):
+    # the command the README gives, so what it reports is what this test sees.
+    done = ansible("ansible-lint", "--profile", "production", "--offline")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
