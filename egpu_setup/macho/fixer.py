@@ -15,6 +15,7 @@ import os
 import posixpath
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,7 +384,7 @@ def _plan_one(
     search: list[str],
     mode: str,
     file_report: FileReport,
-    record,  # type: ignore[no-untyped-def]
+    record: Callable[[str, str, str | None, str, str], None],
     direct: bool,
     loader: str | None = None,
 ) -> None:

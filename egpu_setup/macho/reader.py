@@ -11,6 +11,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from macholib import mach_o
 from macholib.ptypes import sizeof
@@ -201,7 +202,7 @@ def _corrupt(path: Path, why: str) -> MachOError:
     )
 
 
-def _read_exact(fh, path: Path, offset: int, count: int, what: str) -> bytes:  # type: ignore[no-untyped-def]
+def _read_exact(fh: BinaryIO, path: Path, offset: int, count: int, what: str) -> bytes:
     fh.seek(offset)
     data = fh.read(count)
     if len(data) != count:
@@ -209,7 +210,7 @@ def _read_exact(fh, path: Path, offset: int, count: int, what: str) -> bytes:  #
     return data
 
 
-def _read_fat(fh, path: Path, size: int) -> list[Slice]:  # type: ignore[no-untyped-def]
+def _read_fat(fh: BinaryIO, path: Path, size: int) -> list[Slice]:
     header = mach_o.fat_header.from_str(_read_exact(fh, path, 0, sizeof(mach_o.fat_header), "fat header"))
     arch_cls = mach_o.fat_arch64 if header.magic == mach_o.FAT_MAGIC_64 else mach_o.fat_arch
     table = _read_exact(fh, path, sizeof(mach_o.fat_header), sizeof(arch_cls) * header.nfat_arch, "fat arch table")
@@ -222,7 +223,7 @@ def _read_fat(fh, path: Path, size: int) -> list[Slice]:  # type: ignore[no-unty
     return slices
 
 
-def _read_slice(fh, path: Path, offset: int, size: int) -> Slice:  # type: ignore[no-untyped-def]
+def _read_slice(fh: BinaryIO, path: Path, offset: int, size: int) -> Slice:
     magic = struct.unpack(">I", _read_exact(fh, path, offset, 4, "Mach-O header"))[0]
     if magic not in _THIN_MAGICS:
         raise _corrupt(path, f"slice at offset {offset} has no Mach-O magic")

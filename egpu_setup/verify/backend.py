@@ -13,12 +13,15 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from egpu_setup.verify import cuda_api, macos, pcie
 from egpu_setup.verify.nvml import NvmlFacts, read_nvml
+
+T = TypeVar("T")
 
 REHEARSAL_MARKER = "/.rehearsal"
 REHEARSAL_ENV = "EGPU_REHEARSAL"
@@ -97,9 +100,8 @@ class SystemBackend:
         self._mac = macos.MacHost(root=mac_root)
         self._mxnet_python = mxnet_python or sys.executable
         self._memo: dict[str, Any] = {}
-        self._runtime: cuda_api.CudaRuntime | None = None
 
-    def _once(self, key: str, make: Any) -> Any:
+    def _once(self, key: str, make: Callable[[], T]) -> T:
         # Remember failures too: a missing library stays missing for the rest of the run.
         if key not in self._memo:
             try:
@@ -120,7 +122,7 @@ class SystemBackend:
         return HostInfo(self._platform, self._rehearsal, platform_module.node(), sys.executable, version, build)
 
     def nvml(self) -> NvmlFacts:
-        return self._once("nvml", read_nvml)  # type: ignore[no-any-return]
+        return self._once("nvml", read_nvml)
 
     def mac(self) -> MacFacts:
         def read() -> MacFacts:
@@ -131,7 +133,7 @@ class SystemBackend:
                 self._mac.cuda_driver_version(),
             )  # fmt: skip
 
-        return self._once("mac", read)  # type: ignore[no-any-return]
+        return self._once("mac", read)
 
     def cuda_driver(self) -> DriverFacts:
         def read() -> DriverFacts:
@@ -143,7 +145,7 @@ class SystemBackend:
                 return DriverFacts(driver.path, version, [], exc)
             return DriverFacts(driver.path, version, devices)
 
-        return self._once("driver", read)  # type: ignore[no-any-return]
+        return self._once("driver", read)
 
     def _driver_version(self) -> int | None:
         try:
@@ -152,9 +154,7 @@ class SystemBackend:
             return None
 
     def _load_runtime(self) -> cuda_api.CudaRuntime:
-        return self._once(  # type: ignore[no-any-return]
-            "runtime", lambda: cuda_api.CudaRuntime.load(self._platform, self._driver_version())
-        )
+        return self._once("runtime", lambda: cuda_api.CudaRuntime.load(self._platform, self._driver_version()))
 
     def cuda_runtime(self) -> LibraryFacts:
         if self._rehearsal:

@@ -17,7 +17,7 @@ import glob
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # Extra directories to search first, colon separated (for example a PyTorch environment's nvidia/*/lib).
@@ -97,8 +97,7 @@ def search_dirs(platform: str) -> list[str]:
     dirs += sorted(glob.glob("/usr/local/cuda-*/lib64"), reverse=True)
     for site in _site_dirs():
         dirs += sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib")))
-    seen: set[str] = set()
-    return [d for d in dirs if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(dirs))  # first occurrence of each, in order
 
 
 def major_of(path: str, stem: str) -> int | None:
@@ -320,7 +319,7 @@ class CudaRuntime:
         self.call("cudaMallocHost", ctypes.byref(ptr), size)
         return ptr
 
-    def timed_ms(self, work: object, repeat: int) -> float:
+    def timed_ms(self, work: Callable[[], None], repeat: int) -> float:
         """Milliseconds the GPU took for `repeat` calls of `work()`, timed with CUDA events on the default stream."""
         start, end = ctypes.c_void_p(), ctypes.c_void_p()
         self.call("cudaEventCreate", ctypes.byref(start))
@@ -328,7 +327,7 @@ class CudaRuntime:
         try:
             self.call("cudaEventRecord", start, None)
             for _ in range(repeat):
-                work()  # type: ignore[operator]
+                work()
             self.call("cudaEventRecord", end, None)
             self.call("cudaEventSynchronize", end)
             elapsed = ctypes.c_float()
