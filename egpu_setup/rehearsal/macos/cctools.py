@@ -39,6 +39,7 @@ def _tool(name: str) -> str | None:
 
 
 def xcrun_otool(argv: list[str], sim: Sim) -> int:
+    """/usr/bin/otool: the xcrun stub (xcrun(1)): xcrun's error without Command Line Tools, else `otool`."""
     from egpu_setup.rehearsal.macos.toolchain import require_developer_dir
 
     require_developer_dir(sim)
@@ -46,6 +47,7 @@ def xcrun_otool(argv: list[str], sim: Sim) -> int:
 
 
 def xcrun_install_name_tool(argv: list[str], sim: Sim) -> int:
+    """/usr/bin/install_name_tool: the xcrun stub (xcrun(1)), then `install_name_tool`."""
     from egpu_setup.rehearsal.macos.toolchain import require_developer_dir
 
     require_developer_dir(sim)
@@ -53,6 +55,9 @@ def xcrun_install_name_tool(argv: list[str], sim: Sim) -> int:
 
 
 def otool(argv: list[str], sim: Sim) -> int:
+    """Imitates cctools-900 otool(1) with llvm-otool-14 (same `-L` format: the file, then tab-indented
+    `path (compatibility version X, current version Y)`; macos-commands.md). Divergence: other options print
+    LLVM's formats, which may differ from cctools' in details."""
     tool = _tool("llvm-otool-14")
     if tool is None:
         sim.fail("otool: llvm-otool-14 is not installed on the lab controller", 1)
@@ -125,6 +130,10 @@ def _growth(argv: list[str]) -> int:
 
 
 def install_name_tool(argv: list[str], sim: Sim) -> int:
+    """Imitates cctools-900 install_name_tool(1) (install_name_tool.c; macos-commands.md) with
+    llvm-install-name-tool-14: errors as `error: <path>/install_name_tool: ...`, exit 1, for a duplicate
+    -add_rpath and for load commands that no longer fit the header room (checked here, see `header_room`).
+    Divergence: LLVM's other messages are passed through after the cctools prefix."""
     tool = _tool("llvm-install-name-tool-14")
     if tool is None:
         sim.fail("install_name_tool: llvm-install-name-tool-14 is not installed on the lab controller", 1)

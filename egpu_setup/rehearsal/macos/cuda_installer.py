@@ -34,7 +34,8 @@ def _payload_dir(sim: Sim) -> Path:
 
 
 def cuda_installer(argv: list[str], sim: Sim) -> int:
-    """--accept-eula --silent --no-window --install-package=PKG [...]: install CUDA components as root."""
+    """--accept-eula --silent --no-window --install-package=PKG [...]: install CUDA components as root (CUDA 9.1
+    Installation Guide for Mac OS X; Homebrew's cuda cask); exit codes and texts unconfirmed (module docstring)."""
     silent = "--silent" in argv
     packages = [a.split("=", 1)[1] for a in argv if a.startswith("--install-package=")]
     unknown = [a for a in argv if a not in ("--silent", "--no-window", "--accept-eula")

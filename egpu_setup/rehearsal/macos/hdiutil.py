@@ -54,7 +54,9 @@ def _row(device: str, hint: str, mount: str) -> str:
 
 
 def hdiutil(argv: list[str], sim: Sim) -> int:
-    """hdiutil attach IMAGE [-nobrowse] [-quiet] [-mountpoint P]; hdiutil detach DEV|MOUNTPOINT [-force]."""
+    """Imitates hdiutil(1) attach IMAGE [-nobrowse] [-quiet] [-mountpoint P] and detach DEV|MOUNTPOINT [-force]
+    (rows and messages from macos-commands.md; `image not recognized` from Homebrew cask transcripts); see the
+    module docstring for the divergences (extracted, not mounted; ISO 9660 inside)."""
     if not argv or argv[0] not in ("attach", "detach", "eject"):
         sim.fail("Usage: hdiutil <verb> <options>\n<verb> is one of the following:\nattach\ndetach", 1)
     verb, rest = argv[0], argv[1:]

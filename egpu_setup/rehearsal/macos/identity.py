@@ -43,6 +43,6 @@ def id(argv: list[str], sim: Sim) -> int:
 
 
 def whoami(argv: list[str], sim: Sim) -> int:
-    """Imitates whoami(1): the effective user name."""
+    """Imitates whoami(1) (BSD shell_cmds whoami.c): the effective user name."""
     sim.out(sim.user)
     return 0

@@ -69,7 +69,10 @@ def _parse(argv: list[str], sim: Sim) -> tuple[str | None, str | None, set[str]]
 
 
 def installer(argv: list[str], sim: Sim) -> int:
-    """installer -pkg X.pkg -target / [-allowUntrusted] [-verbose] [-dumplog]; installer -pkginfo -pkg X.pkg."""
+    """Imitates installer(8): -pkg X.pkg -target / [-allowUntrusted] [-verbose] [-dumplog]; -pkginfo -pkg X.pkg.
+
+    Sources and divergences: the module docstring (installer(8), Distribution XML reference, pkgbuild(1),
+    macos-commands.md, public transcripts of the refusal lines)."""
     pkg_arg, target, flags = _parse(argv, sim)
     if "-help" in flags or pkg_arg is None:
         sim.fail(USAGE, 1 if pkg_arg is None and "-help" not in flags else 0)

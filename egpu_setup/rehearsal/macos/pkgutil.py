@@ -22,7 +22,9 @@ USAGE = "Usage: pkgutil [options] [commands] [...]"
 
 
 def pkgutil(argv: list[str], sim: Sim) -> int:
-    """pkgutil --pkgs, --pkg-info/--files/--forget ID, --expand[-full] PKG DIR, --flatten[-full] DIR PKG."""
+    """Imitates pkgutil(1): --pkgs, --pkg-info/--files/--forget ID, --expand[-full] PKG DIR, --flatten[-full] DIR
+    PKG (lines from macos-commands.md; the -full forms as purge-wrangler uses them). Divergence: error texts of
+    --expand/--flatten and of a non-root --forget are unconfirmed."""
     args = [a for a in argv if a not in ("--volume", "/", "-v", "--verbose")]
     if not args:
         sim.fail(USAGE, 1)
@@ -84,7 +86,7 @@ def _expand_or_flatten(command: str, src_arg: str, dest_arg: str, sim: Sim) -> i
 
 
 def mkbom(argv: list[str], sim: Sim) -> int:
-    """mkbom SOURCE-DIR BOM: the lab's Bom stand-in of a directory tree."""
+    """Imitates mkbom(8) SOURCE-DIR BOM; divergence: writes the lab's text Bom stand-in (see flatpkg)."""
     paths = [a for a in argv if not a.startswith("-")]
     if len(paths) != 2:
         sim.fail("usage: mkbom [-s] [-i filelist | source] target-bom-file", 1)
@@ -96,7 +98,8 @@ def mkbom(argv: list[str], sim: Sim) -> int:
 
 
 def lsbom(argv: list[str], sim: Sim) -> int:
-    """lsbom [-s] BOM: one line per path (default columns), or paths only with -s."""
+    """Imitates lsbom(8) [-s] BOM: one line per path (default columns), or paths only with -s; divergence: reads
+    only the lab's Bom stand-in."""
     paths_only = "-s" in argv
     files = [a for a in argv if not a.startswith("-")]
     if len(files) != 1:

@@ -89,17 +89,21 @@ def require_developer_dir(sim: Sim) -> str:
 
 
 def xcrun_clang(argv: list[str], sim: Sim) -> int:
-    """/usr/bin/clang and friends: xcrun stubs that need an active developer dir."""
+    """/usr/bin/clang and friends: xcrun stubs (xcrun(1)) that need an active developer dir, else
+    `xcrun: error: invalid active developer path (...), missing xcrun at: ...` (Homebrew issue transcripts)."""
     return clang(argv, sim, require_developer_dir(sim))
 
 
 def xcrun_make(argv: list[str], sim: Sim) -> int:
+    """/usr/bin/make: the xcrun stub (xcrun(1)), then the CLT's make."""
     require_developer_dir(sim)
     return make(argv, sim)
 
 
 def clang(argv: list[str], sim: Sim, dev: str | None = None) -> int:
-    """Apple clang of the Command Line Tools: `--version` as Apple's, compiles with zig for macOS 10.13."""
+    """Apple clang of the Command Line Tools (macos-commands.md for `--version` per CLT release; ld(1) for the
+    default install name; Apple clang's `unsupported option '-fopenmp'`): compiles with zig for macOS 10.13.
+    Divergence: `-framework` flags are dropped (zig's SDK stubs have no Accelerate)."""
     dev = dev or CLT_DIR
     version = clang_version(sim, dev)
     if version is None:
@@ -191,7 +195,8 @@ This program built for i386-apple-darwin11.3.0"""
 
 
 def make(argv: list[str], sim: Sim) -> int:
-    """GNU make 3.81 of the Command Line Tools (its --version text); the Linux make of the lab does the work."""
+    """GNU make 3.81 of the Command Line Tools (its --version banner); divergence: the lab's GNU make 4.x does
+    the work."""
     if argv[:1] in (["--version"], ["-v"]):
         sim.out(MAKE_VERSION)
         return 0
@@ -211,7 +216,11 @@ _GENCODE = re.compile(r"arch=(compute_\d+),code=(sm_\d+|compute_\d+|\[[^\]]*\])"
 
 
 def nvcc(argv: list[str], sim: Sim) -> int:
-    """nvcc 9.1: --version; refuses a host clang other than Apple LLVM 9.0.0; compiles .cu (as C) with zig."""
+    """Imitates nvcc 9.1 (macos-commands.md for `--version` and `nvcc fatal   : The version ('90100') of the host
+    compiler ('Apple clang') is not supported`; NVIDIA's NVCC guide for -gencode/-arch and the `__NV_CUDA,
+    __nv_fatbin` section): refuses a host clang other than Apple LLVM 9.0.0, compiles .cu (as C) with zig.
+    Divergences: -ccbin is ignored (the selected clang is checked either way); the fat binary is a text naming
+    the targets."""
     if "--version" in argv or "-V" in argv:
         sim.out(NVCC_VERSION)
         return 0
