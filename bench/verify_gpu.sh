@@ -66,6 +66,8 @@ ls -d /usr/local/cuda*/ 2>/dev/null | sed 's/^/  toolkit: /'
 
 section "verify"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+# Unbuffered: if the time limit kills verify, the checks it finished are still in the output.
+export PYTHONUNBUFFERED=1
 unset EGPU_REHEARSAL
 started=$(date +%s)
 timeout --kill-after=10 "$limit" "$python" -m egpu_setup.verify --json "$report" "$@"
