@@ -74,7 +74,7 @@ class Matrix:
                 if gpu.name.lower() in (text, f"nvidia {text}") or gpu.name.lower().replace(" ", "") == text:
                     return gpu
             try:
-                wanted = int(text.removeprefix("0x"), 16) if text.removeprefix("0x").isalnum() else None
+                wanted = int(text.removeprefix("0x"), 16)
             except ValueError:
                 wanted = None
         for gpu in self.gpus.values():
@@ -89,9 +89,6 @@ class Matrix:
         if key not in self.links:
             raise EgpuError(f"link {key!r} is not in the matrix", fix=f"use one of: {', '.join(self.links)}")
         return self.links[key]
-
-    def by_sha256(self, digest: str) -> list[Artifact]:
-        return [artifact for artifact in self.artifacts.values() if artifact.sha256 == digest]
 
     def profile_artifacts(self, profile: str = "default") -> list[Artifact]:
         """Every artifact a profile names with a fixed version (for `cache fetch` without a build).

@@ -17,6 +17,9 @@ ARTIFACT_IDS: tuple[str, ...] = (
     "mxnet_source",
 )
 
+# The GPU of the seed procedure (a GTX 1080 in an AORUS Gaming Box): a profile's target unless it names another.
+DEFAULT_GPU = "gtx1080"
+
 # Fields every artifact's JSON starts with, in this order; id-specific fields follow.
 _LEADING_FIELDS = ("id", "version", "filename", "url", "sha256")
 
@@ -128,10 +131,6 @@ class Gpu:
     memory_bandwidth_gbs: int
     confidence: str
 
-    @property
-    def sm(self) -> str:
-        return "sm_" + self.compute_capability.replace(".", "")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -166,7 +165,7 @@ class Profile:
     description: str
     # artifact id -> a version, or "native" (webdriver) / "auto" (cuda_driver)
     picks: dict[str, str] = field(default_factory=dict)
-    gpu: str = "gtx1080"
+    gpu: str = DEFAULT_GPU
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, **self.picks, "gpu": self.gpu}

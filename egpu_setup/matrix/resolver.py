@@ -89,7 +89,7 @@ def resolve(
     for artifact in picked.values():
         if artifact is not None and artifact.confidence == "low":
             warnings.append(f"{artifact.id} {artifact.version}: low-confidence matrix data ({artifact.source})")
-    if entry.confidence == "low":
+    if entry.confidence == "low" and chosen.picks["webdriver"] == "native":  # the pairing is used only then
         warnings.append(f"build {entry.build}: low-confidence web driver pairing ({entry.note or 'see matrix'})")
 
     target = _gpu_target(matrix, gpu, compute_capability, chosen.gpu)

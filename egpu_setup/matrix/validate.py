@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from egpu_setup.errors import EgpuError
 from egpu_setup.matrix.builds import parse_build
 from egpu_setup.matrix.marked_yaml import MarkedDict, MarkedList
-from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact, Gpu, Link, MacosBuild, Profile
+from egpu_setup.matrix.model import ARTIFACT_IDS, DEFAULT_GPU, Artifact, Gpu, Link, MacosBuild, Profile
 
 SCHEMA_VERSION = 1
 CONFIDENCE = ("high", "medium", "low")
@@ -134,10 +135,6 @@ def _list_of(kind: Kind, allow_scalar: bool = False) -> Kind:
     return check
 
 
-def _mapping(value: Any) -> tuple[Any, str | None]:
-    return (dict(value), None) if isinstance(value, dict) else (None, "must be a mapping")
-
-
 def _receipt(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, dict) and set(value) == {"id", "version"} and all(isinstance(v, str) for v in value.values()):
         return {"id": value["id"], "version": value["version"]}, None
@@ -250,15 +247,15 @@ def _section(data: MarkedDict, name: str, kind: type, problems: Problems) -> Any
     return value
 
 
+@dataclass
 class Validated:
-    """What the validator hands to Matrix: the records plus the 'file:line' of each artifact entry."""
+    """What the validator hands to Matrix: the checked records (each Artifact keeps its entry's 'file:line')."""
 
-    def __init__(self) -> None:
-        self.builds: dict[str, MacosBuild] = {}
-        self.artifacts: dict[tuple[str, str], Artifact] = {}
-        self.gpus: dict[str, Gpu] = {}
-        self.links: dict[str, Link] = {}
-        self.profiles: dict[str, Profile] = {}
+    builds: dict[str, MacosBuild] = field(default_factory=dict)
+    artifacts: dict[tuple[str, str], Artifact] = field(default_factory=dict)
+    gpus: dict[str, Gpu] = field(default_factory=dict)
+    links: dict[str, Link] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
 
 
 def validate_matrix(data: Any, path: Path) -> Validated:
@@ -384,7 +381,7 @@ def _validate_profiles(data: MarkedDict, out: Validated, problems: Problems) -> 
         for required in ARTIFACT_IDS:
             if required not in entry:
                 problems.add(entry.line, f"profile {name}: missing {required!r}")
-        gpu = entry.get("gpu", "gtx1080")
+        gpu = entry.get("gpu", DEFAULT_GPU)
         if gpu not in out.gpus:
             problems.add(entry.line_of("gpu"), f"profile {name}: gpu {gpu!r} is not in gpus")
         out.profiles[name] = Profile(name, str(entry.get("description", "")), picks, str(gpu))

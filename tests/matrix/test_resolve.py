@@ -182,3 +182,23 @@ def test_matrix_command_does_not_import_ansible() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_low_confidence_build_pairing_warns_only_where_the_profile_uses_it(broken_matrix) -> None:
+    from egpu_setup.matrix import load_matrix
+
+    row = "{build: 17D47, product_version: 10.13.3, webdrivers: [387.10.10.10.25.156], confidence: high}"
+    path, _ = broken_matrix(row, row.replace("high", "low"))
+    matrix = load_matrix(path=path)
+    native = matrix.resolve("17D47", profile="native")  # installs the build's own driver: the pairing matters
+    assert any(w.startswith("build 17D47: low-confidence web driver pairing") for w in native.warnings)
+    assert matrix.resolve("17D47").warnings == []  # the default profile names its driver itself
+
+
+def test_rereleased_builds_are_low_confidence_and_patched(matrix: Matrix) -> None:
+    # docs/matrix.md: 17B1003, 17G6030 and 17G8030 reuse the previous build's driver, whose NVDARequiredOS names
+    # that previous build; whether NVIDIA rebuilt it is unknown, so the rows are low confidence.
+    for build, previous in (("17B1003", "17B1002"), ("17G6030", "17G6029"), ("17G8030", "17G8029")):
+        entry = matrix.builds[build]
+        assert entry.confidence == "low"
+        assert matrix.artifact("webdriver", entry.native_webdriver).built_for == previous
