@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
-from ansible_collections.egpu.mac.plugins.module_utils.uploads import upload
+from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, upload
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "src": {"type": "path"},
@@ -76,6 +76,8 @@ class ActionModule(ActionBase):
         local = Path(args["src"]) if args["src"] else None
         if local is not None and not local.is_file():
             raise OSError(f"{local} does not exist on the controller: fetch the artifact into the cache first")
+        if local is not None and args["sha256"]:
+            checked_sha256(local, args["sha256"])  # a damaged cache entry stops here, before its payload is read
         comps = flat_pkg.components(local) if local is not None else []
         remote_paths: list[str] = []
         if local is None and not self._task.check_mode:

@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
-from ansible_collections.egpu.mac.plugins.module_utils.uploads import file_sha256, remote_sha256, upload
+from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, remote_sha256, upload
 
 
 class ActionModule(ActionBase):
@@ -46,14 +46,8 @@ class ActionModule(ActionBase):
     def _put(self, result: dict[str, Any], src: Path, args: dict[str, Any]) -> dict[str, Any]:
         if not src.is_file():
             return {**result, "failed": True, "msg": f"{src} does not exist on the controller"}
-        want = file_sha256(src)
-        if args["sha256"] and args["sha256"].lower() != want:
-            return {
-                **result,
-                "failed": True,
-                "msg": f"{src} has SHA-256 {want}, expected {args['sha256']}: the cache holds another file",
-            }
         try:
+            want = checked_sha256(src, args["sha256"])
             before = remote_sha256(self, args["dest"])
             changed = before != want
             result.update(changed=changed, dest=args["dest"], sha256=want, before_sha256=before)

@@ -24,6 +24,24 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checked_sha256(src: Path, sha256: str | None) -> str:
+    """The SHA-256 of the controller file `src`, which must be `sha256` when that is given.
+
+    A cache entry whose bytes no longer match its digest (a disk error, a hand-edited file) is refused before
+    anything is copied, with the way to replace it. Raises TargetCommandError, the one error the plugins catch.
+    """
+    got = file_sha256(src)
+    if sha256 and sha256.lower() != got:
+        raise TargetCommandError(
+            f"{src} has SHA-256 {got}, expected {sha256.lower()}: the controller's cached copy is damaged. "
+            "Delete it and fetch it again (`egpu-setup cache fetch`, or `egpu-setup cache add FILE` for an installer "
+            "behind a login), then run again; `egpu-setup cache verify` lists every damaged file in the cache.",
+            f"sha256 {src}",
+            1,
+        )
+    return got
+
+
 def remote_sha256(action: Any, path: str) -> str | None:
     rc, out, _ = run(action, f"[ -f {quote(path)} ] && sha256sum_of {quote(path)}", check_rc=False)
     if rc != 0 or not out.strip():
