@@ -19,6 +19,8 @@ and dyld(1):
   refused, and the search does not go on ("Incompatible library version: X requires version A or later, but Y
   provides version B": ImageLoader::recursiveLoadLibraries; 10.13 has no 0xFFFFFFFF wildcard yet).
 - A missing (or incompatible) LC_LOAD_WEAK_DYLIB is not an error: dyld carries on without it.
+- An LC_LAZY_LOAD_DYLIB is not loaded with its image: the first call dlopens it (no version check), and calls
+  into a missing one return 0. It is resolved here as dlopen would find it, and never counts as failing.
 
 All paths are paths on the Mac; `Root` maps them into a directory here (a rehearsal Mac's tree, or `/` on a live
 Mac) and follows symlinks inside it, so an absolute symlink in a copied tree stays in the tree. Libraries under
@@ -36,9 +38,13 @@ from pathlib import Path
 
 from macholib import mach_o
 
-from egpu_setup.macho.reader import DylibRef, MachOError, MachOFile, Slice, read_macho, sniff
+from egpu_setup.macho.reader import OPTIONAL_KINDS, DylibRef, MachOError, MachOFile, Slice, read_macho, sniff
 
 SYSTEM_PREFIXES = ("/usr/lib/", "/System/Library/")
+_OPTIONAL_NOTES = {
+    "weak": "weak: dyld carries on without it",
+    "lazy": "lazy: loaded at its first call, which returns 0 while the library is missing",
+}
 FALLBACK_LIBRARY_PATHS = ("/usr/local/lib", "/usr/lib")
 _MAX_SYMLINKS = 32  # MAXSYMLINKS on macOS
 
@@ -57,7 +63,7 @@ class Resolution:
 
     @property
     def required(self) -> bool:
-        return self.kind != "weak"
+        return self.kind not in OPTIONAL_KINDS
 
     @property
     def failing(self) -> bool:
@@ -225,7 +231,7 @@ def resolve(
         if real is None:
             tried.append(f"{candidate}: {why}")
             return None
-        provided = root.compatibility_version(real, cputype)
+        provided = root.compatibility_version(real, cputype) if ref.kind != "lazy" else None
         if provided is not None and provided < ref.compatibility_version:
             note = (
                 f"Incompatible library version: {posixpath.basename(loader)} requires version "
@@ -233,7 +239,7 @@ def resolve(
                 f"version {version_text(provided)}"
             )
             if not ref.required:
-                note += "; weak: dyld carries on without it"
+                note += "; " + _OPTIONAL_NOTES[ref.kind]
             return Resolution(name, ref.kind, "incompatible", candidate, via, tuple(tried), note)
         return Resolution(name, ref.kind, "resolved", candidate, via, tuple(tried))
 
@@ -279,7 +285,7 @@ def resolve(
                 break
     if found is not None:
         return found
-    note = "weak: dyld carries on without it" if not ref.required else ""
+    note = _OPTIONAL_NOTES.get(ref.kind, "")
     return Resolution(name, ref.kind, "missing", tried=tuple(tried), note=note)
 
 

@@ -27,6 +27,11 @@ DEPENDENCY_KINDS: dict[int, str] = {
     mach_o.LC_LOAD_UPWARD_DYLIB: "upward",
 }
 KIND_COMMANDS: dict[str, int] = {kind: cmd for cmd, kind in DEPENDENCY_KINDS.items()}
+# References whose absence does not stop a launch. Weak: dyld sets lib->required = (cmd != LC_LOAD_WEAK_DYLIB).
+# Lazy: dyld does not load LC_LAZY_LOAD_DYLIB with the image at all (doGetDependentLibraries skips it); the
+# linker's stubs dlopen it at the first call, and calls into one that is missing return 0 (dyld_lazy_dylib_proxy,
+# dyld's unit test lazy-dylib-missing-dylib).
+OPTIONAL_KINDS = ("weak", "lazy")
 COMMAND_NAMES: dict[int, str] = {
     mach_o.LC_ID_DYLIB: "LC_ID_DYLIB",
     mach_o.LC_LOAD_DYLIB: "LC_LOAD_DYLIB",
@@ -84,8 +89,7 @@ class DylibRef:
 
     @property
     def required(self) -> bool:
-        # dyld: lib->required = (cmd != LC_LOAD_WEAK_DYLIB); a missing weak library is skipped silently.
-        return self.kind != "weak"
+        return self.kind not in OPTIONAL_KINDS
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,29 @@ def test_an_older_compatibility_version_is_refused_and_the_search_stops_there(ma
     fs = Root(root_dir)
     check = check_slice(fs, "/opt/u/libuser.dylib", only_slice(fs, "/opt/u/libuser.dylib"))
     assert by_name(check)[CUDART].status == "resolved" and check.ok
+
+
+def test_a_missing_lazy_library_does_not_stop_the_launch(mac_tree, built, tmp_path):
+    """LC_LAZY_LOAD_DYLIB is dlopened at the first call, and calls into a missing one return 0: never failing.
+    zig cannot link with -lazy_library, so the weak command of a genuine file becomes a lazy one (same layout)."""
+    import struct
+
+    from egpu_setup.macho.reader import read_macho
+
+    lazy = tmp_path / "liblazy.dylib"
+    shutil.copyfile(built.weak, lazy)
+    (sl,) = read_macho(lazy).slices
+    ref = next(d for d in sl.deps if d.kind == "weak")
+    data = bytearray(lazy.read_bytes())
+    struct.pack_into("<I", data, sl.commands[ref.index].offset, 0x20)  # LC_LAZY_LOAD_DYLIB
+    lazy.write_bytes(bytes(data))
+    root_dir = mac_tree(files={"/opt/l/liblazy.dylib": lazy})
+    (root_dir / "Developer/NVIDIA/CUDA-9.1/lib/libcurand.9.1.dylib").unlink()
+    fs = Root(root_dir)
+
+    check = check_slice(fs, "/opt/l/liblazy.dylib", only_slice(fs, "/opt/l/liblazy.dylib"))
+
+    curand = by_name(check)["@rpath/libcurand.9.1.dylib"]
+    assert (curand.kind, curand.status, curand.failing) == ("lazy", "missing", False)
+    assert curand.note.startswith("lazy: loaded at its first call")
+    assert by_name(check)[CUDART].failing  # the plain LC_LOAD_DYLIB still must resolve
