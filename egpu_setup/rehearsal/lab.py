@@ -337,10 +337,8 @@ def _uname_lib() -> Path | None:
 
 def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:
     """`--clt 9.3`: install that Command Line Tools stand-in with the host's own installer, as a user would have."""
-    try:
-        from egpu_setup.rehearsal.standins import clt
-    except ImportError as exc:
-        raise EgpuError(f"--clt {version} needs the Command Line Tools stand-in, missing here ({exc})") from exc
+    from egpu_setup.rehearsal.standins import clt
+
     work.mkdir(parents=True, exist_ok=True)
     pkg = work / f"clt-{version}.pkg"
     if not pkg.exists():
@@ -355,20 +353,9 @@ def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:
         )
 
 
-def fill_mirror(lab: Lab) -> bool:
-    """Integration point with the stand-in installers (egpu_setup.rehearsal.standins, packaging).
+def fill_mirror(lab: Lab) -> None:
+    """<lab>/mirror: the stand-in installers, and <lab>/matrix-overlay.yaml with their file:// URLs and SHA-256."""
+    from egpu_setup.rehearsal import standins
 
-    When the stand-ins package offers `build_mirror(mirror: Path, overlay: Path, work: Path)`, it fills
-    <lab>/mirror with the stand-in installers and writes <lab>/matrix-overlay.yaml with their file:// URLs and
-    SHA-256. Until it does, lab up makes hosts without a mirror (returns False).
-    """
-    try:
-        from egpu_setup.rehearsal import standins
-    except ImportError:
-        return False
-    builder = getattr(standins, "build_mirror", None)
-    if builder is None:
-        return False
     lab.mirror.mkdir(parents=True, exist_ok=True)
-    builder(mirror=lab.mirror, overlay=lab.overlay, work=lab.dir / "work")
-    return True
+    standins.build_mirror(mirror=lab.mirror, overlay=lab.overlay, work=lab.dir / "work")

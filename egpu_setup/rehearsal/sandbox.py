@@ -13,7 +13,7 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/.rehearsal/zig-cache` | the controller's zig cache (egpu_setup.macho.build.zig_cache_dir) | read-write |
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
 
-The Python 3 stand-in installer should link `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
+The Python 3 stand-in installer links `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
 prefix `/.rehearsal/python3` (`PYTHON3_PREFIX`); its `bin/python3.11` is then the interpreter
 (`PYTHON3_INTERPRETER`) and `python3 -m venv` works: a venv's python finds the standard library through
 pyvenv.cfg's `home` (`<home>/../lib/python3.11`), so linking only `bin/python3.11` makes venv's ensurepip fail

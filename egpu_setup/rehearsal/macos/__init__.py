@@ -40,7 +40,6 @@ MODULES: tuple[str, ...] = (
     "sudo",
     "df",
     "python2",
-    # packaging teammate's families
     "installer",
     "pkgutil",
     "hdiutil",
@@ -52,15 +51,10 @@ MODULES: tuple[str, ...] = (
 
 
 def executables() -> dict[str, tuple[str, str]]:
-    """Every imitated executable: real macOS path -> (module, handler). Modules not written yet are skipped."""
+    """Every imitated executable: real macOS path -> (module, handler)."""
     table: dict[str, tuple[str, str]] = {}
     for module in MODULES:
-        try:
-            mod = importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module}":
-                raise
-            continue
+        mod = importlib.import_module(f"{__name__}.{module}")
         for path, handler in getattr(mod, "EXECUTABLES", {}).items():
             table[path] = (module, handler)
     return table
