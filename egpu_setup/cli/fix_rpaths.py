@@ -23,7 +23,7 @@ under it are used as they are, other PATHs, --search and --executable are paths 
 EPILOG = """\
 exit codes: 0 every reference resolves (with --check: nothing to do), 1 something does not resolve, 2 bad input
 (a missing, non-Mach-O, truncated or corrupt file, or one without room for a new load command); on 2 no file is
-changed."""
+changed, unless the system refuses a write midway: files written before it stay fixed, every file stays whole."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
