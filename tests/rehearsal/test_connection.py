@@ -34,6 +34,18 @@ def test_a_missing_host_is_unreachable_with_a_clear_message(tmp_path, ansible):
     assert "no rehearsal Mac at" in r.stdout and "egpu-setup lab up" in r.stdout
 
 
+def test_an_unknown_user_is_unreachable_not_silently_admin(tmp_path, ansible):
+    lab = Lab(tmp_path / "lab")
+    lab.up(LabOptions(hosts=1, reboot_seconds=0.0, mirror=False))
+    r = ansible("mac1", "-i", str(lab.inventory), "-m", "ansible.builtin.raw", "-a", "id -un", "-e", "ansible_user=bob",
+                "-e", "ansible_become=false", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 4
+    assert "no user 'bob' on rehearsal Mac mac1" in r.stdout
+    r = ansible("mac1", "-i", str(lab.inventory), "-m", "ansible.builtin.raw", "-a", "id -un", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == "root"  # admin, made root by the lab's become
+    lab.down()
+
+
 def test_a_host_down_after_shutdown_is_unreachable(tmp_path, ansible):
     lab = Lab(tmp_path / "lab")
     lab.up(LabOptions(hosts=1, reboot_seconds=60.0, mirror=False))

@@ -38,7 +38,8 @@ options:
       - name: EGPU_REHEARSAL_HOST_DIR
   remote_user:
     description:
-      - The simulated Mac user the commands run as (C(admin) or C(root)).
+      - The simulated Mac user the commands run as (C(admin) or C(root)); any other name is unreachable, as an
+        unknown account would be over ssh.
     type: str
     default: admin
     vars:
@@ -115,8 +116,14 @@ class Connection(ConnectionBase):
         return str(self._play_context.remote_addr or (self._sandbox.name if self._sandbox else "?"))
 
     def _user(self) -> str:
+        """The Mac account commands run as: a rehearsal Mac has admin and root only, like ssh, refuse others."""
         user = self.get_option("remote_user") or self.default_user
-        return "root" if user == "root" else "admin"
+        if user not in ("admin", "root"):
+            raise AnsibleConnectionFailure(
+                f"no user {user!r} on rehearsal Mac {self._host()}: its accounts are admin and root; "
+                "set ansible_user to admin (and become for root)"
+            )
+        return str(user)
 
     def _ensure_up(self) -> None:
         from egpu_setup.rehearsal.boot import HostDown
