@@ -234,3 +234,14 @@ def test_a_bug_in_a_check_is_that_checks_failure_not_a_traceback(verify, h200) -
     link = by_name(report, "link.bandwidth")
     assert link.status is Status.FAIL and link.reason == "internal error: ZeroDivisionError: float division by zero"
     assert by_name(report, "gpu.compute").status is Status.PASS
+
+
+def test_a_mig_slice_is_judged_against_its_own_sms(verify, h200) -> None:
+    """In MIG mode CUDA's device is a slice (a 1g.18gb H200 slice has 16 SMs) while NVML counts the whole
+    board's 16896 cores: the peak must be the slice's, or a working slice fails at 12% of a peak it cannot reach."""
+    backend = h200()
+    backend.driver = replace(backend.driver, devices=[replace(backend.driver.devices[0], multiprocessors=16)])
+    backend.sgemm_result = replace(backend.sgemm_result, gflops=6000.0)
+    compute = by_name(verify(backend), "gpu.compute")
+    assert compute.measurements["peak_gflops"] == round(16 * 128 * 1980 * 2 / 1000, 1)
+    assert compute.status is Status.PASS

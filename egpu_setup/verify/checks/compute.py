@@ -1,8 +1,8 @@
 """gpu.compute: SGEMM through cuBLAS in GFLOPS, against the GPU's FP32 peak.
 
 The peak comes from the matrix when it knows the GPU (GTX 1080: 8873 GFLOPS), else from cores x clock x 2
-(an FMA is two operations): cores from NVML or from SMs x cores per SM of the compute capability, the clock
-NVML's maximum SM clock or the CUDA attribute's.
+(an FMA is two operations): cores from NVML, or CUDA's SMs x cores per SM of the compute capability when NVML has
+no count or CUDA sees fewer (a MIG slice), the clock NVML's maximum SM clock or the CUDA attribute's.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ def peak_gflops(state: SuiteState, device: GpuDevice) -> tuple[float | None, str
     if known:
         return known, "matrix"
     cores = device.cuda_cores
-    if not cores and device.multiprocessors and device.compute_capability:
+    if device.multiprocessors and device.compute_capability:
         major, _, minor = device.compute_capability.partition(".")
         per_sm = cuda_api.cores_per_sm(int(major), int(minor or 0))
-        cores = per_sm * device.multiprocessors if per_sm else None
+        from_sms = per_sm * device.multiprocessors if per_sm else None
+        # NVML counts the whole board; CUDA's SMs are what SGEMM runs on (fewer in a MIG slice).
+        if from_sms and (not cores or from_sms < cores):
+            cores = from_sms
     if cores and device.clock_mhz:
         return cores * device.clock_mhz * 2 / 1000, f"{cores} cores x {device.clock_mhz:.0f} MHz x 2"
     return None, "unknown"
