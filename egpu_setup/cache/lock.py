@@ -94,6 +94,9 @@ class Lock:
             if origin not in ("published", "pinned"):
                 problems.add(entry.line_of("origin"), f"{key}: origin must be published or pinned")
                 continue
+            if not isinstance(entry.get("filename", ""), str):
+                problems.add(entry.line_of("filename"), f"{key}: filename must be text")
+                continue
             unknown = set(entry) - {"sha256", "filename", "origin"}
             if unknown:
                 problems.add(line, f"{key}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")

@@ -52,6 +52,10 @@ class _MarkingLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         self.flatten_mapping(node)
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool | None):  # a `? [list]` key: what SafeLoader refuses too
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, "a key must be a plain value", key_node.start_mark
+                )
             if key in result.key_lines:
                 raise _DuplicateKey(
                     "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark

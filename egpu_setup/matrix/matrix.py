@@ -173,6 +173,11 @@ def _apply_overlay(matrix: Matrix, path: Path) -> None:
             problems.add(line, f"artifacts[{index}] must be a mapping with id and version")
             continue
         artifact_id, version = entry["id"], str(entry["version"])
+        if artifact_id not in ARTIFACT_IDS:
+            problems.add(
+                entry.line_of("id"), f"artifacts[{index}]: id {artifact_id!r} is not one of {', '.join(ARTIFACT_IDS)}"
+            )
+            continue
         base = matrix.artifacts.get((artifact_id, version))
         if base is None:
             problems.add(line, f"{artifact_id} {version} is not in the matrix; an overlay only replaces fields")

@@ -382,6 +382,6 @@ def _validate_profiles(data: MarkedDict, out: Validated, problems: Problems) -> 
             if required not in entry:
                 problems.add(entry.line, f"profile {name}: missing {required!r}")
         gpu = entry.get("gpu", DEFAULT_GPU)
-        if gpu not in out.gpus:
+        if isinstance(gpu, str) and gpu not in out.gpus:  # a non-string was reported above
             problems.add(entry.line_of("gpu"), f"profile {name}: gpu {gpu!r} is not in gpus")
         out.profiles[name] = Profile(name, str(entry.get("description", "")), picks, str(gpu))

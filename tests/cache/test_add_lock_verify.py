@@ -92,6 +92,7 @@ def test_lock_refuses_a_different_file_for_a_pinned_artifact(cli, tmp_path, wher
         ("lock_version: 1\nartifacts:\n  cudnn: {sha256: " + "a" * 64 + "}\n", 3, "not an artifact id@version"),
         ("lock_version: 7\nartifacts: {}\n", 1, "lock_version must be 1"),
         ("lock_version: 1\nartifacts:\n  cudnn@7.0.5: {sha256: [\n", 4, "not valid YAML"),
+        ("lock_version: 1\nartifacts:\n  cudnn@7.0.5: {sha256: " + "a" * 64 + ", filename: [x]}\n", 3, "filename must"),
     ],
 )
 def test_malformed_lock_exits_2_with_file_and_line(cli, tmp_path, where, text: str, line: int, problem: str) -> None:

@@ -29,6 +29,7 @@ from egpu_setup.matrix import load_matrix
         ("    cudnn: 7.0.5\n    clt", "    cudnn: 7.0.6\n    clt", "cudnn 7.0.6 is not in artifacts"),
         ("    confidence: high\n  gtx1070:", "    confidence: sure\n  gtx1070:", "must be one of high, medium, low"),
         ("    cuda_cores: 2560\n", "    cuda_cores: 2560\n    cuda_cores: 2561\n", "duplicate key 'cuda_cores'"),
+        ("    gpu: gtx1080\n  native:", "    gpu: [gtx1080]\n  native:", "gpu must be a string"),
         (
             "    url: null\n    download_page: https://developer.nvidia.com",
             "    url: [oops\n    download_page: x",
@@ -87,6 +88,8 @@ def test_overlay_replaces_fields_by_id_and_version(tmp_path: Path) -> None:
         ("artifacts:\n  - id: cudnn\n    version: 7.0.5\n    color: red\n", 4, "unknown field 'color'"),
         ("profiles: {}\n", 1, "may carry only 'artifacts'"),
         ("artifacts:\n  - id: cudnn\n   version: 7.0.5\n", 3, "not valid YAML"),
+        ("artifacts:\n  - {id: [cudnn], version: 7.0.5}\n", 2, "id ['cudnn'] is not one of"),
+        ("? [artifacts]\n: []\n", 1, "a key must be a plain value"),
     ],
 )
 def test_bad_overlay_exits_2_with_file_and_line(cli, tmp_path: Path, body: str, line: int, problem: str) -> None:
