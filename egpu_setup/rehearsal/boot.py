@@ -32,7 +32,6 @@ import hashlib
 import plistlib
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from egpu_setup.errors import EgpuError
@@ -324,7 +323,3 @@ def first_boot(machine: Machine) -> None:
     """lab up: build the kext cache of the bare tree and boot it once."""
     rebuild_cache(machine)
     boot(machine)
-
-
-def cache_path(root: Path) -> Path:
-    return root / PRELINKED_KERNEL.lstrip("/")

@@ -175,10 +175,6 @@ class MachineState:
         self.nvram.pop(name, None)
 
     @property
-    def sip_enabled_all(self) -> bool:
-        return self.sip == sip_preset("enabled")
-
-    @property
     def kext_signing(self) -> bool:
         return self.sip.get("Kext Signing", True)
 

@@ -32,17 +32,14 @@ first command after the reboot delay boots it (boot.boot): the reboot is a decla
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
 from egpu_setup.rehearsal import image
-from egpu_setup.rehearsal.boot import HostDown
 from egpu_setup.rehearsal.machine import Machine
 
 PYTHON3_PREFIX = image.PYTHON3
@@ -191,27 +188,3 @@ def _zig_binds() -> list[str]:
     from egpu_setup.macho.build import zig_cache_dir
 
     return ["--ro-bind", str(Path(spec.origin).parent), image.ZIGLANG, "--bind", str(zig_cache_dir()), image.ZIG_CACHE]
-
-
-def wait_up(sandbox: Sandbox, timeout: float = 30.0) -> None:
-    """Wait until a rebooting host answers again (for callers that are not Ansible)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            sandbox.ensure_up()
-            return
-        except HostDown:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def uid_for(user: str) -> tuple[int, int]:
-    """The uid/gid files get when written as `user` (root: 0/0, admin: 501/20)."""
-    return (0, 0) if user == "root" else (501, 20)
-
-
-def chown_as(path: Path, user: str) -> None:
-    if os.geteuid() == 0:
-        uid, gid = uid_for(user)
-        os.chown(path, uid, gid)
