@@ -80,6 +80,7 @@ def test_verify_refuses_paths_that_cannot_be_used_before_checking_anything(cli, 
         (("lab",), "`lab` needs a verb"),
         (("lab", "up", "--reboot-seconds", "nan"), "invalid seconds value: 'nan'"),
         (("lab", "up", "--dir", "{tmp}/a-file/lab"), "a-file is not a directory"),
+        (("lab", "fault", "mac1", "--dir", "{tmp}/no-lab", "--fail-install", "0"), "no lab at"),  # 0 is a value
     ],
 )
 def test_lab_arguments_that_cannot_work_stop_before_anything_is_made(cli, tmp_path, argv, problem) -> None:

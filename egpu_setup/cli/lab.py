@@ -124,7 +124,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.console().print(f"{args.host}: kexts of team(s) {', '.join(teams)} may load from the next kextload or boot")
         return 0
     if args.lab_command == "fault":
-        if not (args.clear or args.disk_full or args.reboot_hangs or args.fail_install or args.fail_download):
+        counted = (args.fail_install, args.fail_download)  # 0 is a value given (and refused below), not "none"
+        if not (args.clear or args.disk_full or args.reboot_hangs or any(n is not None for n in counted)):
             raise EgpuError(
                 "no fault switch given",
                 fix="one of --fail-install N, --fail-download N, --disk-full, --reboot-hangs, --clear",
