@@ -3,7 +3,8 @@
     .venv/bin/python bench/startup.py [--runs N]
 
 Each run is a new interpreter (what a user waits for), output discarded. Goals: --help <= 0.3 s, matrix <= 0.5 s.
-Exits 1 when a median misses its goal, so CI can run it as a check.
+Exits 1 when a median misses its goal, so CI can run it as a check, and stops with the command's error when a
+command fails (a crash is fast, not a result).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def measure(argv: list[str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
         times.append(time.perf_counter() - start)
+        if done.returncode != 0:  # a command that fails fast would otherwise look fast
+            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr.decode(errors='replace')}")
     return times
 
 
