@@ -104,6 +104,9 @@ def test_patched_plist_with_kext_signing_on_leaves_apple_driver(host, web_driver
     assert loaded(host, APPLE)
     assert "Chipset Model: NVIDIA Chip Model" in host.sh("system_profiler SPDisplaysDataType").out
     assert "invalid signature" in " ".join(host.machine.read().boot.notes)
+    r = host.sh("sudo kextload /Library/Extensions/NVDAStartupWeb.kext")  # nor at run time
+    assert r.rc == 71 and "(libkern/kext) not loadable (reason unspecified)" in r.err
+    assert not loaded(host, WEB)
 
 
 def test_patched_plist_with_kext_signing_off_loads_the_web_driver(make_host, web_driver):
