@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from egpu_setup.rehearsal.lab import Lab, LabOptions
@@ -25,7 +27,7 @@ from egpu_setup.rehearsal.lab import Lab, LabOptions
 GOAL_S = 2.0
 
 
-def timed(func) -> float:  # type: ignore[no-untyped-def]
+def timed(func: Callable[[], object]) -> float:
     start = time.perf_counter()
     func()
     return time.perf_counter() - start
@@ -51,7 +53,7 @@ def one_run(hosts: int, repeat: int) -> dict[str, float]:
     }
 
 
-def _ok(result) -> None:  # type: ignore[no-untyped-def]
+def _ok(result: subprocess.CompletedProcess[bytes]) -> None:
     if result.returncode != 0:
         raise SystemExit(f"command failed in the sandbox: {result.stderr.decode(errors='replace')}")
 
