@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,7 @@ class CacheEntry:
     size: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "id": self.id, "version": self.version, "filename": self.filename,
-                "size": self.size}  # fmt: skip
+        return asdict(self)
 
 
 def sha256_of(path: Path) -> str:

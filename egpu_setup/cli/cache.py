@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from egpu_setup.cli.context import Context
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
 from egpu_setup.paths import DEFAULT_LOCK_NAME
+
+if TYPE_CHECKING:  # only for annotations: the cache package loads inside the commands
+    from egpu_setup.cache import Cache
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,14 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(run=run_verify)
 
 
-def _usage(parser: argparse.ArgumentParser) -> Any:
+def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Context], int]:
     def run(args: argparse.Namespace, ctx: Context) -> int:
         raise EgpuError("`cache` needs an action: fetch, add, list or verify", fix=f"see `{parser.prog} --help`")
 
     return run
 
 
-def _cache(args: argparse.Namespace) -> Any:
+def _cache(args: argparse.Namespace) -> Cache:
     from egpu_setup.cache import Cache
 
     return Cache(args.cache_dir)

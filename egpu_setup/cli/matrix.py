@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+
+if TYPE_CHECKING:  # only for annotations: the matrix package (and PyYAML) load inside `run`
+    from egpu_setup.matrix import Matrix, Resolution
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +77,7 @@ def _short(digest: str | None) -> str:
     return f"{digest[:12]}…" if digest else "-"
 
 
-def _print_matrix(ctx: Context, matrix: Any) -> None:
+def _print_matrix(ctx: Context, matrix: Matrix) -> None:
     from rich.table import Table
 
     console = ctx.console()
@@ -124,7 +127,7 @@ def _print_matrix(ctx: Context, matrix: Any) -> None:
         console.print(f"link {link.key}: {link.fields['name']}, {link.fields['pcie']}, {link.bandwidth_gbs} GB/s")
 
 
-def _print_resolution(ctx: Context, plan: Any) -> None:
+def _print_resolution(ctx: Context, plan: Resolution) -> None:
     from rich.table import Table
 
     console = ctx.console()
@@ -147,6 +150,8 @@ def _print_resolution(ctx: Context, plan: Any) -> None:
     else:
         console.print(f"NVDARequiredOS: {patch['from']} matches, no patch")
     gpu = plan.gpu.get("name") or "GPU"
-    console.print(f"CUDA arch: {', '.join(plan.cuda_arch)} for {gpu} (CUDA_ARCH := {plan.cuda_arch_flags})")
+    console.print(
+        f"CUDA arch: {', '.join(plan.cuda_arch)} for {gpu} (CUDA_ARCH := {plan.cuda_arch_flags})", soft_wrap=True
+    )
     for warning in plan.warnings:
         console.print(f"[bold red]warning:[/] {warning}", soft_wrap=True)
