@@ -6,8 +6,9 @@ and dyld(1):
 
 - `@executable_path/` is replaced by the directory of the main executable, then retried with its realpath.
 - `@loader_path/` is replaced by the directory of the image whose load command it is, then with its realpath.
-- `@rpath/` is replaced by each LC_RPATH of the loading image, then of the image that loaded it, and so on up
-  to the main executable (the `RPathChain`); the first that names a usable file wins. An LC_RPATH that starts
+- `@rpath/` is replaced by each LC_RPATH of the loading image, then of the image that recursed into it, and so
+  on up to the main executable (the `RPathChain`, built depth first: an image loads all its libraries, then
+  recurses into each in turn); the first that names a usable file wins. An LC_RPATH that starts
   with `@loader_path` or `@executable_path` is expanded against the realpath of its own image or of the main
   executable. An `@rpath/` name is never opened relative to the current directory.
 - Absolute names are opened as they are.
@@ -339,26 +340,30 @@ def check_slice(
             notes.append(f"the executable {executable} is not a usable Mach-O file for {sl.arch}")
     direct = tuple(resolve(root, ref, image, sl.cputype, chain, executable, fallback) for ref in sl.deps)
 
-    # Breadth-first through what dyld would load next, each with the chain that loads it (dyld loads each
-    # image once, with the chain of its first loader).
+    # dyld's recursiveLoadLibraries: an image loads all its libraries, then recurses into each in turn, depth
+    # first; a library's own references are resolved with the chain of the first image that recurses into it
+    # (each image is entered once: its state is set before its libraries are loaded, which also breaks cycles).
     transitive: list[tuple[str, Resolution]] = []
-    seen = {real}
-    queue = [(r, chain) for r in direct]
-    while queue:
-        res, loader_chain = queue.pop(0)
-        if res.status != "resolved" or res.path is None:
-            continue
-        dep_real = root.realpath(res.path)
-        if dep_real is None or dep_real in seen or dep_real.startswith(SYSTEM_PREFIXES):
-            continue
-        seen.add(dep_real)
-        dep_image = root.image(dep_real)
-        dep_slice = slice_for(dep_image, sl.cputype) if isinstance(dep_image, MachOFile) else None
-        if dep_slice is None:
-            continue
-        dep_chain = (RPathLink(res.path, expand_rpaths(dep_real, dep_slice, exe_real)[0]), *loader_chain)
-        for ref in dep_slice.deps:
-            sub = resolve(root, ref, res.path, sl.cputype, dep_chain, executable, fallback)
-            transitive.append((res.path, sub))
-            queue.append((sub, dep_chain))
+    entered = {real}
+
+    def recurse(loaded: tuple[Resolution, ...], loader_chain: tuple[RPathLink, ...]) -> None:
+        for res in loaded:
+            if res.status != "resolved" or res.path is None:
+                continue
+            dep_real = root.realpath(res.path)
+            if dep_real is None or dep_real in entered or dep_real.startswith(SYSTEM_PREFIXES):
+                continue
+            entered.add(dep_real)
+            dep_image = root.image(dep_real)
+            dep_slice = slice_for(dep_image, sl.cputype) if isinstance(dep_image, MachOFile) else None
+            if dep_slice is None:
+                continue
+            dep_chain = (RPathLink(res.path, expand_rpaths(dep_real, dep_slice, exe_real)[0]), *loader_chain)
+            subs = tuple(
+                resolve(root, ref, res.path, sl.cputype, dep_chain, executable, fallback) for ref in dep_slice.deps
+            )
+            transitive.extend((res.path, sub) for sub in subs)
+            recurse(subs, dep_chain)
+
+    recurse(direct, chain)
     return ImageCheck(image, sl.arch, direct, tuple(transitive), tuple(notes))

@@ -184,3 +184,37 @@ def test_a_missing_lazy_library_does_not_stop_the_launch(mac_tree, built, tmp_pa
     assert (curand.kind, curand.status, curand.failing) == ("lazy", "missing", False)
     assert curand.note.startswith("lazy: loaded at its first call")
     assert by_name(check)[CUDART].failing  # the plain LC_LOAD_DYLIB still must resolve
+
+
+def test_each_library_gets_the_rpath_chain_of_the_first_image_to_recurse_into_it(mac_tree, built, tmp_path):
+    """dyld's recursiveLoadLibraries loads all of an image's libraries, then recurses into each in turn (depth
+    first); a library's own references use the chain of the first image that recurses into it, not of the one
+    that loaded it. app needs libA and libC; libA also needs libC and has the LC_RPATH (/opt/extra) where libC's
+    @rpath/libcudart lies. With libA first, libC is entered from libA and finds libcudart; with libC first, it is
+    entered from app, whose chain lacks /opt/extra, and dyld stops."""
+    from egpu_setup.macho.build import build_dylib, build_executable
+
+    cudart = built.cuda["libcudart.9.1.dylib"]
+    lib_c = build_dylib(tmp_path / "libC.dylib", "int c(void) { return 3; }\n", "@rpath/libC.dylib", link=[cudart])
+    lib_a = build_dylib(tmp_path / "libA.dylib", "int a(void) { return 1; }\n", "@rpath/libA.dylib", link=[lib_c],
+                        rpaths=["/opt/extra"])  # fmt: skip
+    app_ac = build_executable(tmp_path / "appAC", "int main(void) { return 0; }\n", link=[lib_a, lib_c],
+                              rpaths=["@executable_path/../lib"])  # fmt: skip
+    # zig's linker keeps its own order of libraries: swap the two names (same length) for the other order.
+    app_ca = tmp_path / "appCA"
+    a, c, swap = b"@rpath/libA.dylib\0", b"@rpath/libC.dylib\0", b"@rpath/lib?.dylib\0"
+    app_ca.write_bytes(app_ac.read_bytes().replace(a, swap).replace(c, a).replace(swap, c))
+    results = {}
+    for order, app in ((("A", "C"), app_ac), (("C", "A"), app_ca)):
+        files = {"/opt/app/bin/app": app, "/opt/app/lib/libA.dylib": lib_a, "/opt/app/lib/libC.dylib": lib_c,
+                 "/opt/extra/libcudart.9.1.dylib": cudart}  # fmt: skip
+        root_dir = mac_tree(cuda=None, files=files)
+        fs = Root(root_dir)
+        sl = only_slice(fs, "/opt/app/bin/app")
+        assert [d.name for d in sl.deps if d.name.startswith("@rpath/")] == [f"@rpath/lib{x}.dylib" for x in order]
+        check = check_slice(fs, "/opt/app/bin/app", sl)
+        results[order] = {(loader, r.name): r for loader, r in check.transitive}
+
+    first_a = results["A", "C"][("/opt/app/lib/libC.dylib", CUDART)]
+    assert (first_a.status, first_a.via) == ("resolved", "rpath /opt/extra")
+    assert results["C", "A"][("/opt/app/lib/libC.dylib", CUDART)].failing
