@@ -89,3 +89,21 @@ def test_lab_arguments_that_cannot_work_stop_before_anything_is_made(cli, tmp_pa
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("error: ") and problem in result.err and "\nfix: " in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_every_json_document_has_a_schema_version_and_a_snake_case_kind(cli, tmp_path) -> None:
+    import json
+    import re
+
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    for argv in (
+        ("matrix", "--json"),
+        ("matrix", "--build", "17C88", "--json"),
+        ("cache", "list", "--json", *cache),
+        ("cache", "verify", "--json", *cache),
+        ("fix-rpaths", "--json", "--check", str(tmp_path)),
+    ):
+        result = cli(*argv)
+        document = json.loads(result.out)  # stdout holds the document and nothing else
+        assert document["schema_version"] == 1, argv
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)*", document["kind"]), (argv, document["kind"])

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if report.errors and not args.check and not report.changed:
         ctx.note("nothing was changed")
     if args.json:
-        ctx.emit_json("fix-rpaths", report.to_dict())
+        ctx.emit_json("fix_rpaths", report.to_dict())
     else:
         _print(ctx, report)
     return int(ExitCode(report.exit_code))
