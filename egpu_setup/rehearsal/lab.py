@@ -49,16 +49,19 @@ class LabOptions:
 
     def validate(self) -> None:
         if not 1 <= self.hosts <= 32:
-            raise EgpuError(f"--hosts must be between 1 and 32, not {self.hosts}")
+            raise EgpuError(f"--hosts must be between 1 and 32, not {self.hosts}", fix="give --hosts 1 to 32")
         for name, value, choices in (
             ("--sip", self.sip, SIP_CHOICES),
             ("--gpu", self.gpu, GPU_CHOICES),
             ("--clt", self.clt, CLT_CHOICES),
         ):
             if value not in choices:
-                raise EgpuError(f"{name} {value!r} is not one of {', '.join(choices)}")
+                raise EgpuError(f"{name} {value!r} is not one of {', '.join(choices)}", fix=f"give {name} {choices[0]}")
         if self.reboot_seconds < 0:
-            raise EgpuError("--reboot-seconds must not be negative")
+            raise EgpuError(
+                f"--reboot-seconds must not be negative, not {self.reboot_seconds}",
+                fix="give the seconds a rehearsal Mac stays down while it restarts, e.g. --reboot-seconds 3",
+            )
         builds.product_version(self.build)  # raises for an unknown build
 
 
@@ -105,7 +108,14 @@ class Lab:
     def options(self) -> LabOptions:
         if not self.exists():
             raise EgpuError(f"no lab at {self.dir}", fix="`egpu-setup lab up --dir DIR` first")
-        return LabOptions(**json.loads(self.config.read_text())["options"])
+        try:
+            return LabOptions(**json.loads(self.config.read_text())["options"])
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            # A hand-edited or half-written lab.json: name it rather than fail on what is inside.
+            raise EgpuError(
+                f"the lab's record {self.config} is damaged ({exc.__class__.__name__}: {exc})",
+                fix=f"`egpu-setup lab down --dir {self.dir}` and `lab up` again (the cache is kept)",
+            ) from exc
 
     def host_names(self) -> list[str]:
         return [f"mac{i}" for i in range(1, self.options().hosts + 1)]
@@ -255,7 +265,9 @@ class Lab:
         machine = self.sandbox(name).machine
         for label, value in (("--fail-install", fail_install), ("--fail-download", fail_download)):
             if value is not None and value < 1:
-                raise EgpuError(f"{label} counts from 1 (the first install/download), not {value}")
+                raise EgpuError(
+                    f"{label} counts from 1 (the first install/download), not {value}", fix=f"give {label} 1 or more"
+                )
         with machine.edit() as st:
             if clear:
                 st.faults.fail_install = st.faults.fail_download = None

@@ -101,6 +101,18 @@ def test_bad_input_is_refused_without_a_traceback(tmp_path, cli, lab_dir):
     assert r.code == 2 and "already up" in r.err
     r = cli("lab", "status", "--dir", str(tmp_path / "nothing"))
     assert r.code == 2 and "no lab at" in r.err
+    assert "fix: give --hosts 1 to 32" in cli("lab", "up", "--dir", str(tmp_path / "other"), "--hosts", "40").err
+
+
+@pytest.mark.parametrize("damage", ["{", '{"options": {"hosts": 1, "colour": "red"}}', "{}"])
+def test_a_damaged_lab_record_is_named_and_down_still_cleans_up(lab_dir, cli, damage):
+    (lab_dir / "lab.json").write_text(damage)
+    for verb in ("status", "reset"):
+        r = cli("lab", verb, "--dir", str(lab_dir))
+        assert r.code == 2, r.err
+        assert "lab.json is damaged" in r.err and "fix: `egpu-setup lab down" in r.err and "Traceback" not in r.err
+    assert cli("lab", "down", "--dir", str(lab_dir)).code == 0
+    assert not (lab_dir / "hosts").exists()
 
 
 def test_non_default_build_and_options_reach_the_host(tmp_path, cli):
