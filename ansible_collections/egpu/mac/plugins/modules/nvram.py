@@ -47,6 +47,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+name:
+  description: The NVRAM variable.
+  returned: always
+  type: str
 before:
   description: The value as nvram printed it before (null when absent).
   returned: always

@@ -47,6 +47,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+path:
+  description: The property list.
+  returned: success
+  type: str
+key:
+  description: The key path, without the leading colon.
+  returned: success
+  type: str
+cmd:
+  description: The PlistBuddy command run.
+  returned: changed and not check mode
+  type: str
 before:
   description: The value before (null when the key was missing).
   returned: success

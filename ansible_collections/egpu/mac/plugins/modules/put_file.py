@@ -51,6 +51,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+dest:
+  description: The path on the Mac.
+  returned: success
+  type: str
 sha256:
   description: Digest of the file.
   returned: success

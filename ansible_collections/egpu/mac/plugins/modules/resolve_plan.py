@@ -70,6 +70,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan:
+  description: The same resolution as C(ansible_facts.egpu_plan), for C(register).
+  returned: success
+  type: dict
 ansible_facts:
   description: C(egpu_plan), the resolution with C(local_path) per artifact.
   returned: success

@@ -51,4 +51,28 @@ restored:
   description: Files restored from backups.
   returned: changed
   type: list
+relinked:
+  description: Symbolic links recreated with their recorded targets.
+  returned: changed
+  type: list
+nvram:
+  description: NVRAM variables set back to their recorded values (name -> value as nvram printed it).
+  returned: changed
+  type: dict
+nvram_removed:
+  description: NVRAM variables deleted because they were absent before provisioning.
+  returned: changed
+  type: list
+undone:
+  description: The recorded undo commands run, newest first.
+  returned: changed
+  type: list
+kept:
+  description: Paths left for a later call because they match O(keep).
+  returned: changed
+  type: list
+mismatched:
+  description: Restored files whose SHA-256 differs from their backup (the task then fails and the journal stays).
+  returned: changed
+  type: list
 """

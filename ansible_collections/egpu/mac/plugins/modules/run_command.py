@@ -84,6 +84,10 @@ stderr:
   description: Error output.
   returned: when run
   type: str
+tracked:
+  description: What the journal recorded for O(track) before the command ran (C(added), C(backed_up), C(trees)).
+  returned: when run with O(track)
+  type: dict
 fetched:
   description: The controller path O(fetch) wrote, or null when C(src) did not exist.
   returned: when run with O(fetch)
