@@ -18,6 +18,12 @@ RESULT_EVENTS = {
     "runner_on_unreachable": "unreachable",
 }
 
+# What to do when Ansible cannot reach a host: nothing on it was touched, the connection settings are the suspects.
+UNREACHABLE_FIX = (
+    "fix: check that the Mac is on and reachable as the inventory says (ansible_host, ansible_port, ansible_user): "
+    "`ssh USER@HOST true` must work without a password prompt (an SSH key); then run again"
+)
+
 
 @dataclass
 class Failure:
@@ -125,7 +131,7 @@ class RunState:
                 host.done += self.tasks.skipped_include(data.get("role"), task)  # its tasks will not run
         else:
             host.unreachable += 1
-            host.failures.append(Failure(task, data.get("role"), failure_message(res)))
+            host.failures.append(Failure(task, data.get("role"), failure_message(res) + "\n" + UNREACHABLE_FIX))
 
     def _final_counts(self, stats: dict[str, Any]) -> None:
         """Ansible's own totals replace the counts seen on the way (they also count handlers and rescues)."""

@@ -311,6 +311,7 @@ def test_an_unreachable_host_is_exit_1_with_the_reason(cli, demo_project, tmp_pa
     host = json.loads(result.out)["hosts"]["gone"]
     assert (host["status"], host["unreachable"]) == ("unreachable", 1)
     assert "Connection refused" in host["failures"][0]["message"]
+    assert "fix: check that the Mac is on and reachable" in host["failures"][0]["message"]
 
 
 class CtrlCView(PlainView):
