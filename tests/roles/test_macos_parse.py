@@ -5,11 +5,6 @@ from __future__ import annotations
 from ansible_collections.egpu.mac.plugins.module_utils import macos_parse as parse
 
 
-def test_sw_vers_three_lines() -> None:
-    out = "ProductName:\tMac OS X\nProductVersion:\t10.13.2\nBuildVersion:\t17C88\n"
-    assert parse.parse_sw_vers(out) == {"product_name": "Mac OS X", "product_version": "10.13.2", "build": "17C88"}
-
-
 def test_csrutil_plain_enabled_enforces_kext_signing() -> None:
     got = parse.parse_csrutil_status("System Integrity Protection status: enabled.\n")
     assert got["status"] == "enabled" and got["kext_signing"] is True and got["custom"] is False

@@ -1,31 +1,20 @@
-"""Parsers of macOS 10.13 command output, written once for the collection's action plugins and modules.
+"""Parsers of macOS 10.13 command output for the collection's action plugins (controller side).
 
 Every format is the one /work/shared/docs/macos-commands.md documents (Apple's kext_tools-502.60.2,
-system_cmds-790.50.6, shell_cmds-203 and real transcripts). Standard library only: this file also runs on the target.
+system_cmds-790.50.6, shell_cmds-203 and real transcripts). The action plugins run on the controller and may import
+egpu_setup: a format that egpu_setup's verification (which runs on the Mac) also reads is parsed by its parser,
+imported here, so each format has one parser (`kextstat -l`: egpu_setup.verify.macos). Standard library only.
 """
 
 from __future__ import annotations
 
 import re
 
-# kextstat -l row: index refs address size wired name (version) uuid <linked against>
-_KEXTSTAT_ROW = re.compile(r"^\s*\d+\s+\d+\s+0x[0-9a-fA-F]+\s+0x[0-9a-fA-F]+\s+0x[0-9a-fA-F]+\s+(\S+)\s+\(([^)]*)\)")
+from egpu_setup.verify.macos import parse_kextstat
+
+__all__ = ["parse_kextstat"]  # re-exported: the action plugins read every format from this module
 _CLANG_BUILD = re.compile(r"\((clang-[0-9.]+)\)")
 _NVCC_RELEASE = re.compile(r"release ([0-9.]+), V([0-9.]+)")
-
-
-def parse_sw_vers(text: str) -> dict[str, str]:
-    """`sw_vers`: `ProductName:\\tMac OS X`, `ProductVersion:\\t10.13.2`, `BuildVersion:\\t17C88`."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            out[key.strip()] = value.strip()
-    return {
-        "product_name": out.get("ProductName", ""),
-        "product_version": out.get("ProductVersion", ""),
-        "build": out.get("BuildVersion", ""),
-    }
 
 
 def parse_csrutil_status(text: str) -> dict[str, object]:
@@ -50,16 +39,6 @@ def parse_csrutil_status(text: str) -> dict[str, object]:
     else:
         kext_signing = status != "unknown"
     return {"status": status, "custom": custom, "protections": protections, "kext_signing": kext_signing}
-
-
-def parse_kextstat(text: str) -> dict[str, str]:
-    """`kextstat -l` (or with its header): bundle id -> loaded version."""
-    loaded: dict[str, str] = {}
-    for line in text.splitlines():
-        match = _KEXTSTAT_ROW.match(line)
-        if match:
-            loaded[match.group(1)] = match.group(2)
-    return loaded
 
 
 def decode_nvram_value(value: str) -> str:
@@ -209,8 +188,3 @@ def parse_sysctl(text: str) -> dict[str, str]:
         if sep:
             out[name.strip()] = value.strip()
     return out
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """`10.13.2` -> (10, 13, 2); non-numeric parts count as 0 so comparisons never raise."""
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
