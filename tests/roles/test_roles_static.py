@@ -36,6 +36,10 @@ def test_role_conventions(role: str) -> None:
     assert (base / "README.md").read_text().startswith(f"# {role}")
     defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
     assert all(name.startswith(f"{role}_") for name in defaults), sorted(defaults)
+    # The README lists every variable, by its name or by its suffix after the role prefix (`_dmg`).
+    readme = (base / "README.md").read_text()
+    unlisted = [n for n in defaults if n not in readme and f"`_{n.removeprefix(role + '_')}`" not in readme]
+    assert not unlisted, f"{role}/README.md does not list {unlisted}"
     meta = yaml.safe_load((base / "meta/main.yml").read_text())
     if role != "egpu_common":
         assert {"role": "egpu_common"} in meta["dependencies"]
