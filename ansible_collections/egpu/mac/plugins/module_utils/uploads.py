@@ -7,7 +7,6 @@ user), then moves into place with become.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import secrets
 from pathlib import Path
@@ -15,13 +14,8 @@ from typing import Any
 
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# Controller side: the cache's own digest function, so a file hashes here exactly as `egpu-setup cache` hashed it.
+from egpu_setup.cache.store import sha256_of
 
 
 def checked_sha256(src: Path, sha256: str | None) -> str:
@@ -30,7 +24,7 @@ def checked_sha256(src: Path, sha256: str | None) -> str:
     A cache entry whose bytes no longer match its digest (a disk error, a hand-edited file) is refused before
     anything is copied, with the way to replace it. Raises TargetCommandError, the one error the plugins catch.
     """
-    got = file_sha256(src)
+    got = sha256_of(src)
     if sha256 and sha256.lower() != got:
         raise TargetCommandError(
             f"{src} has SHA-256 {got}, expected {sha256.lower()}: the controller's cached copy is damaged. "
@@ -54,7 +48,7 @@ def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: s
 
     Raises TargetCommandError when the copy on the target does not hash to the expected digest.
     """
-    want = (sha256 or file_sha256(src)).lower()
+    want = (sha256 or sha256_of(src)).lower()
     if remote_sha256(action, dest) == want:
         return False
     staging = f"/tmp/egpu-upload-{secrets.token_hex(6)}"
