@@ -23,15 +23,12 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "env": {"type": "dict", "default": {}},
     "track": {"type": "list", "elements": "str", "default": []},
     "undo": {"type": "str"},
-    "fetch": {"type": "dict"},
+    "fetch": {
+        "type": "dict",
+        "options": {"src": {"type": "str", "required": True}, "dest": {"type": "path", "required": True}},
+    },
     "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
 }
-
-
-def _fetch_spec(spec: dict[str, Any]) -> tuple[str, Path]:
-    if not {"src", "dest"} <= set(spec):
-        raise TargetCommandError("fetch needs `src` (on the Mac) and `dest` (on the controller)", "", 2)
-    return str(spec["src"]), Path(str(spec["dest"])).expanduser()
 
 
 class ActionModule(ActionBase):
@@ -74,7 +71,7 @@ class ActionModule(ActionBase):
 
     def _fetch(self, spec: dict[str, Any]) -> str | None:
         """Copy a file from the Mac to the controller with the connection alone; None when it does not exist."""
-        src, dest = _fetch_spec(spec)
+        src, dest = spec["src"], Path(spec["dest"])
         if run(self, f"[ -f {quote(src)} ]", check_rc=False)[0] != 0:
             return None
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,18 @@ options:
       OLD)); recorded in the journal before running, run by M(egpu.mac.restore) after the files are back.
     type: str
   fetch:
-    description: C({src, dest}) - after the command, whatever its exit status, copy C(src) from the Mac to C(dest)
-      on the controller with the connection (no Python on the Mac), when C(src) exists.
+    description: After the command, whatever its exit status, copy O(fetch.src) from the Mac to O(fetch.dest) on
+      the controller with the connection (no Python on the Mac), when O(fetch.src) exists.
     type: dict
+    suboptions:
+      src:
+        description: The file on the Mac.
+        type: str
+        required: true
+      dest:
+        description: The file on the controller; its directory is created.
+        type: path
+        required: true
   state_dir:
     description: The provisioning journal on the Mac.
     type: str
