@@ -11,7 +11,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
 REBOOT_CHECK = "Read which NVIDIA kexts are installed and which are loaded"
-REBOOT_TASK = "Restart the Mac so that the installed drivers load"
+REBOOT_TASK = "Restart the Mac so that the drivers running are the ones installed"
 
 
 def test_preflight_refuses_with_the_remedy_and_changes_nothing(tmp_path, make_lab, digest_of):

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 HOSTS = ("mac1",)
 WEBDRIVER = "387.10.10.10.25.156"
 CLT_92_RECEIPT = "9.2.0.0.1.1510905681"
-RESTART = "Restart the Mac so that the installed drivers load"
+RESTART = "Restart the Mac so that the drivers running are the ones installed"
 
 
 @pytest.fixture(scope="module")
