@@ -66,8 +66,10 @@ class HostDown(EgpuError):
 def rebuild_cache(machine: Machine) -> list[kexts.KextInfo]:
     """kextcache: record the kexts on disk now into the stand-in prelinked kernel; returns them."""
     found = kexts.installed_kexts(machine.root)
+    # No build time in the record: the same kexts give the same bytes, so a rollback that rebuilds the cache (it
+    # cannot copy one back into SIP-protected /System) leaves the tree as it was. A real prelinked kernel differs
+    # per build; docs/rehearsal.md lists the divergence.
     record = {
-        "Built": int(time.time()),
         "Kexts": [
             {
                 "Path": k.path,
@@ -82,7 +84,7 @@ def rebuild_cache(machine: Machine) -> list[kexts.KextInfo]:
             for k in found
         ],
     }
-    target = machine.path(PRELINKED_KERNEL)
+    target = machine.entitled_path(PRELINKED_KERNEL)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "wb") as f:
         plistlib.dump(record, f)

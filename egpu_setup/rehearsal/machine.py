@@ -38,6 +38,8 @@ LOCK_FILE = "lock"
 SANDBOX_STATE_DIR = "/.rehearsal/machine"
 ENV_STATE = "EGPU_SIM_STATE"
 ENV_ROOT = "EGPU_SIM_ROOT"
+# Where the entitled writers (kextcache) reach paths that SIP keeps read-only for everyone else (sandbox.py).
+ENV_ENTITLED_ROOT = "EGPU_SIM_ENTITLED_ROOT"
 
 # The SIP flags in the order `csrutil status` prints them in a custom configuration (csrutil on 10.13).
 SIP_FLAGS: tuple[str, ...] = (
@@ -203,14 +205,19 @@ class MachineState:
 class Machine:
     """Handle on one host's machine state (and its Mac root, to map Mac paths)."""
 
-    def __init__(self, state_dir: Path | str, root: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, root: Path | str, entitled_root: Path | str | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.root = Path(root)
+        self.entitled_root = Path(entitled_root) if entitled_root else self.root
 
     @classmethod
     def from_env(cls) -> Machine:
         """The host's machine state as seen from inside the sandbox."""
-        return cls(os.environ.get(ENV_STATE, SANDBOX_STATE_DIR), os.environ.get(ENV_ROOT, "/"))
+        return cls(
+            os.environ.get(ENV_STATE, SANDBOX_STATE_DIR),
+            os.environ.get(ENV_ROOT, "/"),
+            os.environ.get(ENV_ENTITLED_ROOT) or None,
+        )
 
     @property
     def state_file(self) -> Path:
@@ -219,6 +226,11 @@ class Machine:
     def path(self, mac_path: str) -> Path:
         """Where a Mac path of this host is, from the current process (controller or sandbox)."""
         return self.root / mac_path.lstrip("/")
+
+    def entitled_path(self, mac_path: str) -> Path:
+        """Where an entitled Apple tool writes a SIP-protected Mac path (kextcache into /System): inside a host
+        whose filesystem protections are on, / mounts /System read-only and the writable tree is elsewhere."""
+        return self.entitled_root / mac_path.lstrip("/")
 
     def exists(self) -> bool:
         return self.state_file.is_file()

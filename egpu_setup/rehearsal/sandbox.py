@@ -11,6 +11,8 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
 | `/.rehearsal/ziglang` | the ziglang wheel's package dir (`zig`), for the simulated clang | read-only |
 | `/.rehearsal/zig-cache` | the controller's zig cache (egpu_setup.macho.build.zig_cache_dir) | read-write |
+| `/System`, `/usr`, `/bin`, `/sbin` | SIP's filesystem protections on: the host's own (not /usr/local) | read-only |
+| `/.rehearsal/root` | the same host tree, for the entitled tools (kextcache), while those are read-only | read-write |
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
 
 The Python 3 stand-in installer links `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
@@ -39,12 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
-from egpu_setup.rehearsal import image
-from egpu_setup.rehearsal.machine import Machine
+from egpu_setup.rehearsal import image, permissions
+from egpu_setup.rehearsal.machine import ENV_ENTITLED_ROOT, Machine
 
 PYTHON3_PREFIX = image.PYTHON3
 PYTHON3_INTERPRETER = image.SIM_PYTHON
 MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+# The host's whole tree, writable, for the entitled tools while SIP mounts its protected paths read-only.
+ENTITLED_ROOT = f"{image.HIDDEN}/root"
 HOMES = {"root": "/var/root", "admin": "/Users/admin"}
 
 
@@ -115,6 +119,8 @@ class Sandbox:
             "EGPU_SIM_PYTHON": image.SIM_PYTHON,
             "LD_LIBRARY_PATH": f"{image.PYTHON3}/lib",
         }
+        if self.sip_protects_files():
+            env[ENV_ENTITLED_ROOT] = ENTITLED_ROOT
         perl_lib = hidden_perl_lib()
         if perl_lib:
             env["PERL5LIB"] = perl_lib
@@ -127,6 +133,25 @@ class Sandbox:
         env.update(extra or {})
         return env
 
+    def sip_protects_files(self) -> bool:
+        return bool(self.machine.read().sip.get("Filesystem Protections", True))
+
+    def _sip_binds(self) -> list[str]:
+        """SIP's filesystem protections as the kernel enforces them: the protected trees mounted read-only, so a
+        write there fails even for root (EROFS here, EPERM "Operation not permitted" on a Mac). The entitled
+        tools (kextcache) write through ENTITLED_ROOT, as Apple's are allowed to."""
+        if not self.sip_protects_files():
+            return []
+        binds = ["--bind", str(self.root), ENTITLED_ROOT]
+        for top in permissions.SIP_PROTECTED:
+            source = self.root / top.lstrip("/")
+            if source.is_dir() and not source.is_symlink():
+                binds += ["--ro-bind", str(source), top]
+        for exempt in permissions.SIP_EXEMPT:
+            if (self.root / exempt.lstrip("/")).is_dir():
+                binds += ["--bind", str(self.root / exempt.lstrip("/")), exempt]
+        return binds
+
     def argv(
         self, command: list[str], user: str = "admin", env: dict[str, str] | None = None, cwd: str | None = None
     ) -> list[str]:
@@ -138,6 +163,7 @@ class Sandbox:
             "--ro-bind", sys.base_prefix, image.PYTHON3,
             "--ro-bind", str(project_package_dir()), f"{image.PROJECT}/egpu_setup",
             "--bind", str(self.host_dir / "machine"), image.STATE,
+            *self._sip_binds(),
             *_zig_binds(),
             "--dev", "/dev",
             "--proc", "/proc",

@@ -317,3 +317,24 @@ def test_shasum_runs_on_the_hosts_perl(host):
     r = host.sh("printf abc > /tmp/abc && shasum -a 256 /tmp/abc")
     assert r.rc == 0, r.err
     assert r.out == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /tmp/abc\n"
+
+
+@pytest.mark.parametrize(("sip", "protected"), [("enabled", True), ("kext-off", True), ("disabled", False)])
+def test_sip_filesystem_protection_refuses_writes_even_by_root(make_host, sip, protected):
+    """rootless.conf protects /System, /usr (but /usr/local), /bin and /sbin from root too; `csrutil enable
+    --without kext` keeps that protection. Only entitled Apple tools such as kextcache write there."""
+    host = make_host(sip=sip)
+    for path in ("/System/Library/Extensions/x", "/usr/bin/x", "/sbin/x"):
+        r = host.sh(f"touch {path}", user="root")
+        assert (r.rc != 0) is protected, (path, r)
+    assert host.sh("touch /usr/local/x && rm /usr/local/x", user="root").rc == 0
+    assert host.sh("kextcache -i /", user="root").rc == 0
+    assert (host.root / "System/Library/PrelinkedKernels/prelinkedkernel").is_file()
+
+
+def test_kext_cache_record_is_the_same_for_the_same_kexts(host):
+    cache = host.root / "System/Library/PrelinkedKernels/prelinkedkernel"
+    assert host.sh("kextcache -i /", user="root").rc == 0
+    first = cache.read_bytes()
+    assert host.sh("kextcache -i /", user="root").rc == 0
+    assert cache.read_bytes() == first

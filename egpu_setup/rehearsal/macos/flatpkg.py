@@ -23,6 +23,7 @@ deterministic (fixed mtimes), which keeps the stand-ins' SHA-256 stable for the 
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import hashlib
 import io
@@ -341,6 +342,16 @@ def extract_entries(entries: Iterable[CpioEntry], dest: Path) -> list[str]:
         if e.kind == "dir":
             if target.is_symlink():
                 pass  # keep an existing link to a directory (e.g. /usr/local/cuda), as cpio does
+            elif target.is_dir():
+                mode = e.mode & 0o7777 or 0o755
+                if stat.S_IMODE(target.stat().st_mode) != mode:
+                    try:
+                        target.chmod(mode)
+                    except OSError as exc:
+                        # A SIP-protected directory the payload passes through (/usr for /usr/local/bin) stays as
+                        # it is: installd may not change it, and the install goes on into the writable part.
+                        if exc.errno not in (errno.EROFS, errno.EPERM):
+                            raise
             else:
                 target.mkdir(parents=True, exist_ok=True)
                 target.chmod(e.mode & 0o7777 or 0o755)
