@@ -202,13 +202,12 @@ class Lab:
         header = "# Written by `egpu-setup lab up`: the rehearsal Macs of this lab.\n"
         self.inventory.write_text(header + _yaml({GROUP: {"hosts": hosts}}))
         self.group_vars.parent.mkdir(parents=True, exist_ok=True)
-        group_vars = {
-            "egpu_rehearsal_lab_dir": str(self.dir),
-            "egpu_matrix_overlay": str(self.overlay),
-            "egpu_cache_dir": str(self.cache),
-            "egpu_lock_file": str(self.lock_file),
-            "ansible_become": True,
-        }
+        group_vars: dict[str, Any] = {"egpu_rehearsal_lab_dir": str(self.dir)}
+        if options.mirror:
+            # Without the stand-ins (--no-mirror) there is no overlay: provisioning then resolves the real matrix
+            # against what the lab's cache holds (`egpu-setup cache add`).
+            group_vars["egpu_matrix_overlay"] = str(self.overlay)
+        group_vars |= {"egpu_cache_dir": str(self.cache), "egpu_lock_file": str(self.lock_file), "ansible_become": True}
         header = "# Written by `egpu-setup lab up`; other files in group_vars/ may add to it.\n"
         self.group_vars.write_text(header + _yaml(group_vars))
 

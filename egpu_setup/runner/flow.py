@@ -10,7 +10,7 @@ from egpu_setup.errors import EgpuError
 from egpu_setup.runner.content import find_content
 from egpu_setup.runner.execute import run_playbook
 from egpu_setup.runner.report import REPORT_KIND, print_summary
-from egpu_setup.runner.request import INVENTORY_HELP, RunRequest, check_inventory, check_profile
+from egpu_setup.runner.request import INVENTORY_HELP, RunRequest, check_hosts, check_inventory, check_profile
 from egpu_setup.runner.view import LiveView, PlainView, View
 
 # command -> playbook under playbooks/; `plan` is provision in check mode.
@@ -22,6 +22,8 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
     check_profile(args.profile)
     if args.rehearse and args.inventory is not None:
         raise EgpuError("-i and --rehearse exclude each other", fix="--rehearse makes and uses the lab's inventory")
+    if args.lab_dir is not None and not args.rehearse:
+        raise EgpuError("--lab-dir only chooses the lab of --rehearse", fix="add --rehearse, or leave out --lab-dir")
     if args.rehearse:
         from egpu_setup.runner.rehearse import rehearsal_inventory
 
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
         raise EgpuError(f"`{command}` needs an inventory", fix=INVENTORY_HELP)
     else:
         inventory = check_inventory(args.inventory)
+    check_hosts(inventory, args.limit)
     request = RunRequest(
         command=command,
         playbook=PLAYBOOK_OF[command],

@@ -24,7 +24,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="PROFILE",
-        help="the matrix profile (`egpu-setup matrix --profiles`); default: the inventory's egpu_profile",
+        help="the matrix profile (`egpu-setup matrix` lists them); default: the inventory's egpu_profile",
     )
     parser.add_argument(
         "--rehearse",

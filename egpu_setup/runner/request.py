@@ -67,6 +67,28 @@ def check_inventory(path: Path) -> Path:
     return path.resolve()
 
 
+def check_hosts(inventory: Path, limit: str | None) -> list[str]:
+    """The hosts the run would target, read with Ansible's own inventory parser before anything starts; an
+    inventory (or --limit) that selects none is bad input, refused before a run directory exists."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
+    hosts = [host.name for host in manager.list_hosts(limit or "all")]
+    if not hosts:
+        if limit and manager.list_hosts("all"):
+            raise EgpuError(
+                f"--limit {limit!r} selects no host of inventory {inventory}",
+                fix=f"hosts there: {', '.join(h.name for h in manager.list_hosts('all'))}",
+            )
+        raise EgpuError(
+            f"inventory {inventory} names no host (Ansible found no hosts in it)",
+            fix="list the Macs under `hosts:` as a mapping (`mac-01:` with `ansible_host: ...` below it); see "
+            "inventory/example/hosts.yml",
+        )
+    return hosts
+
+
 def check_profile(name: str | None) -> None:
     """An unknown profile is bad input (exit 2); the matrix says which ones exist."""
     if name is None:

@@ -138,11 +138,32 @@ def test_unknown_profile_and_missing_inventory_exit_2(cli, demo_project, demo_in
     assert runs_of(tmp_path) == []
 
 
-def test_no_host_matching_the_limit_exits_2(cli, demo_project, demo_inventory):
+def test_no_host_matching_the_limit_exits_2_before_a_run(cli, demo_project, demo_inventory, tmp_path):
     result = cli("rollback", "-i", str(demo_inventory), "--limit", "gamma")
 
     assert result.code == 2
-    assert f"no host of inventory {demo_inventory} matches --limit gamma" in result.err
+    assert f"--limit 'gamma' selects no host of inventory {demo_inventory}" in result.err
+    assert "fix: hosts there: alpha" in result.err
+    assert runs_of(tmp_path) == []
+
+
+def test_an_inventory_without_hosts_is_refused_before_a_run(cli, demo_project, tmp_path):
+    empty = tmp_path / "empty-inventory"
+    empty.mkdir()
+    listed = tmp_path / "listed.yml"
+    listed.write_text("all:\n  hosts: [mac-01, mac-02]\n")  # hosts must be a mapping
+    for inventory in (empty, listed):
+        result = cli("provision", "-i", str(inventory))
+        assert result.code == 2, result.err
+        assert f"inventory {inventory} names no host" in result.err and "as a mapping" in result.err
+        assert "Traceback" not in result.err
+    assert runs_of(tmp_path) == []
+
+
+def test_lab_dir_without_rehearse_is_a_usage_error(cli, demo_project, demo_inventory, tmp_path):
+    result = cli("plan", "-i", str(demo_inventory), "--lab-dir", str(tmp_path / "lab"))
+    assert result.code == 2 and "--lab-dir only chooses the lab of --rehearse" in result.err
+    assert runs_of(tmp_path) == []
 
 
 class ExplodingView(PlainView):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
 from egpu_setup.rehearsal.lab import Lab
 
@@ -55,8 +56,6 @@ def test_acceptance_raw_sw_vers_on_both_hosts_then_down_leaves_nothing(tmp_path,
 
 
 def test_inventory_and_group_vars(lab_dir):
-    import yaml
-
     inventory = yaml.safe_load((lab_dir / "inventory.yml").read_text())
     hosts = inventory["rehearsal_macs"]["hosts"]
     assert list(hosts) == ["mac1", "mac2"]
@@ -68,7 +67,7 @@ def test_inventory_and_group_vars(lab_dir):
     group_vars = yaml.safe_load((lab_dir / "group_vars/all.yml").read_text())
     assert group_vars["egpu_cache_dir"] == str(lab_dir / "cache")
     assert group_vars["egpu_lock_file"] == str(lab_dir / "egpu-setup.lock")
-    assert group_vars["egpu_matrix_overlay"] == str(lab_dir / "matrix-overlay.yaml")
+    assert "egpu_matrix_overlay" not in group_vars  # --no-mirror: no stand-ins, so no overlay to name
     assert group_vars["ansible_become"] is True
 
 
@@ -229,13 +228,13 @@ def test_clt_93_is_preinstalled_so_provisioning_must_replace_it(tmp_path, cli):
 @pytest.mark.slow
 def test_fault_switches_reach_the_hosts_installer_and_disk(tmp_path, cli):
     """`lab fault` as the installer (packaging's stand-in) and df see it: the Nth install fails, a full disk."""
-    pytest.importorskip("egpu_setup.rehearsal.macos.installer")
     directory = tmp_path / "lab"
     assert cli("lab", "up", "--dir", str(directory), "--hosts", "1").code == 0
     lab = Lab(directory)
+    group_vars = yaml.safe_load(lab.group_vars.read_text())
+    assert group_vars["egpu_matrix_overlay"] == str(lab.overlay) and lab.overlay.is_file()
     packages = sorted(lab.mirror.glob("python-*.pkg"))
-    if not packages:
-        pytest.skip("the stand-in mirror has no Python package here")
+    assert packages, "the stand-in mirror has no Python package"
     sandbox = lab.sandbox("mac1")
     (sandbox.root / "private/tmp/py.pkg").write_bytes(packages[0].read_bytes())
     install = "installer -pkg /tmp/py.pkg -target /"
