@@ -214,8 +214,14 @@ class Cache:
         source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
         if source is None:
             page = artifact.fields.get("download_page")
+            damaged = (
+                f"the cached copy {self.path_for(wanted)} is damaged (its size changed; `egpu-setup cache verify` "
+                "names every damaged entry), and "
+                if wanted and self.has(wanted)
+                else ""
+            )
             raise ManualDownloadNeeded(
-                f"{artifact.id} {artifact.version} ({artifact.filename}) has no download URL: "
+                f"{damaged}{artifact.id} {artifact.version} ({artifact.filename}) has no download URL: "
                 "it sits behind a login",
                 fix=(f"download it by hand{f' from {page}' if page else ''}, then run "
                      f"`egpu-setup cache add {artifact.filename}` (or give --url {artifact.id}=URL / --mirror URL)"),

@@ -143,3 +143,15 @@ def test_a_hand_added_file_is_what_fetch_and_ensure_use(cli, tmp_path, where) ->
     path = Cache(tmp_path / "cache").ensure(artifact, lock=other_lab)
     assert path.read_bytes() == b"cudnn"
     assert other_lab.entries["cudnn@7.0.5"].sha256 == _sha(b"cudnn")  # pinned on first use
+
+
+def test_a_damaged_copy_of_a_login_only_artifact_is_named(cli, tmp_path, where) -> None:
+    cudnn = tmp_path / "cudnn-9.1-osx-x64-v7-ga.tgz"
+    cudnn.write_bytes(b"cudnn tarball")
+    assert cli("cache", "add", str(cudnn), *where).code == 0
+    cached = Cache(tmp_path / "cache").path_for(_sha(b"cudnn tarball"))
+    cached.write_bytes(b"cudnn")  # the disk lost part of it
+    result = cli("cache", "fetch", "--only", "cudnn", *where)
+    assert result.code == 1, result.err
+    assert f"the cached copy {cached} is damaged" in result.err
+    assert "egpu-setup cache add cudnn-9.1-osx-x64-v7-ga.tgz" in result.err
