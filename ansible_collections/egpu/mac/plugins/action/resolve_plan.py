@@ -43,13 +43,15 @@ def resolve_and_fetch(args: dict[str, Any]) -> dict[str, Any]:
     cache = Cache(args["cache_dir"]) if args["cache_dir"] else Cache()
     lock = Lock.load(args["lock_file"]) if args["lock_file"] else None
     wanted = args["fetch"]
-    for artifact_id, artifact in resolution.artifacts.items():
-        if artifact is None or (wanted is not None and artifact_id not in wanted):
-            continue
-        path = cache.ensure(artifact, lock=lock, mirror=args["mirror_url"], url=args["urls"].get(artifact_id))
-        plan["artifacts"][artifact_id]["local_path"] = str(path)
-    if lock is not None:
-        lock.save()
+    try:
+        for artifact_id, artifact in resolution.artifacts.items():
+            if artifact is None or (wanted is not None and artifact_id not in wanted):
+                continue
+            path = cache.ensure(artifact, lock=lock, mirror=args["mirror_url"], url=args["urls"].get(artifact_id))
+            plan["artifacts"][artifact_id]["local_path"] = str(path)
+    finally:
+        if lock is not None and lock.changed:
+            lock.save()  # as `cache fetch` does: what was verified stays pinned even when a later artifact fails
     return plan
 
 
