@@ -214,7 +214,6 @@ def test_ansible_reboot_action_waits_for_who_b_to_change(lab_dir, tmp_path, ansi
 
 
 def test_clt_93_is_preinstalled_so_provisioning_must_replace_it(tmp_path, cli):
-    pytest.importorskip("egpu_setup.rehearsal.standins.clt")
     directory = tmp_path / "lab"
     r = cli("lab", "up", "--dir", str(directory), "--hosts", "1", "--clt", "9.3", "--no-mirror")
     assert r.code == 0, r.err
