@@ -12,6 +12,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
 
 
@@ -25,7 +26,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(
             argument_spec={
                 "paths": {"type": "list", "elements": "str", "required": True},
-                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+                "state_dir": STATE_DIR_OPTION,
             }
         )
         bad = [p for p in args["paths"] if not p.startswith("/")]

@@ -12,6 +12,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import decode_nvram_value, parse_nvram
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 
@@ -34,7 +35,7 @@ class ActionModule(ActionBase):
                 "name": {"type": "str", "required": True},
                 "value": {"type": "str"},
                 "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+                "state_dir": STATE_DIR_OPTION,
             },
             required_if=[("state", "present", ("value",))],
         )

@@ -16,6 +16,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, upload
@@ -31,7 +32,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "allow_untrusted": {"type": "bool", "default": False},
     "track": {"type": "list", "elements": "str", "default": []},
     "track_nvram": {"type": "list", "elements": "str", "default": []},
-    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+    "state_dir": STATE_DIR_OPTION,
     "work_dir": {"type": "str", "default": "/private/var/tmp/egpu-setup"},
 }
 

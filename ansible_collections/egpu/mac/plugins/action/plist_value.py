@@ -11,6 +11,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 
 PLISTBUDDY = "/usr/libexec/PlistBuddy"
@@ -28,7 +29,7 @@ class ActionModule(ActionBase):
                 "path": {"type": "str", "required": True},
                 "key": {"type": "str", "required": True},
                 "value": {"type": "str", "required": True},
-                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+                "state_dir": STATE_DIR_OPTION,
             }
         )
         path, key, value = args["path"], args["key"].lstrip(":"), args["value"]

@@ -13,6 +13,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, remote_sha256, upload
 
@@ -31,7 +32,7 @@ class ActionModule(ActionBase):
                 "dest": {"type": "str", "required": True},
                 "sha256": {"type": "str"},
                 "mode": {"type": "str", "default": "0644"},
-                "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+                "state_dir": STATE_DIR_OPTION,
             },
             mutually_exclusive=[("src", "content")],
             required_one_of=[("src", "content")],

@@ -13,6 +13,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -27,7 +28,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
         "type": "dict",
         "options": {"src": {"type": "str", "required": True}, "dest": {"type": "path", "required": True}},
     },
-    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+    "state_dir": STATE_DIR_OPTION,
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import upload
 
@@ -29,7 +30,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "python": {"type": "str", "default": "/usr/local/bin/python3"},
     "dir": {"type": "str", "default": "/usr/local/egpu-setup"},
     "packages": {"type": "list", "elements": "str", "default": ["egpu_setup", "macholib", "altgraph", "yaml"]},
-    "state_dir": {"type": "str", "default": "/private/var/db/egpu-setup"},
+    "state_dir": STATE_DIR_OPTION,
 }
 STAMP = "lib/.bundle-sha256"
 PTH = "egpu-setup-tools.pth"

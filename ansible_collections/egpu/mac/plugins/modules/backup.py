@@ -18,10 +18,8 @@ options:
     type: list
     elements: str
     required: true
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

@@ -25,10 +25,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

@@ -56,14 +56,12 @@ options:
     type: list
     elements: str
     default: []
-  state_dir:
-    description: The provisioning journal and backups on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
   work_dir:
     description: Where uploads and expanded packages go on the Mac.
     type: str
     default: /private/var/tmp/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

@@ -24,10 +24,8 @@ options:
     description: The wanted string.
     type: str
     required: true
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

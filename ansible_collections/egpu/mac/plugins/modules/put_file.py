@@ -29,10 +29,8 @@ options:
     description: Mode of the copy.
     type: str
     default: "0644"
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

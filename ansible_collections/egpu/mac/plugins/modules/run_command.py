@@ -52,10 +52,8 @@ options:
         description: The file on the controller; its directory is created.
         type: path
         required: true
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full

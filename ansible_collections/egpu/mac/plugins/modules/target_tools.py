@@ -29,10 +29,8 @@ options:
     type: list
     elements: str
     default: [egpu_setup, macholib, altgraph, yaml]
-  state_dir:
-    description: The provisioning journal on the Mac.
-    type: str
-    default: /private/var/db/egpu-setup
+extends_documentation_fragment:
+  - egpu.mac.journal
 attributes:
   check_mode:
     support: full
