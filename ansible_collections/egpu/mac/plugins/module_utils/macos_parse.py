@@ -3,13 +3,15 @@
 Every format is the one /work/shared/docs/macos-commands.md documents (Apple's kext_tools-502.60.2,
 system_cmds-790.50.6, shell_cmds-203 and real transcripts). The action plugins run on the controller and may import
 egpu_setup: a format that egpu_setup's verification (which runs on the Mac) also reads is parsed by its parser,
-imported here, so each format has one parser (`kextstat -l`: egpu_setup.verify.macos). Standard library only.
+imported here, so each format has one parser (`kextstat -l` and the GPU blocks of
+`system_profiler SPDisplaysDataType`: egpu_setup.verify.macos). Standard library only.
 """
 
 from __future__ import annotations
 
 import re
 
+from egpu_setup.verify.macos import parse_displays as parse_display_blocks
 from egpu_setup.verify.macos import parse_kextstat
 
 __all__ = ["parse_kextstat"]  # re-exported: the action plugins read every format from this module
@@ -101,21 +103,19 @@ def parse_system_profiler_blocks(text: str) -> list[dict[str, str]]:
 
 
 def parse_displays(text: str) -> list[dict[str, object]]:
-    """`system_profiler SPDisplaysDataType`: one entry per GPU with its vendor id and PCI device id as ints."""
+    """`system_profiler SPDisplaysDataType`: one entry per GPU with its vendor id and PCI device id as ints, from
+    the blocks egpu_setup.verify.macos reads (one parser of the format)."""
     gpus: list[dict[str, object]] = []
-    for block in parse_system_profiler_blocks(text):
-        if "Chipset Model" not in block:
-            continue
-        vendor = re.search(r"0x([0-9a-fA-F]+)", block.get("Vendor", ""))
-        device = re.search(r"0x([0-9a-fA-F]+)", block.get("Device ID", ""))
+    for display in parse_display_blocks(text):
+        vendor = re.search(r"0x([0-9a-fA-F]+)", display.fields.get("Vendor", ""))
         gpus.append(
             {
-                "chipset_model": block["Chipset Model"],
-                "bus": block.get("Bus", ""),
+                "chipset_model": display.chipset,
+                "bus": display.fields.get("Bus", ""),
                 "vendor_id": int(vendor.group(1), 16) if vendor else None,
-                "device_id": int(device.group(1), 16) if device else None,
-                "vram": next((v for k, v in block.items() if k.startswith("VRAM")), ""),
-                "lane_width": block.get("PCIe Lane Width", ""),
+                "device_id": display.device_id,
+                "vram": next((v for k, v in display.fields.items() if k.startswith("VRAM")), ""),
+                "lane_width": display.fields.get("PCIe Lane Width", ""),
             }
         )
     return gpus
