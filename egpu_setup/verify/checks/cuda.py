@@ -90,6 +90,13 @@ def _driver_version(state: SuiteState) -> int | None:
         return None
 
 
+def _not_found(name: str, wanted: str | None, skip_reason: str, exc: Exception, expected: dict[str, Any]) -> Check:
+    """A library that is not there: a failure where the profile expects a version, else a skip."""
+    if wanted:
+        return _with(failed(name, f"{exc}: {wanted} is expected"), expected)
+    return _with(skipped(name, skip_reason), expected)
+
+
 def check_cuda_runtime(state: SuiteState) -> Check:
     name = "cuda.runtime"
     wanted = state.expect.cuda_runtime
@@ -97,9 +104,7 @@ def check_cuda_runtime(state: SuiteState) -> Check:
     try:
         facts = state.backend.cuda_runtime()
     except cuda_api.CudaError as exc:
-        if wanted:
-            return _with(failed(name, f"{exc}: CUDA {wanted} is expected"), expected)
-        return _with(skipped(name, f"no CUDA runtime: {exc}"), expected)
+        return _not_found(name, f"CUDA {wanted}" if wanted else None, f"no CUDA runtime: {exc}", exc, expected)
     measurements: dict[str, Any] = {"version": facts.version, "library": facts.source}
     problems = []
     if wanted and _major_minor(facts.version) != _major_minor(wanted):
@@ -123,9 +128,7 @@ def check_cudnn(state: SuiteState) -> Check:
     try:
         facts = state.backend.cudnn()
     except cuda_api.CudaError as exc:
-        if wanted:
-            return _with(failed(name, f"{exc}: cuDNN {wanted} is expected"), expected)
-        return _with(skipped(name, f"no cuDNN: {exc}"), expected)
+        return _not_found(name, f"cuDNN {wanted}" if wanted else None, f"no cuDNN: {exc}", exc, expected)
     measurements = {"version": facts.version, "library": facts.source}
     problems = [f"cuDNN {facts.version}, the profile needs {wanted}"] if wanted and facts.version != wanted else []
     return _verdict(name, problems, f"cuDNN {facts.version} ({facts.source})", measurements, expected)
