@@ -70,11 +70,15 @@ def check_inventory(path: Path) -> Path:
 def check_hosts(inventory: Path, limit: str | None) -> list[str]:
     """The hosts the run would target, read with Ansible's own inventory parser before anything starts; an
     inventory (or --limit) that selects none is bad input, refused before a run directory exists."""
+    from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
 
-    manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
-    hosts = [host.name for host in manager.list_hosts(limit or "all")]
+    try:
+        manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
+        hosts = [host.name for host in manager.list_hosts(limit or "all")]
+    except AnsibleError as exc:  # a plugin or pattern Ansible itself refuses: its own words, no traceback
+        raise EgpuError(f"Ansible cannot read inventory {inventory}: {exc.message}", fix=INVENTORY_HELP) from None
     if not hosts:
         if limit and manager.list_hosts("all"):
             raise EgpuError(
