@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from egpu_setup.rehearsal import image
+from egpu_setup.rehearsal import facts, image
 from egpu_setup.rehearsal.macos import flatpkg
 from egpu_setup.rehearsal.standins import common
 
-FRAMEWORK = "Library/Frameworks/Python.framework"
+FRAMEWORK = facts.value("python3", "framework_dir")
 SHORT = "3.11"
 
 
@@ -37,9 +37,9 @@ def build_python_pkg(out: Path, work: Path, version: str) -> Path:
         target = f"/{FRAMEWORK}/Versions/{SHORT}/bin/{name}"
         common.write(tools_stage / "usr/local/bin" / name, f'#!/bin/sh\nexec {target} "$@"\n', 0o755)
     comps = [
-        common.component(fw_stage, f"org.python.Python.PythonFramework-{SHORT}", version,
+        common.component(fw_stage, facts.value("python3", "framework_receipt_id"), version,
                          f"PythonFramework-{SHORT}.pkg"),
-        common.component(tools_stage, f"org.python.Python.PythonUnixTools-{SHORT}", version,
+        common.component(tools_stage, facts.value("python3", "unixtools_receipt_id"), version,
                          f"PythonUnixTools-{SHORT}.pkg"),
     ]  # fmt: skip
     dist = flatpkg.distribution_xml("Python", comps)
