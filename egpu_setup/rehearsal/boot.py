@@ -109,8 +109,17 @@ def nvda_drv_on(state: MachineState) -> bool:
 
 
 def signing_problem(entry: dict[str, Any], state: MachineState) -> str | None:
-    if state.kext_signing and not entry.get("SealIntact", False):
+    if not state.kext_signing:
+        return None
+    if not entry.get("SealIntact", False):
         return f"kext signing is enabled and {entry['Path']} has an invalid signature ({entry.get('SealProblem')})"
+    bundle_id = str(entry.get("CFBundleIdentifier", ""))
+    team, developer = kexts.team_of(bundle_id)
+    if not kexts.is_apple(bundle_id) and team not in kexts.KEXT_SIGNING_TEAMS:
+        return (
+            f"kext signing is enabled and {entry['Path']} is signed by {developer} (team {team}) without a "
+            "certificate for kext signing"
+        )
     return None
 
 

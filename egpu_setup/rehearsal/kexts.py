@@ -25,13 +25,20 @@ APPLE_NVDA = "com.apple.nvidia.NVDAStartup"
 APPLE_GEFORCE = "com.apple.GeForce"
 WEB_NVDA = "com.nvidia.NVDAStartupWeb"
 WEB_GEFORCE = "com.nvidia.web.GeForceWeb"
-EGPU_SUPPORT = "com.nvidia.NVDAEGPUSupport"
+EGPU_SUPPORT = "lu.yifan.NVDAEGPUSupport"  # facts: egpu_support.bundle_id
 CUDA_KEXT = "com.nvidia.CUDA"
 
 # The signing team of third-party kexts, which User-Approved Kernel Extension Loading asks the user to allow
 # (TN2459): NVIDIA's team id 6KR3T733EC (high-sierra-egpu.md). The stand-in seal carries no certificate, so the
-# team comes from the bundle id's vendor prefix.
-TEAMS: dict[str, tuple[str, str]] = {"com.nvidia.": ("6KR3T733EC", "NVIDIA Corporation")}
+# team comes from the bundle id's vendor prefix. NVDAEGPUSupport is Yifan Lu's, built with his development team
+# 2J69TCGN3J and a "Mac Developer" identity (pedroresende/NVIDIAEGPUSupport, project.pbxproj), which is not a
+# kext-signing certificate: its README asks for kext signing to be off, as the lab's hosts have it.
+TEAMS: dict[str, tuple[str, str]] = {
+    "com.nvidia.": ("6KR3T733EC", "NVIDIA Corporation"),
+    "lu.yifan.": ("2J69TCGN3J", "Yifan Lu"),
+}
+# Teams whose certificate Apple issued for kext signing; with kext signing on, the kernel refuses any other.
+KEXT_SIGNING_TEAMS = frozenset({"6KR3T733EC"})
 UNKNOWN_TEAM = ("UNKNOWN", "an unknown developer")
 
 CODE_RESOURCES = "_CodeSignature/CodeResources"

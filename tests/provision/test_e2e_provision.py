@@ -76,7 +76,7 @@ def test_provision_converges_to_the_loaded_patched_web_driver(lab, provisioned):
         assert state.boot.count == 2  # the restart that loaded the drivers
         loaded = {kext.bundle_id: kext.version for kext in state.kexts}
         assert loaded.get("com.nvidia.NVDAStartupWeb") == WEBDRIVER, state.boot.notes
-        assert "com.nvidia.NVDAEGPUSupport" in loaded, state.boot.notes
+        assert "lu.yifan.NVDAEGPUSupport" in loaded, state.boot.notes
         assert (state.boot.gpu_driver, state.boot.webdriver_version) == ("web", WEBDRIVER)
         info = plistlib.loads(
             (lab.host_dir(name) / "root/Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist").read_bytes()
@@ -189,4 +189,4 @@ def test_rollback_restores_the_bare_tree_byte_for_byte(lab, bare, rerun, digest_
     for name in HOSTS:
         assert digest_of(lab.host_dir(name)) == bare[name]
         loaded = {kext.bundle_id for kext in lab.machine(name).read().kexts}
-        assert not {"com.nvidia.NVDAStartupWeb", "com.nvidia.NVDAEGPUSupport", "com.nvidia.CUDA"} & loaded
+        assert not {"com.nvidia.NVDAStartupWeb", "lu.yifan.NVDAEGPUSupport", "com.nvidia.CUDA"} & loaded

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from egpu_setup.rehearsal import boot
+from egpu_setup.rehearsal import boot, kexts
 from egpu_setup.rehearsal.boot import HostDown
 from egpu_setup.rehearsal.lab import allow_kexts
 
@@ -29,6 +29,8 @@ def prepare(host, nvda_drv=True, rebuild=True, allow=True):
     """nvram nvda_drv=1%00, kextcache -i /, and the user's approval of NVIDIA's kexts (TN2459)."""
     if allow:
         allow_kexts(host.machine, NVIDIA_TEAM)
+        # NVDAEGPUSupport is yifanlu's kext (lu.yifan.*), not NVIDIA's: its developer needs the click too.
+        allow_kexts(host.machine, kexts.team_of(kexts.EGPU_SUPPORT)[0])
     script = []
     if nvda_drv:
         script.append("sudo nvram nvda_drv=1%00")
@@ -39,12 +41,13 @@ def prepare(host, nvda_drv=True, rebuild=True, allow=True):
         assert r.rc == 0, r
 
 
-def test_all_right_the_web_driver_takes_the_gpu(host, web_driver):
+def test_all_right_the_web_driver_takes_the_gpu(make_host, web_driver):
+    host = make_host(sip="kext-off")  # an eGPU Mac: NVDAEGPUSupport loads only with kext signing off
     web_driver(host)
     prepare(host)
     host.reboot()
     assert (
-        loaded(host, WEB) and loaded(host, "com.nvidia.web.GeForceWeb") and loaded(host, "com.nvidia.NVDAEGPUSupport")
+        loaded(host, WEB) and loaded(host, "com.nvidia.web.GeForceWeb") and loaded(host, kexts.EGPU_SUPPORT)
     )
     assert not loaded(host, APPLE)
     st = host.machine.read()
@@ -74,7 +77,11 @@ def test_without_user_approval_and_kext_signing_on_apple_driver_stays(host, web_
 
     allow_kexts(host.machine, NVIDIA_TEAM)
     host.reboot()
-    assert loaded(host, WEB) and loaded(host, "com.nvidia.CUDA")
+    assert loaded(host, "com.nvidia.CUDA")
+    # NVDAEGPUSupport has no kext-signing certificate: with kext signing on it never loads, so the web driver
+    # leaves the Thunderbolt GPU to Apple's driver even once NVIDIA's team is allowed.
+    assert not loaded(host, kexts.EGPU_SUPPORT) and not loaded(host, WEB) and loaded(host, APPLE)
+    assert "without a certificate for kext signing" in " ".join(host.machine.read().boot.notes)
 
 
 def test_kext_signing_off_needs_no_user_approval(make_host, web_driver):
@@ -126,7 +133,8 @@ def test_nvda_drv_unset_leaves_apple_driver(host, web_driver):
     assert "nvda_drv is not set" in " ".join(host.machine.read().boot.notes)
 
 
-def test_nvda_drv_plain_1_counts_as_on(host, web_driver):
+def test_nvda_drv_plain_1_counts_as_on(make_host, web_driver):
+    host = make_host(sip="kext-off")  # an eGPU Mac: NVDAEGPUSupport loads only with kext signing off
     web_driver(host)
     allow_kexts(host.machine, NVIDIA_TEAM)
     assert host.sh("sudo nvram nvda_drv=1 && sudo kextcache -i /").rc == 0
@@ -146,11 +154,12 @@ def test_egpu_support_follows_the_same_rules(host, web_driver):
     web_driver(host, egpu_required_os="17D47")  # NVDAEGPUSupport built for another build
     prepare(host)
     host.reboot()
-    assert not loaded(host, WEB) and not loaded(host, "com.nvidia.NVDAEGPUSupport") and loaded(host, APPLE)
+    assert not loaded(host, WEB) and not loaded(host, kexts.EGPU_SUPPORT) and loaded(host, APPLE)
     assert "Thunderbolt" in " ".join(host.machine.read().boot.notes)
 
 
-def test_cuda_driver_works_only_beside_a_web_driver_of_its_major(host, make_host, web_driver, cuda_driver):
+def test_cuda_driver_works_only_beside_a_web_driver_of_its_major(make_host, web_driver, cuda_driver):
+    host = make_host(sip="kext-off")
     web_driver(host)
     cuda_driver(host, "387.128")
     prepare(host)
@@ -159,7 +168,7 @@ def test_cuda_driver_works_only_beside_a_web_driver_of_its_major(host, make_host
     assert loaded(host, "com.nvidia.CUDA")
     assert (st.boot.cuda_driver_version, st.boot.cuda_works) == ("387.128", True)
 
-    other = make_host()
+    other = make_host(sip="kext-off")
     web_driver(other, version="378.10.10.10.25.102")
     cuda_driver(other, "387.128")
     prepare(other)
@@ -169,7 +178,8 @@ def test_cuda_driver_works_only_beside_a_web_driver_of_its_major(host, make_host
     assert "does not work with web driver 378.10.10.10.25.102" in " ".join(st.boot.notes)
 
 
-def test_boot_loads_from_the_cache_record_not_from_disk(host, web_driver):
+def test_boot_loads_from_the_cache_record_not_from_disk(make_host, web_driver):
+    host = make_host(sip="kext-off")  # an eGPU Mac: NVDAEGPUSupport loads only with kext signing off
     web_driver(host)
     prepare(host)
     # Changed after the cache was built: the boot still uses what kextcache recorded.

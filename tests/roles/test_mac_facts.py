@@ -49,7 +49,7 @@ def test_binary_receipt_and_xml_info_plist_are_read_like_pkgutil_and_plistbuddy(
     }  # fmt: skip
     args = {
         **ARGS,
-        "receipts": ["com.nvidia.web-driver", "com.nvidia.CUDADriver"],
+        "receipts": ["com.nvidia.web-driver", "com.nvidia.cuda.kext.pkg"],
         "plists": {
             "required_os": {"path": kext, "key": "IOKitPersonalities:NVDAStartup:NVDARequiredOS"},
             "tunnel": {"path": kext, "key": "Tunnel"},
@@ -60,7 +60,7 @@ def test_binary_receipt_and_xml_info_plist_are_read_like_pkgutil_and_plistbuddy(
     }
     facts = mac_facts.parse_facts(sections, args, ["os"])
     assert (facts["build"], facts["product_version"]) == ("17C88", "10.13.2")
-    assert facts["receipts"] == {"com.nvidia.web-driver": "387.10.10.10.25.156", "com.nvidia.CUDADriver": None}
+    assert facts["receipts"] == {"com.nvidia.web-driver": "387.10.10.10.25.156", "com.nvidia.cuda.kext.pkg": None}
     assert facts["plists"] == {"required_os": "17D47", "tunnel": "true", "missing": None}
     assert facts["nvda_drv_on"] is True
     assert facts["paths"] == {"/usr/local/bin/python3": True, "/usr/local/egpu-setup/venv/bin/python3": False}

@@ -8,7 +8,9 @@ cuda_<ver>_mac.dmg mounts as /Volumes/CUDAMacOSXInstaller with CUDAMacOSXInstall
 install the toolkit into /Developer/NVIDIA/CUDA-9.1 with /usr/local/cuda links, and the uninstaller
 bin/uninstall_cuda_9.1.pl.
 
-Stand-in choices: the CUDA driver pkg's receipt id is com.nvidia.CUDADriver (unconfirmed); the app's payloads are
+Stand-in choices: the CUDA driver pkg's receipt id is com.nvidia.cuda.kext.pkg (facts: cuda_driver.yaml, medium);
+the framework's Info.plist carries the version in CFBundleVersion only (the key learex reads; its
+CFBundleShortVersionString is unknown, so it is left out and a role reading it fails); the app's payloads are
 tar.gz files under Contents/Resources/payload/ named after the three --install-package values (the real names
 are unconfirmed); `/usr/local/cuda` is a directory whose bin/include/... link to the CUDA-9.1 tree and whose
 lib/ holds one link per library (so cuDNN and libcuda.dylib can be added there, as the real layout allows).
@@ -22,11 +24,11 @@ import io
 import tarfile
 from pathlib import Path
 
-from egpu_setup.rehearsal import kexts
+from egpu_setup.rehearsal import facts, kexts
 from egpu_setup.rehearsal.macos import flatpkg
 from egpu_setup.rehearsal.standins import common, machos, udif
 
-CUDA_DRIVER_RECEIPT = "com.nvidia.CUDADriver"
+CUDA_DRIVER_RECEIPT = facts.value("cuda_driver", "receipt_id")
 FRAMEWORK = "Library/Frameworks/CUDA.framework"
 TOOLKIT_VERSION = "9.1.128"
 CUDA_HOME = "/Developer/NVIDIA/CUDA-9.1"
@@ -83,7 +85,7 @@ def _driver_tree(staging: Path, version: str) -> None:
     common.write_plist(
         fw / "Versions/A/Resources/Info.plist",
         {"CFBundleExecutable": "CUDA", "CFBundleIdentifier": "com.nvidia.CUDA", "CFBundleName": "CUDA",
-         "CFBundlePackageType": "FMWK", "CFBundleShortVersionString": version, "CFBundleVersion": version,
+         "CFBundlePackageType": "FMWK", "CFBundleVersion": version,
          "CFBundleGetInfoString": f"CUDA {version}"},
     )  # fmt: skip
     common.link(fw / "Versions/Current", "A")

@@ -14,19 +14,20 @@ Stand-in choices (documented in docs/rehearsal.md): the postinstall sets `nvda_d
 installers leave, per macos-commands.md) and touches /Library/Extensions; NVIDIA's exact script is unconfirmed.
 Kexts are sealed with the lab's stand-in code signature (rehearsal.kexts.seal), so patching Info.plist breaks it.
 NVDAEGPUSupport v6: one kext, personality NVDAStartup with IOPCITunnelCompatible and its own NVDARequiredOS
-(17D47 here, like the web driver it goes with), receipt id com.nvidia.NVDAEGPUSupport (unconfirmed).
+(17D47 here, like the web driver it goes with), package and bundle id lu.yifan.NVDAEGPUSupport (facts table,
+egpu_support.yaml).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from egpu_setup.rehearsal import kexts
+from egpu_setup.rehearsal import facts, kexts
 from egpu_setup.rehearsal.macos import flatpkg
 from egpu_setup.rehearsal.standins import common
 
 RECEIPT_ID = "com.nvidia.web-driver"
-EGPU_RECEIPT_ID = "com.nvidia.NVDAEGPUSupport"
+EGPU_RECEIPT_ID = facts.value("egpu_support", "package_id")
 PREFPANE = "Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
 UNINSTALLER = f"{PREFPANE}/Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg"
 
@@ -163,9 +164,10 @@ def build_egpu_support_pkg(out: Path, work: Path, version: str, required_os: str
     personality["CFBundleIdentifier"] = kexts.EGPU_SUPPORT
     kexts.make_kext(
         staging / "Library/Extensions/NVDAEGPUSupport.kext",
-        kexts.EGPU_SUPPORT,
-        f"{version}.0",
-        extra={"IOKitPersonalities": {"NVDAStartup": personality}},
+        facts.value("egpu_support", "bundle_id"),
+        facts.value("egpu_support", "bundle_short_version"),
+        extra={"IOKitPersonalities": {"NVDAStartup": personality},
+               "CFBundleVersion": facts.value("egpu_support", "bundle_version")},
     )
     comp = common.component(staging, EGPU_RECEIPT_ID, version, "NVDAEGPUSupport.pkg")  # receipt = matrix version
     dist = flatpkg.distribution_xml(f"NVDAEGPUSupport v{version}", [comp], restart=True)

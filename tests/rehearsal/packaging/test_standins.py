@@ -134,3 +134,43 @@ def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
     assert set(login_only) == {"cudnn", "clt", "egpu_support"}
     assert all(cache.has(s.sha256) for s in login_only.values())
     assert not cache.has(next(s.sha256 for s in standins if s.artifact == "webdriver"))  # fetched by URL later
+
+
+def _component_info(pkg: Path) -> tuple[str, dict[str, flatpkg.CpioEntry]]:
+    comp = flatpkg.read_package(pkg).components[0]
+    return comp.info.identifier, {e.path: e for e in comp.entries()}
+
+
+def test_package_ids_and_kext_versions_come_from_the_facts_table(mirror):
+    """The receipts and bundle ids the real packages carry (egpu_setup.rehearsal.facts), not the roles' guesses."""
+    from egpu_setup.rehearsal import facts
+
+    out, _ = mirror
+    assert _component_info(out / "WebDriver-387.10.10.10.25.156.pkg")[0] == facts.value("webdriver", "receipt_id")
+
+    ident, files = _component_info(out / "NVDAEGPUSupport-v6.pkg")
+    assert ident == facts.value("egpu_support", "package_id") == "lu.yifan.NVDAEGPUSupport"
+    info = plistlib.loads(files["./Library/Extensions/NVDAEGPUSupport.kext/Contents/Info.plist"].data)
+    assert info["CFBundleIdentifier"] == facts.value("egpu_support", "bundle_id") == kexts.EGPU_SUPPORT
+    assert info["CFBundleShortVersionString"] == facts.value("egpu_support", "bundle_short_version")
+    assert info["CFBundleVersion"] == facts.value("egpu_support", "bundle_version")
+
+    volume = udif.read_dmg(out / "cudadriver_387.128_macos.dmg")
+    assert udif.iso_volume_name(volume) == "CUDADriver"
+
+
+def test_cuda_driver_receipt_and_version_key_are_the_real_ones(mirror, host):
+    """CUDADriver.pkg leaves com.nvidia.cuda.kext.pkg; the version is in CFBundleVersion only (what learex reads)."""
+    from egpu_setup.rehearsal import facts
+
+    out, _ = mirror
+    shutil.copy(out / "cudadriver_387.128_macos.dmg", host.root / "private/tmp/d.dmg")
+    host.run(hdiutil, "attach", "/private/tmp/d.dmg", "-nobrowse", "-quiet")
+    assert host.run(installer, "-pkg", "/Volumes/CUDADriver/CUDADriver.pkg", "-target", "/").code == 0
+    receipts = host.root / "private/var/db/receipts"
+    assert (receipts / f"{facts.value('cuda_driver', 'receipt_id')}.plist").is_file()
+    assert not (receipts / "com.nvidia.CUDADriver.plist").exists()
+    plist = host.root / facts.value("cuda_driver", "framework_info_plist").lstrip("/")
+    info = plistlib.loads(plist.read_bytes())
+    assert info[facts.value("cuda_driver", "version_key")] == "387.128"
+    assert "CFBundleShortVersionString" not in info  # unknown on the real framework: a role reading it fails here

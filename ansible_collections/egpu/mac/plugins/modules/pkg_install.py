@@ -85,7 +85,7 @@ EXAMPLES = r"""
 - name: Ensure the CUDA driver from the mounted dmg is installed
   egpu.mac.pkg_install:
     remote_src: /Volumes/CUDADriver/CUDADriver.pkg
-    receipt: com.nvidia.CUDADriver
+    receipt: com.nvidia.cuda.kext.pkg
 """
 
 RETURN = r"""
