@@ -78,8 +78,8 @@ def build(cache: Path) -> Path | None:
     src = cache / f"uname-{digest}.c"
     src.write_text(SOURCE)
     tmp = cache / f".{target.name}.tmp"
-    target = f"{platform.machine()}-linux-gnu.2.17"
-    cmd = [sys.executable, "-m", "ziglang", "cc", "-shared", "-fPIC", "-O2", "-target", target]
+    triple = f"{platform.machine()}-linux-gnu.2.17"
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-shared", "-fPIC", "-O2", "-target", triple]
     try:
         subprocess.run([*cmd, "-o", str(tmp), str(src)], check=True, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError):
