@@ -28,7 +28,7 @@ SHELL_WORDS = {"if", "then", "else", "fi", "for", "do", "done", "set", "test", "
 INSTALLED_BY_ROLES = ("/usr/local/", "/Developer/", "/Library/")
 # macOS commands a role might reach for that the lab does not imitate: found in the collection's code by name.
 NOT_IMITATED = ("diskutil", "launchctl", "defaults", "softwareupdate", "spctl", "codesign", "ditto", "xattr",
-                "chflags", "systemsetup", "scutil", "mdls", "kmutil", "bless", "pmset", "dscl", "xcrun", "lsbom",
+                "chflags", "systemsetup", "scutil", "mdls", "kmutil", "bless", "pmset", "dscl", "lsbom",
                 "mkbom", "xar")  # fmt: skip
 MENTION = re.compile(r"""(?:C\(|["'`])([a-z][A-Za-z0-9_.+-]*)[ )"'`]""")
 WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_.+-]*$")

@@ -45,6 +45,7 @@ MODULES: tuple[str, ...] = (
     "hdiutil",
     "toolchain",
     "cctools",
+    "xcrun",
     "cuda_installer",
     "dyld",
 )
