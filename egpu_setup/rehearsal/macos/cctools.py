@@ -1,9 +1,9 @@
-"""otool and install_name_tool (cctools-900 of the Command Line Tools), backed by Debian's LLVM 14 tools.
+"""otool and install_name_tool (cctools-900 of the Command Line Tools): otool by llvm-otool-14, install_name_tool here.
 
 Sources: otool(1), install_name_tool(1); macos-commands.md for cctools-900's texts: `otool -L` prints the file,
-then tab-indented `path (compatibility version X, current version Y)`; install_name_tool errors start
-`error: <path>/install_name_tool: ` and exit 1 (no room for larger load commands; duplicate -add_rpath).
-llvm-otool-14 prints `-L` the same way; llvm-install-name-tool-14's own messages are translated to cctools'.
+then tab-indented `path (compatibility version X, current version Y)`; cctools-900's misc/install_name_tool.c
+(apple-oss-distributions/cctools@cctools-900) for install_name_tool's checks, errors and in-place write
+(`cctools_edit`, which also writes the edits). llvm-otool-14 prints `-L` the same way.
 Paths given are Mac paths (relative to the cwd), mapped into the host tree.
 """
 
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
-from pathlib import Path
 
+from egpu_setup.rehearsal.macos import cctools_edit as ce
 from egpu_setup.rehearsal.macos.base import Sim
 
 # /usr/bin/otool etc. are xcrun stubs (need the Command Line Tools); the CLT stand-in carries shims of the
@@ -72,96 +71,71 @@ def otool(argv: list[str], sim: Sim) -> int:
     return proc.returncode
 
 
-def header_room(path: Path) -> int | None:
-    """Free bytes between the load commands and the first section of a thin x86_64 Mach-O (None: not one).
-
-    cctools' install_name_tool only rewrites load commands in place; LLVM's would re-lay the file out, so the
-    room is checked here first to refuse what cctools refuses.
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except OSError:
-        return None
-    if len(head) < 32 or struct.unpack_from("<I", head)[0] != 0xFEEDFACF:
-        return None
-    ncmds, sizeofcmds = struct.unpack_from("<II", head, 16)
-    first = None
-    pos = 32
-    for _ in range(ncmds):
-        cmd, size = struct.unpack_from("<II", head, pos)
-        if cmd == 0x19:  # LC_SEGMENT_64: its sections' file offsets
-            nsects = struct.unpack_from("<I", head, pos + 64)[0]
-            for i in range(nsects):
-                offset = struct.unpack_from("<I", head, pos + 72 + 80 * i + 48)[0]
-                if offset:
-                    first = offset if first is None else min(first, offset)
-        pos += size
-    return None if first is None else first - (32 + sizeofcmds)
-
-
-def _growth(argv: list[str]) -> int:
-    """Bytes the load commands grow by for the edits in argv (sizes padded to 8 as ld64 writes them)."""
-
-    def lc(header: int, text: str) -> int:
-        return (header + len(text) + 1 + 7) // 8 * 8
-
-    grow, i = 0, 0
-    while i < len(argv) - 1:
-        opt = argv[i]
-        if opt == "-add_rpath":
-            grow += lc(12, argv[i + 1])
-            i += 2
-        elif opt == "-delete_rpath":
-            grow -= lc(12, argv[i + 1])
-            i += 2
-        elif opt == "-rpath" and i + 2 < len(argv):
-            grow += lc(12, argv[i + 2]) - lc(12, argv[i + 1])
-            i += 3
-        elif opt == "-change" and i + 2 < len(argv):
-            grow += max(0, lc(24, argv[i + 2]) - lc(24, argv[i + 1]))
-            i += 3
-        elif opt == "-id":
-            grow += lc(24, argv[i + 1])  # upper bound: the old id's size is not known here
-            i += 2
-        else:
-            i += 1
-    return grow
-
-
 def install_name_tool(argv: list[str], sim: Sim) -> int:
-    """Imitates cctools-900 install_name_tool(1) (install_name_tool.c; macos-commands.md) with
-    llvm-install-name-tool-14: errors as `error: <path>/install_name_tool: ...`, exit 1, for a duplicate
-    -add_rpath and for load commands that no longer fit the header room (checked here, see `header_room`).
-    Divergence: LLVM's other messages are passed through after the cctools prefix."""
-    tool = _tool("llvm-install-name-tool-14")
-    if tool is None:
-        sim.fail("install_name_tool: llvm-install-name-tool-14 is not installed on the lab controller", 1)
-    if not argv:
-        sim.fail("Usage: install_name_tool [-change old new] ... [-rpath old new] ... [-add_rpath new] ... "
-                 "[-delete_rpath old] ... [-id name] input", 1)  # fmt: skip
-    file_arg = argv[-1]
-    target = sim.path(file_arg)
-    prefix = f"error: {CLT_BIN}/install_name_tool: "
-    room = header_room(target)
-    if room is not None and _growth(argv[:-1]) > room:
-        sim.fail(f"{prefix}changing install names or rpaths can't be redone for: {file_arg} (for architecture "
-                 "x86_64) because larger updated load commands do not fit (the program must be relinked, and you "
-                 "may need to use -headerpad or -headerpad_max_install_names)", 1)  # fmt: skip
-    # LLVM's multi-call binaries pick the tool by argv[0]: keep the tool's name even when `tool` is the realpath.
-    argv0 = "llvm-install-name-tool-14"
-    proc = subprocess.run(
-        [argv0, *argv[:-1], str(target)], executable=tool, capture_output=True, text=True, check=False
-    )
-    if proc.returncode == 0:
-        return 0
-    msg = proc.stderr
-    if "would duplicate path" in msg or "duplicate" in msg:
-        rpath = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-add_rpath"), "")
-        sim.fail(f'{prefix}for: {file_arg} (for architecture x86_64) option "-add_rpath {rpath}" would duplicate '
-                 f"path, file already has LC_RPATH for: {rpath}", 1)  # fmt: skip
-    if "no room" in msg or "larger" in msg or "headerpad" in msg or "not enough" in msg:
-        sim.fail(f"{prefix}changing install names or rpaths can't be redone for: {file_arg} (for architecture "
-                 "x86_64) because larger updated load commands do not fit (the program must be relinked, and you "
-                 "may need to use -headerpad or -headerpad_max_install_names)", 1)  # fmt: skip
-    sim.fail(prefix + msg.strip().replace(str(target), file_arg).split(": ", 1)[-1], 1)
+    """Imitates cctools-900 install_name_tool(1) (misc/install_name_tool.c; see `cctools_edit`): its option
+    errors, and per architecture its refusals -- an -add_rpath the file already has ("would duplicate path"), an
+    -rpath/-delete_rpath path it lacks, load commands that no longer fit before the first section data ("can't
+    be redone ... -headerpad_max_install_names") -- all printed as `error: <path>/install_name_tool: ...`, then
+    exit 1 with the file untouched. Otherwise the load commands are rebuilt as cctools does and only each
+    architecture's header and load commands are written, in place; the rest of the file stays byte for byte (a
+    code signature becomes invalid, as on the Mac). llvm-install-name-tool-14 is not used: it re-lays out
+    __LINKEDIT (string table alignment), re-signs arm64 slices, and writes a malformed file when the header has
+    no room -- none of which cctools does.
+
+    Divergences, each a refusal where a Mac would go on (so none hides a Mac failure): new commands that would
+    overwrite a section that cctools' bit-mask test skips (a Mac would corrupt the file), and a -change of an
+    LC_PREBOUND_DYLIB, exit 1 with a `rehearsal:` message; malformed files get the lab's wording of cctools'
+    "truncated or malformed".
+    """
+    prog = f"{CLT_BIN}/install_name_tool"
+    prefix = f"error: {prog}: "
+    try:
+        req = ce.parse(argv)
+    except ce.UsageError as exc:
+        sim.err(prefix + exc.message)
+        sim.fail(ce.usage(prog), 1)
+    if req.input is None or req.empty:
+        sim.fail(ce.usage(prog), 1)
+    name = req.input
+    target = sim.path(name)
+    try:
+        before = target.read_bytes()
+    except OSError as exc:
+        sim.fail(f"{prefix}can't open file: {name} ({exc.strerror})", 1)
+    try:
+        archs = ce.read_archs(before)
+    except ce.Malformed as exc:
+        sim.fail(f"{prefix}{name} truncated or malformed object ({exc})", 1)
+    if archs is None:
+        sim.fail(f"{prefix}input file: {name} is not a Mach-O file", 1)
+    outcomes = []
+    for arch in archs:
+        if arch.filetype == ce.MH_DYLIB_STUB:
+            sim.fail(f"fatal error: {prog}: input file: {name} is Mach-O dynamic shared library stub file and "
+                     "can't be changed", 1)  # fmt: skip
+        outcomes.append(ce.plan_arch(arch, req, name))
+    errors = [e for o in outcomes for e in o.errors]
+    if errors:
+        for e in errors:
+            sim.err(prefix + e)
+        sim.fail(None, 1)
+    for arch, o in zip(archs, outcomes, strict=True):
+        if o.prebound_changed:
+            sim.fail(f"{prefix}rehearsal: -change of an LC_PREBOUND_DYLIB in {name} is not imitated; not changed", 1)
+        if arch.header_size + o.new_sizeofcmds > o.data_start:
+            sim.fail(f"{prefix}rehearsal: the new load commands of {name} ({arch.name}) would overwrite section "
+                     "data that cctools-900's room check skips (it would corrupt the file); not imitated, not "
+                     "changed", 1)  # fmt: skip
+    after = ce.rewrite(before, archs, req)
+    why = ce.result_differs(before, after, archs, outcomes)
+    if why:  # pragma: no cover - a bug of the lab's writer; never written
+        sim.fail(f"{prefix}rehearsal: the lab's rewrite of {name} is not what cctools-900 writes ({why}); not "
+                 "changed", 1)  # fmt: skip
+    try:
+        with open(target, "r+b") as f:  # write_on_input: in place, headers only
+            for start, end in ce.header_windows(before, after):
+                f.seek(start)
+                f.write(after[start:end])
+    except OSError as exc:
+        sim.fail(f"{prefix}can't open input file: {name} for writing ({exc.strerror})", 1)
+    return 0
