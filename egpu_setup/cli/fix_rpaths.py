@@ -16,14 +16,21 @@ the libraries it loads, @loader_path, @executable_path, absolute paths, the defa
 holds the library (--mode rpath, like `install_name_tool -add_rpath`) or by changing it to that absolute path
 (--mode absolute, like `install_name_tool -change`). A second run finds nothing to do and changes nothing.
 
+--tool says what writes the fix: install_name_tool (Apple's, found by `xcrun --find install_name_tool`, else on
+PATH) runs once per file with all its edits (-change OLD NEW ... -add_rpath DIR ... FILE), after which the file is
+read again and checked; builtin is egpu-setup's own load-command writer; auto (the default) is install_name_tool
+where one is found, else builtin. -v prints the install_name_tool invocations, --json lists them ("commands").
+
 With --root the files are those of a Mac's tree copied here (a rehearsal Mac: <lab>/hosts/<name>/root): PATHs
 under it are used as they are, other PATHs, --search and --executable are paths on that Mac. Libraries under
 /usr/lib and /System/Library that the root lacks count as found in dyld's shared cache."""
 
 EPILOG = """\
 exit codes: 0 every reference resolves (with --check: nothing to do), 1 something does not resolve, 2 bad input
-(a missing, non-Mach-O, truncated or corrupt file, or one without room for a new load command); on 2 no file is
-changed, unless the system refuses a write midway: files written before it stay fixed, every file stays whole."""
+(a missing, non-Mach-O, truncated or corrupt file, one without room for a new load command, --tool
+install_name_tool where there is none); on 2 no file is changed, unless the system or install_name_tool refuses a
+file midway: files written before it stay fixed, every file stays whole (install_name_tool writes nothing when it
+refuses)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fix @rpath references by adding an LC_RPATH (default) or by changing them to absolute paths",
     )
     parser.add_argument("--executable", metavar="PATH", help="main executable, to check @executable_path references")
+    parser.add_argument(
+        "--tool",
+        choices=("auto", "install_name_tool", "builtin"),
+        default="auto",
+        help="what writes the fix: Apple's install_name_tool, egpu-setup's builtin writer, or auto (the default: "
+        "install_name_tool where xcrun or PATH finds it, else builtin)",
+    )
     parser.add_argument("--check", action="store_true", help="print the plan and change nothing")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the install_name_tool invocations")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(run=run)
 
@@ -64,6 +79,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         mode=args.mode,
         check=args.check,
         executable=args.executable,
+        tool=args.tool,
     )
     for error in report.errors:
         ctx.error(error.error or "failed", error.fix)
@@ -72,11 +88,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         ctx.emit_json("fix_rpaths", report.to_dict())
     else:
-        _print(ctx, report)
+        _print(ctx, report, args.verbose)
     return int(ExitCode(report.exit_code))
 
 
-def _print(ctx: Context, report: Any) -> None:
+def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
     from rich.markup import escape
 
     console = ctx.console()
@@ -85,7 +101,15 @@ def _print(ctx: Context, report: Any) -> None:
         console.print(text, soft_wrap=True)  # long paths stay on one line, also in pipes and logs
 
     verb = "would" if report.check else "did"
+    if verbose:
+        how = f" ({report.tool_path}, by {report.tool_how})" if report.tool_path else ""
+        line(f"writer: {escape(report.tool)}{escape(how)}")
     for f in report.files:
+        if verbose and f.command:
+            ran = "ran" if f.ran else "would run" if report.check else "not run"
+            line(f"{escape(f.path)}: {ran}: {escape(_shell(f.command))}")
+            if f.tool_output:
+                line(f"  install_name_tool said: {escape(f.tool_output)}")
         if f.status == "error":
             continue
         archs = f" ({', '.join(f.archs)})" if len(f.archs) > 1 else ""
@@ -121,3 +145,9 @@ def _ref(item: dict[str, Any], f: Any, fat: bool) -> str:
     if item.get("status") == "incompatible":  # found, but refused: the reason is the point
         text += f": {item['note']}"
     return text
+
+
+def _shell(argv: list[str]) -> str:
+    from egpu_setup.macho.tool import shell_text
+
+    return shell_text(argv)

@@ -4,13 +4,24 @@
 Per unresolved reference the plan is, in mode `rpath` (the default), to add an LC_RPATH for the directory where a
 search directory holds the library (`install_name_tool -add_rpath`), and in mode `absolute`, or for a reference
 that does not start with @rpath/, to change the reference to that absolute path (`install_name_tool -change`).
-Everything is planned and checked (dyld's rules, header room) before the first byte is written; a file with a
-problem stops the whole run with nothing changed. Runs on the target: standard library and macholib only.
+Everything is planned and checked by dyld's rules before the first byte is written.
+
+The plan is written by one of two tools (`tool`):
+- `install_name_tool`: Apple's, found by `xcrun --find` (see `tool`); one invocation per file with all its edits
+  (`-change OLD NEW ... -add_rpath DIR ... FILE`), each run, the file read again and checked against the plan and
+  by dyld's rules. Files that our room model says will not fit go first, so that install_name_tool's refusal
+  (it writes nothing when it refuses) normally stops the run before any file changed; a refusal it makes where
+  the model saw room stops the run too, the files before it staying fixed.
+- `builtin`: egpu-setup's own load-command writer (`edit`), checked in full first; a file with a problem stops
+  the whole run with nothing changed. For Linux, --root trees, and where there is no install_name_tool.
+`auto` (the default) takes install_name_tool where xcrun or PATH finds it, else builtin. Runs on the target:
+standard library and macholib only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import posixpath
 import shutil
@@ -20,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.macho import tool as tools
 from egpu_setup.macho.dyld import ImageCheck, Resolution, Root, check_slice
 from egpu_setup.macho.edit import NoHeaderRoom, SliceEdit, plan_bytes, write_edits
 from egpu_setup.macho.reader import LOADABLE_FILETYPES, MachOError, MachOFile, Slice, sniff
@@ -65,6 +77,10 @@ class FileReport:
     before: list[str] = field(default_factory=list)  # the reference load commands, for diffs
     after: list[str] = field(default_factory=list)
     changed: bool = False
+    writer: str | None = None  # install_name_tool | builtin, for a file with edits
+    command: list[str] | None = None  # the install_name_tool invocation (run, or planned in check mode)
+    tool_output: str | None = None  # what install_name_tool printed
+    ran: bool = False  # whether `command` ran
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +98,10 @@ class FileReport:
             "fix": self.fix,
             "load_commands_before": self.before,
             "load_commands_after": self.after,
+            "writer": self.writer,
+            "command": self.command,
+            "ran": self.ran,
+            "tool_output": self.tool_output,
         }
 
 
@@ -93,6 +113,14 @@ class FixReport:
     search: list[str]
     files: list[FileReport] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    tool: str = "builtin"  # the writer: install_name_tool or builtin
+    tool_path: str | None = None
+    tool_how: str = ""  # how install_name_tool was found, or why it was not
+
+    @property
+    def commands(self) -> list[str]:
+        """The install_name_tool invocations, as shell text, in the order they ran (or would run)."""
+        return [tools.shell_text(f.command) for f in self.files if f.command]
 
     @property
     def errors(self) -> list[FileReport]:
@@ -121,6 +149,10 @@ class FixReport:
             "exit_code": self.exit_code,
             "files": [f.to_dict() for f in self.files],
             "skipped": self.skipped,
+            "tool": self.tool,
+            "tool_path": self.tool_path,
+            "tool_how": self.tool_how,
+            "commands": self.commands,
         }
 
 
@@ -131,20 +163,25 @@ def fix_rpaths(
     mode: str = "rpath",
     check: bool = False,
     executable: str | None = None,
+    tool: str | None = None,
 ) -> FixReport:
     """Check (and unless `check`, fix) every Mach-O file named or found under the directories named.
 
     `paths` and `executable` are paths here: under `root`, or else taken as Mac paths inside it. `search` holds
-    Mac paths (a path here under `root` is accepted too). Problems with a file are reported in its FileReport
-    (status "error"); then nothing at all is written.
+    Mac paths (a path here under `root` is accepted too). `tool`: auto (None), install_name_tool or builtin (see
+    the module docstring); EgpuError when install_name_tool is asked for and there is none. Problems with a file
+    are reported in its FileReport (status "error"); then nothing more is written.
     """
     if mode not in MODES:
         raise EgpuError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     if not Path(root).is_dir():
         raise EgpuError(f"root {root}: not a directory", fix="give the Mac's root directory (/ on the Mac itself)")
+    writer, found = tools.choose(tool)
     fs = Root(root)
     search_dirs = [_to_mac(fs, s) for s in (search or DEFAULT_SEARCH)]
-    report = FixReport(str(fs.root), mode, check, search_dirs)
+    report = FixReport(str(fs.root), mode, check, search_dirs, tool=writer)
+    if found is not None:
+        report.tool_path, report.tool_how = found.path, found.how
     exe_mac = _to_mac(fs, executable) if executable else None
     if exe_mac is not None and fs.realpath(exe_mac) is None:
         raise EgpuError(f"executable {executable}: no such file", fix="give the main executable's path on the Mac")
@@ -166,17 +203,23 @@ def fix_rpaths(
             unknown = [f"{r.name}: {r.note}" for r in c.direct if r.status == "unknown"]
             file_report.notes += [n for n in [*c.notes, *unknown] if n not in file_report.notes]
         edits = _plan(fs, image, checks, search_dirs, mode, file_report)
-        plans[mac_real] = (image, edits, file_report)
         if any(edits.values()):
+            file_report.writer = "builtin"
+            if writer == tools.TOOL:
+                edits = _as_invocation(image, edits, file_report, report, str(fs.host(mac_real)), tool == tools.TOOL)
+            if file_report.status == "error":
+                continue
             fs.overlay[mac_real] = _simulate(image, edits)
             if image.code_signed and check:
                 file_report.notes.append(
                     "the file is code-signed: the fix invalidates the signature, which is then re-signed ad hoc "
                     "where codesign exists (on the Mac: codesign --force --sign - FILE)"
                 )
+        plans[mac_real] = (image, edits, file_report)
 
     # Verify the plan as a whole (an rpath added to one file may serve the libraries it loads), check room.
     regions: dict[str, dict[int, tuple[bytes, int]]] = {}
+    no_room: set[str] = set()
     for mac_real, (image, edits, file_report) in plans.items():
         after_image = fs.overlay.get(mac_real, image)
         file_report.after = after_image.describe()
@@ -187,7 +230,10 @@ def fix_rpaths(
             try:
                 regions[mac_real] = plan_bytes(fs.host(mac_real), image, edits)
             except NoHeaderRoom as exc:
-                _fail(file_report, exc.message, exc.fix)
+                if file_report.writer == tools.TOOL:
+                    no_room.add(mac_real)  # install_name_tool decides; it goes first (see the module docstring)
+                else:
+                    _fail(file_report, exc.message, exc.fix)
             except OSError as exc:
                 _fail(file_report, f"{file_report.path}: cannot read: {exc}")
     if report.errors or check:
@@ -199,17 +245,30 @@ def fix_rpaths(
                     file_report.notes.append("not changed: the run stopped at an error in another file")
         return report
 
-    for mac_real, new_regions in regions.items():
-        image, _, file_report = plans[mac_real]
-        try:
-            write_edits(fs.host(mac_real), image, new_regions)
-        except OSError as exc:  # the original stays whole: edits go to a temporary file first
-            _fail(file_report, f"{file_report.path}: cannot write: {exc.strerror or exc}",
-                  "run as a user who may write the file (become/sudo); it was not changed")  # fmt: skip
+    order = sorted(plans, key=lambda m: m not in no_room)  # stable: otherwise in the order found
+    stopped = False
+    for mac_real in order:
+        image, edits, file_report = plans[mac_real]
+        if not any(edits.values()):
+            continue
+        if stopped:
+            file_report.notes.append("not changed: the run stopped at an error in another file")
+            continue
+        if file_report.writer == tools.TOOL:
+            written = _write_with_tool(fs, mac_real, file_report)
+        else:
+            written = _write_builtin(fs, mac_real, image, regions[mac_real], file_report)
+        if not written:
+            stopped = True
             continue
         file_report.changed = True
         fs.overlay.pop(mac_real, None)
         fs.forget(mac_real)
+        if file_report.writer == tools.TOOL:
+            _check_against_plan(fs, mac_real, file_report)
+            if file_report.status == "error":
+                stopped = True
+                continue
         if image.code_signed:
             file_report.notes.append(_resign(fs.host(mac_real)))
     # What the files say now, read back from disk.
@@ -217,15 +276,123 @@ def fix_rpaths(
         if file_report.status == "error":
             continue
         now = fs.image(mac_real)
-        if isinstance(now, MachOError):  # pragma: no cover - we just wrote it; would be a bug in edit.py
+        if isinstance(now, MachOError):  # pragma: no cover - checked right after writing
             _fail(file_report, f"rewritten file does not parse: {now.message}")
             continue
         file_report.after = now.describe()
         final_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in now.slices]
         file_report.still_failing = _failures(final_checks)
         file_report.references = _references(final_checks)
-        file_report.status = _status(file_report, check)
+        file_report.status = _status(file_report, check=False)
     return report
+
+
+def _write_builtin(
+    fs: Root, mac_real: str, image: MachOFile, regions: dict[int, tuple[bytes, int]], file_report: FileReport
+) -> bool:
+    try:
+        write_edits(fs.host(mac_real), image, regions)
+    except OSError as exc:  # the original stays whole: edits go to a temporary file first
+        _fail(file_report, f"{file_report.path}: cannot write: {exc.strerror or exc}",
+              "run as a user who may write the file (become/sudo); it was not changed")  # fmt: skip
+        return False
+    return True
+
+
+def _write_with_tool(fs: Root, mac_real: str, file_report: FileReport) -> bool:
+    """Run the file's install_name_tool invocation; on a refusal, report it and whether the file is unchanged."""
+    assert file_report.command is not None
+    host = fs.host(mac_real)
+    before = _digest(host)
+    ran = tools.run(file_report.command)
+    file_report.ran = True
+    file_report.tool_output = (ran.stderr + ran.stdout).strip() or None
+    if ran.returncode == 0:
+        return True
+    unchanged = _digest(host) == before
+    said = ran.stderr.strip() or ran.stdout.strip() or f"exit {ran.returncode}"
+    state = "the file is unchanged" if unchanged else "and the file CHANGED although it refused"
+    if "do not fit" in said:
+        fix = (
+            "relink it with -headerpad_max_install_names so the load commands can grow (for MXNet: "
+            f"ADD_LDFLAGS = -Wl,-headerpad_max_install_names in config.mk, apache/mxnet 1.0.0 Makefile); {state}"
+        )
+    else:
+        fix = f"see install_name_tool's message; {state}"
+    _fail(file_report, f"install_name_tool refused {file_report.path} (exit {ran.returncode}): {said}", fix)
+    return False
+
+
+def _check_against_plan(fs: Root, mac_real: str, file_report: FileReport) -> None:
+    """The file as install_name_tool left it must parse and carry exactly the planned references."""
+    now = fs.image(mac_real)
+    if isinstance(now, MachOError):
+        _fail(file_report, f"install_name_tool wrote a file that does not parse: {now.message}",
+              "restore the file (rebuild it) and run again with --tool builtin")  # fmt: skip
+        return
+    got = [line for line in now.describe() if line != "LC_CODE_SIGNATURE"]
+    planned = [line for line in file_report.after if line != "LC_CODE_SIGNATURE"]
+    if got != planned:
+        _fail(file_report, f"install_name_tool's result differs from the plan: {got} instead of {planned}",
+              "report this; --tool builtin writes exactly the plan")  # fmt: skip
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _as_invocation(
+    image: MachOFile,
+    edits: dict[int, SliceEdit],
+    file_report: FileReport,
+    report: FixReport,
+    host_path: str,
+    explicit: bool,
+) -> dict[int, SliceEdit]:
+    """The plan as one install_name_tool invocation, which edits every slice alike, and the slice edits that
+    invocation makes (what the plan is then verified with). A plan it cannot express (an LC_RPATH that some
+    slice has already, one name changed to different paths per slice) is written by the built-in writer, or is
+    an error where install_name_tool was asked for."""
+    changes: dict[str, str] = {}
+    add: list[str] = []
+    why = None
+    for index, edit in edits.items():
+        sl = image.slices[index]
+        names = {d.index: d.name for d in sl.deps}
+        for cmd_index, new in edit.rename.items():
+            old = names[cmd_index]
+            if changes.setdefault(old, new) != new:
+                why = f"{old} would become {changes[old]} in one slice and {new} in another"
+        add += [d for d in edit.add_rpaths if d not in add]
+    for sl in image.slices:
+        for directory in add:
+            if directory in sl.rpaths:
+                why = f"the {sl.arch} slice has LC_RPATH {directory} already (install_name_tool would refuse)"
+    if why is not None:
+        if explicit:
+            _fail(file_report, f"{file_report.path}: install_name_tool edits every slice alike, and here {why}",
+                  "use --tool builtin (tool: builtin), which edits each slice on its own")  # fmt: skip
+        else:
+            file_report.notes.append(f"written by the built-in writer: install_name_tool edits every slice alike, "
+                                     f"and here {why}")  # fmt: skip
+        return edits
+    file_report.writer = tools.TOOL
+    assert report.tool_path is not None
+    file_report.command = tools.invocation(report.tool_path, list(changes.items()), add, host_path)
+    uniform: dict[int, SliceEdit] = {}
+    for index, sl in enumerate(image.slices):
+        rename = {d.index: changes[d.name] for d in sl.deps if d.name in changes}
+        uniform[index] = SliceEdit(add_rpaths=list(add), rename=rename)
+    for action in file_report.actions:  # what the one invocation does, slice by slice
+        if action.kind == "add_rpath":
+            action.archs = list(image.archs)
+        else:
+            action.archs = [sl.arch for sl in image.slices if any(d.name == action.old for d in sl.deps)]
+    return uniform
 
 
 def _status(file_report: FileReport, check: bool) -> str:

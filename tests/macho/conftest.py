@@ -34,6 +34,7 @@ class Built:
     app: Path  # executable with LC_RPATH @executable_path/../lib, needs @rpath/libA.dylib
     lib_a: Path  # @rpath/libA.dylib needs @loader_path/libB.dylib
     lib_b: Path  # @loader_path/libB.dylib needs @rpath/libcudart.9.1.dylib
+    mxnet_arm: Path  # the arm64 slice of mxnet_fat, thin
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                         link=[lib_b])  # fmt: skip
     app = build_executable(d / "chain" / "app", "int main(void) { return 0; }\n", link=[lib_a],
                            rpaths=["@executable_path/../lib"])  # fmt: skip
-    return Built(d, cuda, cuda_fat, mxnet, nopad, mxnet_fat, weak, app, lib_a, lib_b)
+    return Built(d, cuda, cuda_fat, mxnet, nopad, mxnet_fat, weak, app, lib_a, lib_b, mx_arm)
 
 
 @pytest.fixture
@@ -108,3 +109,49 @@ def llvm() -> Callable[..., str]:
         return proc.stdout
 
     return run
+
+
+@dataclass(frozen=True)
+class ToolBin:
+    """A directory holding an `install_name_tool` for PATH, and the log of its invocations (one argv a line)."""
+
+    dir: Path
+    log: Path
+
+    def calls(self) -> list[list[str]]:
+        import json
+
+        return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
+
+    def path_env(self, base: str | None = None) -> str:
+        import os
+
+        return f"{self.dir}{os.pathsep}{base if base is not None else os.environ.get('PATH', '')}"
+
+
+@pytest.fixture
+def tool_bin(tmp_path: Path) -> Callable[..., ToolBin]:
+    """`tool_bin("sim")`: the rehearsal's cctools-900 install_name_tool (egpu_setup.rehearsal.macos.cctools) run
+    on this machine's paths; `tool_bin("noop")`: one that exits 0 and writes nothing. Both log their argv."""
+    import sys
+
+    def make(kind: str = "sim") -> ToolBin:
+        d = tmp_path / f"bin-{kind}"
+        d.mkdir()
+        log = tmp_path / f"bin-{kind}.log"
+        body = (
+            "from egpu_setup.rehearsal.macos.__main__ import dispatch\n"
+            "sys.exit(dispatch('cctools', 'install_name_tool', sys.argv[1:], prog=sys.argv[0]))\n"
+            if kind == "sim"
+            else "sys.exit(0)\n"
+        )
+        script = d / "install_name_tool"
+        script.write_text(
+            f"#!{sys.executable}\nimport json, os, sys\n"
+            "os.environ['EGPU_SIM_ROOT'] = '/'  # Mac paths are this machine's paths\n"
+            f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n" + body
+        )
+        script.chmod(0o755)
+        return ToolBin(d, log)
+
+    return make

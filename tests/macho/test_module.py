@@ -18,10 +18,13 @@ MX = "/opt/mxnet/lib/libmxnet.so"
 pytestmark = pytest.mark.skipif(not ANSIBLE.exists(), reason="ansible is not installed next to this Python")
 
 
-def ansible(tmp_path: Path, args: str, *flags: str, interpreter: str = sys.executable) -> tuple[str, dict]:
-    """Run the module on localhost; returns Ansible's status word and the module result."""
+def ansible(
+    tmp_path: Path, args: str, *flags: str, interpreter: str = sys.executable, path: str | None = None
+) -> tuple[str, dict]:
+    """Run the module on localhost (PATH `path` if given); returns Ansible's status word and the module result."""
     env = {
         **os.environ,
+        **({"PATH": path} if path is not None else {}),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
@@ -37,7 +40,9 @@ def ansible(tmp_path: Path, args: str, *flags: str, interpreter: str = sys.execu
         r"^localhost \| (\w+) => (\{.*?^\})", proc.stdout, re.S | re.M
     )
     assert match, proc.stdout + proc.stderr
-    return match.group(1), json.loads(match.group(2))
+    result = json.loads(match.group(2))
+    result["_stdout"] = proc.stdout  # what the callback printed besides the result (the --diff text)
+    return match.group(1), result
 
 
 def test_check_then_apply_then_apply_again(tmp_path, mac_tree, built):
@@ -85,3 +90,54 @@ def test_without_egpu_setup_on_the_target_the_module_says_what_to_do(tmp_path, m
     status, result = ansible(tmp_path, f"paths={MX} root={root}", interpreter=system_python)
     assert status == "FAILED"
     assert "/usr/local/egpu-setup/venv/bin/python" in result["msg"]
+
+
+def test_install_name_tool_fixes_it_and_the_invocation_is_in_the_result(tmp_path, mac_tree, built, tool_bin):
+    tools = tool_bin("sim")
+    root = mac_tree(files={MX: built.mxnet})
+    lib = root / MX.lstrip("/")
+    args = f"paths={MX} root={root} tool=install_name_tool"
+    invocation = f"{tools.dir}/install_name_tool -add_rpath /usr/local/cuda/lib {lib}"
+
+    status, planned = ansible(tmp_path, args, "--check", "--diff", path=tools.path_env())
+    assert (status, planned["commands"], tools.calls()) == ("CHANGED", [invocation], [])
+    assert f"install_name_tool (would run):\n{invocation}\n" in planned["_stdout"]
+
+    status, result = ansible(tmp_path, args, "--diff", path=tools.path_env())
+
+    assert (status, result["tool"], result["tool_how"]) == ("CHANGED", "install_name_tool", "PATH")
+    assert result["commands"] == [invocation] and tools.calls() == [["-add_rpath", "/usr/local/cuda/lib", str(lib)]]
+    assert f"install_name_tool (ran):\n{invocation}\n" in result["_stdout"]
+    assert "+LC_RPATH /usr/local/cuda/lib" in result["_stdout"]
+    assert result["files"][0]["status"] == "fixed" and result["files"][0]["still_failing"] == []
+    assert "LC_RPATH /usr/local/cuda/lib" in result["files"][0]["load_commands_after"]
+
+    status, again = ansible(tmp_path, args, path=tools.path_env())
+    assert (status, again["commands"], len(tools.calls())) == ("SUCCESS", [], 1)
+
+
+def test_no_header_room_fails_with_install_name_tool_s_refusal_and_the_file_unchanged(tmp_path, mac_tree, built,
+                                                                                       tool_bin):  # fmt: skip
+    tools = tool_bin("sim")
+    root = mac_tree(files={MX: built.mxnet_nopad})
+    lib = root / MX.lstrip("/")
+
+    status, result = ansible(tmp_path, f"paths={MX} root={root} tool=install_name_tool", path=tools.path_env())
+
+    assert status == "FAILED" and result["changed"] is False
+    assert result["msg"].startswith(f"nothing was changed: install_name_tool refused {MX} (exit 1): error: ")
+    assert f"install_name_tool: changing install names or rpaths can't be redone for: {lib}" in result["msg"]
+    assert "the file is unchanged" in result["msg"]
+    assert result["commands"] == [f"{tools.dir}/install_name_tool -add_rpath /usr/local/cuda/lib {lib}"]
+    assert result["files"][0]["ran"] is True
+    assert lib.read_bytes() == built.mxnet_nopad.read_bytes()
+
+
+def test_install_name_tool_asked_for_where_there_is_none_fails_with_the_fix(tmp_path, mac_tree, built):
+    root = mac_tree(files={MX: built.mxnet})
+    status, result = ansible(tmp_path, f"paths={MX} root={root} tool=install_name_tool",
+                             path=f"{Path(sys.executable).parent}:/usr/bin:/bin")  # fmt: skip
+    assert status == "FAILED" and result["changed"] is False
+    assert result["msg"].startswith("install_name_tool was asked for, but there is none here")
+    assert "xcode-select --install" in result["msg"] and "tool: builtin" in result["msg"]
+    assert (root / MX.lstrip("/")).read_bytes() == built.mxnet.read_bytes()

@@ -16,9 +16,15 @@ description:
   - Fixes each unresolved reference by adding an C(LC_RPATH) for the O(search) directory that holds the library
     (O(mode=rpath), like C(install_name_tool -add_rpath)), or by changing the reference to that absolute path
     (O(mode=absolute), like C(install_name_tool -change)).
-  - Every file is planned and checked before anything is written; each edited file is written beside itself and
-    moved into place, keeping its mode. A file without room for larger load commands fails the task and nothing
-    is changed. A code-signed file is re-signed ad hoc with C(codesign) after the edit.
+  - Every file is planned and checked by dyld's rules before anything is written. O(tool) says what writes the
+    plan. With C(install_name_tool) (Apple's, found by C(xcrun --find install_name_tool)), each file gets one
+    invocation with all its edits (C(-change OLD NEW ... -add_rpath DIR ... FILE)), returned in RV(commands); the
+    file is then read again and must carry exactly the planned references, each resolving by dyld's rules. A
+    refusal (for instance no room for larger load commands) fails the task with install_name_tool's message;
+    install_name_tool writes nothing when it refuses, and files our header-room model expects to be refused go
+    first, so nothing has changed then. With C(builtin), egpu-setup's own writer writes each file beside itself
+    and moves it into place, keeping its mode; a file without room fails the task with nothing changed.
+  - A code-signed file is re-signed ad hoc with C(codesign) after the edit.
   - The logic is egpu-setup's own (C(egpu_setup.macho)); the module must run with the interpreter of the
     egpu-setup target tools (C(/usr/local/egpu-setup/venv/bin/python)), whose site-packages hold C(egpu_setup)
     and C(macholib).
@@ -49,13 +55,26 @@ options:
     description: Fail when a required reference still does not resolve after the fix.
     type: bool
     default: true
+  tool:
+    description:
+      - What writes the fix. C(install_name_tool) is Apple's (Command Line Tools), found by
+        C(xcrun --find install_name_tool), else on PATH; the task fails when there is none. C(builtin) is
+        egpu-setup's own load-command writer (for copied trees on a controller without Apple's tools).
+        C(auto) takes install_name_tool where one is found, else builtin.
+      - A universal file whose slices need different edits cannot be fixed by one install_name_tool invocation
+        (it edits every slice alike); with C(auto) the builtin writer takes it, with C(install_name_tool) it fails.
+    type: str
+    choices: [auto, install_name_tool, builtin]
+    default: auto
 attributes:
   check_mode:
     support: full
     description: Reports the plan and whether it would change anything; writes nothing.
   diff_mode:
     support: full
-    description: Before and after list of the library load commands of every file that changes.
+    description: >-
+      Before and after list of the library load commands of every file that changes, and the install_name_tool
+      invocations.
 requirements:
   - egpu_setup and macholib importable by the module's Python interpreter
 author:
@@ -74,6 +93,12 @@ EXAMPLES = r"""
   egpu.mac.macho_rpaths:
     paths: [/usr/local/src/mxnet/python/mxnet]
     mode: absolute
+
+- name: Ensure libmxnet.so finds CUDA, fixed by Apple's install_name_tool (the task fails where there is none)
+  egpu.mac.macho_rpaths:
+    paths: [/usr/local/src/mxnet/lib/libmxnet.so]
+    tool: install_name_tool
+  diff: true  # the install_name_tool invocations go into the log with the load commands before and after
 
 - name: Check a rehearsal Mac's tree from the controller without changing it
   egpu.mac.macho_rpaths:
@@ -106,6 +131,11 @@ files:
     notes: {description: Remarks (code signature, references no search directory holds, ...)., type: list}
     load_commands_before: {description: The library load commands before., type: list}
     load_commands_after: {description: The library load commands after (planned ones in check mode)., type: list}
+    writer: {description: "What wrote (or would write) this file: install_name_tool or builtin; null: no edits.",
+             type: str}
+    command: {description: "Its install_name_tool invocation (argv), run or, in check mode, planned.", type: list}
+    ran: {description: Whether the invocation ran., type: bool}
+    tool_output: {description: What install_name_tool printed (its refusal)., type: str}
 skipped_files:
   description: Files found in directories and skipped (not Mach-O, symlinks), with the reason.
   type: list
@@ -115,6 +145,29 @@ search:
   description: The search directories used.
   type: list
   returned: always
+tool:
+  description: The writer chosen, install_name_tool or builtin (for O(tool=auto) what was found).
+  type: str
+  returned: always
+  sample: install_name_tool
+tool_path:
+  description: The install_name_tool run, and how it was found (RV(tool_how)); null with the builtin writer.
+  type: str
+  returned: always
+  sample: /Library/Developer/CommandLineTools/usr/bin/install_name_tool
+tool_how:
+  description: How install_name_tool was found (C(xcrun --find install_name_tool), C(PATH)) or why not.
+  type: str
+  returned: always
+commands:
+  description: The install_name_tool invocations as shell text, in the order they ran (in check mode, would run).
+  type: list
+  elements: str
+  returned: always
+  sample:
+    - >-
+      /Library/Developer/CommandLineTools/usr/bin/install_name_tool -add_rpath /usr/local/cuda/lib
+      /usr/local/src/mxnet/lib/libmxnet.so
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
@@ -139,6 +192,7 @@ def main() -> None:
             "root": {"type": "path", "default": "/"},
             "executable": {"type": "path"},
             "fail_on_unresolved": {"type": "bool", "default": True},
+            "tool": {"type": "str", "choices": ["auto", "install_name_tool", "builtin"], "default": "auto"},
         },
         supports_check_mode=True,
     )
@@ -158,14 +212,24 @@ def main() -> None:
             mode=p["mode"],
             check=module.check_mode,
             executable=p["executable"],
+            tool=p["tool"],
         )
-    except EgpuError as exc:  # bad parameters: root or executable that do not exist
+    except EgpuError as exc:  # bad parameters: root or executable that do not exist, no install_name_tool
         module.fail_json(msg=str(exc), changed=False)
 
     data = report.to_dict()
     files = data["files"]
     changed = any(f["changed"] for f in files) or (module.check_mode and any(f["actions"] for f in files))
-    result = {"changed": changed, "files": files, "skipped_files": data["skipped"], "search": data["search"]}
+    result = {
+        "changed": changed,
+        "files": files,
+        "skipped_files": data["skipped"],
+        "search": data["search"],
+        "tool": data["tool"],
+        "tool_path": data["tool_path"],
+        "tool_how": data["tool_how"],
+        "commands": data["commands"],
+    }
     if module._diff:
         result["diff"] = [
             {
@@ -177,6 +241,9 @@ def main() -> None:
             for f in files
             if f["actions"] and f["status"] != "error"
         ]
+        if data["commands"]:
+            verb = "would run" if module.check_mode else "ran"
+            result["diff"].append({"prepared": f"install_name_tool ({verb}):\n" + "\n".join(data["commands"]) + "\n"})
     if report.errors:
         msgs = "; ".join(f"{e.error} ({e.fix})" if e.fix else str(e.error) for e in report.errors)
         # A write that fails after others succeeded leaves those files fixed: say so only when it is true.
@@ -184,7 +251,8 @@ def main() -> None:
         module.fail_json(msg=f"{prefix} {msgs}", **result)
     failing = [f"{f['path']}: {s['name']}" for f in files for s in f["still_failing"]]
     if failing and p["fail_on_unresolved"]:
-        module.fail_json(msg="library references still do not resolve: " + ", ".join(failing), **result)
+        written = f" after {data['tool']} wrote the fix" if report.changed else ""
+        module.fail_json(msg=f"library references still do not resolve{written}: " + ", ".join(failing), **result)
     module.exit_json(**result)
 
 
