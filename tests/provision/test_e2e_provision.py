@@ -140,6 +140,25 @@ def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provis
                 assert any("libcudart" in r.name for r in check.direct)
 
 
+def test_libmxnet_is_fixed_by_install_name_tool_and_the_log_shows_the_invocation(lab, provisioned):
+    report, _ = provisioned
+    log = Path(report["log"]).read_text()
+    # xcrun --find install_name_tool -> the Command Line Tools' cctools install_name_tool, one invocation.
+    invocation = re.compile(
+        r"^/Library/Developer/CommandLineTools/usr/bin/install_name_tool -add_rpath /usr/local/cuda/lib "
+        r"(/\S+/lib/libmxnet\.so)$",
+        re.M,
+    )
+    assert "install_name_tool (ran):" in log
+    (lib,) = invocation.findall(log)
+    assert "+LC_RPATH /usr/local/cuda/lib" in log  # the load commands before/after, from the task's diff
+    for name in HOSTS:
+        (change,) = [c for c in report["hosts"][name]["changes"] if c["action"] == "egpu.mac.macho_rpaths"]
+        assert change["role"] == "mxnet" and "by install_name_tool" in change["task"]
+        assert invocation.search(change["diff"]).group(1) == lib
+        assert on_mac(lab.host_dir(name), lib).is_file()
+
+
 def test_provision_brings_back_a_passing_verify_report(provisioned):
     report, _ = provisioned
     for name in HOSTS:
