@@ -2,7 +2,8 @@
 
 Layout of a lab directory (architecture.md):
 
-    <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them)
+    <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them; the admin
+                               password only as its salted hash)
     <lab>/inventory.yml        a standard Ansible YAML inventory: group `rehearsal_macs`, hosts mac1..macN with
                                ansible_connection egpu.mac.sandbox, egpu_rehearsal_host_dir, ansible_user admin
     <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir,
@@ -11,7 +12,8 @@ Layout of a lab directory (architecture.md):
     <lab>/mirror/              the stand-in installers
     <lab>/cache/               the artifact cache the provisioning uses for this lab
     <lab>/egpu-setup.lock      the lock file (written by the cache)
-    <lab>/hosts/<name>/root    the Mac tree; <lab>/hosts/<name>/machine the machine state
+    <lab>/hosts/<name>/root    the Mac tree (/private/etc/sudoers: NOPASSWD for admin unless --sudo-password);
+                               <lab>/hosts/<name>/machine the machine state (FileVault, the password's hash)
 
 `down` removes everything but `cache/` (downloads are worth keeping) and kills any process still running in one
 of the lab's sandboxes; a sandbox holds no mount outside its own namespace, so nothing stays mounted.
