@@ -36,6 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reboot-seconds", type=_seconds, default=3.0, help="how long a reboot keeps a host down (default 3)"
     )
     up.add_argument("--no-mirror", action="store_true", help="do not build the stand-in installers")
+    up.add_argument(
+        "--filevault",
+        action="store_true",
+        help="FileVault on: a plain restart stops at the unlock screen until `lab unlock` (or `fdesetup authrestart`)",
+    )
+    up.add_argument(
+        "--sudo-password",
+        action="store_true",
+        help="admin's sudo asks for the account password, as macOS's default sudoers does (default: NOPASSWD); "
+        "provision such Macs with -K",
+    )
+    _password_option(up, "the admin account's password (login, sudo, FileVault)")
 
     status = verb("status", "show the hosts: build, SIP, which GPU driver booted, faults")
     status.add_argument("--json", action="store_true", help="print JSON on stdout")
@@ -49,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     allow.add_argument("host", help="host name, e.g. mac1")
     allow.add_argument("--team", default="6KR3T733EC", help="team id of the kexts' signature (default NVIDIA's)")
 
+    unlock = verb("unlock", "type the password at a host's FileVault unlock screen, so that it finishes its restart")
+    unlock.add_argument("host", help="host name, e.g. mac1")
+    _password_option(unlock, "the password to type")
+
     fault = verb("fault", "set or clear fault switches of one host")
     fault.add_argument("host", help="host name, e.g. mac1")
     fault.add_argument("--fail-install", type=int, metavar="N", help="the Nth installer run fails")
@@ -57,6 +73,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument("--reboot-hangs", action="store_true", help="the next reboot never comes back")
     fault.add_argument("--clear", action="store_true", help="clear every fault switch first")
     parser.set_defaults(run=run)
+
+
+def _password_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help=f"read {what} from the first line of FILE; else from $EGPU_LAB_PASSWORD, else asked on the terminal "
+        "(never on the command line, where `ps` would show it)",
+    )
+
+
+def read_password(path: Path | None, ctx: Context, *, needed_by: str | None) -> str | None:
+    """The lab password from --password-file, else $EGPU_LAB_PASSWORD, else a prompt on a terminal; None when nothing
+    needs it (`needed_by` None) and none was given. Never from argv: other users' `ps` shows a command line."""
+    import os
+
+    from egpu_setup.errors import EgpuError
+    from egpu_setup.rehearsal.lab import PASSWORD_ENV
+
+    if path is not None:
+        try:
+            lines = path.expanduser().read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EgpuError(f"cannot read the password file {path}: {exc}", fix="give a readable text file") from None
+        if not lines or not lines[0]:
+            raise EgpuError(f"the password file {path} is empty", fix="put the password on its first line")
+        return lines[0]
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if needed_by is None:
+        return None
+    isatty = getattr(ctx.stderr, "isatty", lambda: False)()
+    if isatty:
+        import getpass
+
+        password = getpass.getpass("admin account password: ", stream=ctx.stderr)
+        if password:
+            return password
+    raise EgpuError(
+        f"no password given for the lab's admin account, which {needed_by}",
+        fix=f"--password-file FILE, or the environment variable {PASSWORD_ENV} (or run on a terminal to be asked)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -79,10 +138,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     if not args.lab_command:
         raise EgpuError(
-            "`lab` needs a verb: up, status, reset, down, allow-kexts or fault", fix="see `egpu-setup lab --help`"
+            "`lab` needs a verb: up, status, reset, down, unlock, allow-kexts or fault",
+            fix="see `egpu-setup lab --help`",
         )
     lab = Lab(args.dir or paths.default_lab_dir())
     if args.lab_command == "up":
+        from egpu_setup.rehearsal.accounts import hash_password
+
         paths.require_directory(lab.dir, f"lab directory {lab.dir}")
         options = LabOptions(
             hosts=args.hosts,
@@ -92,11 +154,30 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             clt=args.clt,
             reboot_seconds=args.reboot_seconds,
             mirror=not args.no_mirror,
+            filevault=args.filevault,
+            sudo_password=args.sudo_password,
         )
+        options.validate(password=False)  # bad options are named before any password is asked
+        flags = [name for name, on in (("--filevault", args.filevault), ("--sudo-password", args.sudo_password)) if on]
+        password = read_password(
+            args.password_file,
+            ctx,
+            needed_by=f"{' and '.join(flags)} need{'s' if len(flags) == 1 else ''} (FileVault unlocks and sudo asks "
+            "with it)"
+            if flags
+            else None,
+        )
+        options.password_hash = hash_password(password) if password else None
         options.validate()  # before saying "starting": a bad value changes nothing and says only what is wrong
         ctx.note(f"starting {options.hosts} rehearsal Mac(s) in {lab.dir} ...")
         lab.up(options)
-        ctx.console().print(f"lab up: {options.hosts} host(s), build {options.build}, SIP {options.sip}")
+        extras = [text for text, on in (("FileVault on", options.filevault),
+                                        ("sudo asks for the password", options.sudo_password)) if on]  # fmt: skip
+        ctx.console().print(
+            f"lab up: {options.hosts} host(s), build {options.build}, SIP {options.sip}"
+            + "".join(f", {extra}" for extra in extras),
+            soft_wrap=True,
+        )
         ctx.console().print(f"inventory: {lab.inventory}")
         return 0
     if args.lab_command == "status":
@@ -118,6 +199,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if killed:
             ctx.note(f"stopped {len(killed)} sandbox process(es) still running")
         ctx.console().print(f"lab down: removed {lab.dir} (cache kept)")
+        return 0
+    if args.lab_command == "unlock":
+        lab.sandbox(args.host)  # an unknown host is named before a password is asked
+        password = read_password(args.password_file, ctx, needed_by="the unlock screen asks for")
+        assert password is not None
+        if not lab.unlock(args.host, password):
+            raise EgpuError(
+                f"{args.host} is not waiting at the FileVault unlock screen",
+                fix="`egpu-setup lab status` shows which hosts are locked",
+            )
+        ctx.console().print(f"{args.host}: unlocked; it finishes its restart at the next connection")
         return 0
     if args.lab_command == "allow-kexts":
         teams = lab.allow_kexts(args.host, args.team)
@@ -148,7 +240,8 @@ def _print_status(ctx: Context, data: dict) -> None:  # type: ignore[type-arg]
     from rich.table import Table
 
     table = Table(title=f"rehearsal lab {data['lab_dir']}")
-    for column in ("host", "state", "build", "SIP", "GPU driver", "web driver", "CUDA", "boots", "faults"):
+    for column in ("host", "state", "build", "SIP", "FileVault", "sudo", "GPU driver", "web driver", "CUDA", "boots",
+                   "faults"):  # fmt: skip
         table.add_column(column)
     for h in data["hosts"]:
         faults = ", ".join(f"{k}={v}" for k, v in h["faults"].items() if v) or "-"
@@ -160,6 +253,8 @@ def _print_status(ctx: Context, data: dict) -> None:  # type: ignore[type-arg]
             h["state"],
             f"{h['product_version']} ({h['build']})",
             h["sip"],
+            "on" if h["filevault"] else "off",
+            "password" if h["sudo_asks_password"] else "NOPASSWD",
             h["gpu_driver"] or "no GPU",
             h["webdriver_version"] or "-",
             cuda,

@@ -24,6 +24,12 @@ As on a Mac (kext_tools kextcache/kextd of 10.13; the web driver procedure in hi
    cuda_driver_version, cuda_works, notes saying why a driver did not start) and `MachineState.kexts` (kextstat).
 4. Each boot gets a new boot time on a simulated clock that advances at least one minute per boot, so `who -b`
    (minute resolution) always changes.
+5. FileVault (`MachineState.filevault`): a restart of a FileVault Mac stops at the pre-boot unlock screen, where
+   nothing runs (no sshd: the host is unreachable) until someone types a FileVault user's password
+   (`unlock`, what `egpu-setup lab unlock HOST` does). `fdesetup authrestart` stores an unlock key first
+   (`filevault.authrestart_armed`): the next restart, whatever starts it, skips the screen once and uses the key
+   up (Apple's fdesetup(8), "authrestart"; munki/munki:code/client/munkilib/authrestart/__init__.py@83accce sets
+   one up with `-delayminutes -1` and restarts later by other means).
 """
 
 from __future__ import annotations
@@ -57,7 +63,11 @@ VERSION_RE = re.compile(r"\b(\d{3}\.\d+(?:\.\d+)*)\b")
 
 
 class HostDown(EgpuError):
-    """The host does not answer: it is rebooting, or its reboot never came back."""
+    """The host does not answer: it is rebooting, its reboot never came back, or it waits at the unlock screen."""
+
+
+class WrongPassword(EgpuError):
+    """The FileVault unlock screen refused the password typed at it."""
 
 
 # --- the kext cache ---------------------------------------------------------------------------------------------
@@ -305,16 +315,20 @@ def _boot_locked(machine: Machine, st: MachineState) -> None:
 
 
 def request_reboot(machine: Machine) -> None:
-    """shutdown -r / reboot: the host goes down now and can boot after its reboot delay."""
+    """shutdown -r / reboot: the host goes down now and can boot after its reboot delay. A FileVault host stops
+    at the unlock screen unless `fdesetup authrestart` stored an unlock key, which this restart uses up."""
     with machine.edit() as st:
         now = time.time()
         st.boot.pending = True
         st.boot.down_since = now
         st.boot.up_at = now + st.boot.delay_s
+        st.boot.unlock_pending = st.filevault.on and not st.filevault.authrestart_armed
+        st.filevault.authrestart_armed = False
 
 
 def ensure_up(machine: Machine, name: str) -> None:
-    """Raise HostDown while the host is down; boot it once its reboot delay is over."""
+    """Raise HostDown while the host is down; boot it once its reboot delay is over (and, with FileVault, once the
+    disk was unlocked)."""
     state = machine.read()
     if not state.boot.pending:
         return
@@ -325,9 +339,37 @@ def ensure_up(machine: Machine, name: str) -> None:
         )
     if time.time() < state.boot.up_at:
         raise HostDown(f"rehearsal host {name} is rebooting", fix="wait a moment and retry")
+    if state.boot.unlock_pending:
+        raise HostDown(
+            f"rehearsal host {name} is waiting at the FileVault unlock screen after its restart: nothing runs until "
+            "someone types a FileVault user's password there",
+            fix=f"`egpu-setup lab unlock {name}` (typing the password at the Mac); restart FileVault Macs with "
+            "`fdesetup authrestart` to skip the screen",
+        )
     with machine.edit() as st:
-        if st.boot.pending:  # another connection may have booted it meanwhile
+        if st.boot.pending and not st.boot.unlock_pending:  # another connection may have booted it meanwhile
             _boot_locked(machine, st)
+
+
+def unlock(machine: Machine, name: str, password: str) -> bool:
+    """Type `password` at the FileVault unlock screen; returns False when the host was not waiting there.
+
+    Raises WrongPassword when it is no FileVault user's password (the screen refuses it; the host keeps waiting).
+    """
+    from egpu_setup.rehearsal import accounts
+
+    state = machine.read()
+    if not (state.boot.pending and state.boot.unlock_pending):
+        return False
+    if not any(user == "admin" and accounts.check_password(password, state.admin_password)
+               for user in state.filevault.users):  # fmt: skip
+        raise WrongPassword(
+            f"the FileVault unlock screen of {name} refuses that password",
+            fix="type the password of a FileVault user of that Mac (the lab's admin account)",
+        )
+    with machine.edit() as st:
+        st.boot.unlock_pending = False
+    return True
 
 
 def first_boot(machine: Machine) -> None:

@@ -2,7 +2,8 @@
 
 Layout of a lab directory (architecture.md):
 
-    <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them)
+    <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them; the admin
+                               password only as its salted hash)
     <lab>/inventory.yml        a standard Ansible YAML inventory: group `rehearsal_macs`, hosts mac1..macN with
                                ansible_connection egpu.mac.sandbox, egpu_rehearsal_host_dir, ansible_user admin
     <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir,
@@ -11,7 +12,8 @@ Layout of a lab directory (architecture.md):
     <lab>/mirror/              the stand-in installers
     <lab>/cache/               the artifact cache the provisioning uses for this lab
     <lab>/egpu-setup.lock      the lock file (written by the cache)
-    <lab>/hosts/<name>/root    the Mac tree; <lab>/hosts/<name>/machine the machine state
+    <lab>/hosts/<name>/root    the Mac tree (/private/etc/sudoers: NOPASSWD for admin unless --sudo-password);
+                               <lab>/hosts/<name>/machine the machine state (FileVault, the password's hash)
 
 `down` removes everything but `cache/` (downloads are worth keeping) and kills any process still running in one
 of the lab's sandboxes; a sandbox holds no mount outside its own namespace, so nothing stays mounted.
@@ -22,16 +24,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from egpu_setup.errors import EgpuError
-from egpu_setup.rehearsal import boot, builds, image
-from egpu_setup.rehearsal.machine import Gpu, Hardware, Machine, MachineState, sip_preset
+from egpu_setup.rehearsal import accounts, boot, builds, image
+from egpu_setup.rehearsal.machine import FileVault, Gpu, Hardware, Machine, MachineState, sip_preset
 from egpu_setup.rehearsal.sandbox import HOMES, Sandbox
 
 GROUP = "rehearsal_macs"
+# Where `lab up` and `lab unlock` read the admin account's password when no --password-file is given.
+PASSWORD_ENV = "EGPU_LAB_PASSWORD"
 SIP_CHOICES = ("enabled", "kext-off", "disabled")
 GPU_CHOICES = ("gtx1080", "none")
 CLT_CHOICES = ("none", "9.2", "9.3")
@@ -46,8 +50,13 @@ class LabOptions:
     clt: str = "none"
     reboot_seconds: float = 3.0
     mirror: bool = True
+    filevault: bool = False  # FileVault on: a plain restart stops at the unlock screen
+    sudo_password: bool = False  # admin's sudo asks for the account password (no NOPASSWD in sudoers)
+    # The admin account's password, hashed (accounts.hash_password); never the password itself.
+    password_hash: str | None = field(default=None, repr=False)
 
-    def validate(self) -> None:
+    def validate(self, password: bool = True) -> None:
+        """Raise EgpuError for a bad option; `password=False` leaves out the check that a password was given."""
         if not 1 <= self.hosts <= 32:
             raise EgpuError(f"--hosts must be between 1 and 32, not {self.hosts}", fix="give --hosts 1 to 32")
         for name, value, choices in (
@@ -63,6 +72,20 @@ class LabOptions:
                 fix="give the seconds a rehearsal Mac stays down while it restarts, e.g. --reboot-seconds 3",
             )
         builds.product_version(self.build)  # raises for an unknown build
+        if password and (self.filevault or self.sudo_password) and not self.password_hash:
+            wanted = " and ".join(n for n, on in (("--filevault", self.filevault),
+                                                  ("--sudo-password", self.sudo_password)) if on)  # fmt: skip
+            raise EgpuError(
+                f"{wanted} need the admin account's password (FileVault unlocks and sudo asks with it)",
+                fix=f"give it in a file with --password-file FILE or in the environment variable {PASSWORD_ENV}",
+            )
+
+    def public(self) -> dict[str, Any]:
+        """The options as `lab status` shows them: the password's hash stays out."""
+        data = asdict(self)
+        data.pop("password_hash")
+        data["admin_password"] = self.password_hash is not None
+        return data
 
 
 class Lab:
@@ -222,6 +245,8 @@ class Lab:
                 state = "up"
             elif st.faults.reboot_hangs:
                 state = "down (reboot hangs)"
+            elif st.boot.unlock_pending:
+                state = "locked (FileVault unlock screen)"
             else:
                 state = "rebooting"
             hosts.append(
@@ -239,6 +264,8 @@ class Lab:
                     "cuda_works": st.boot.cuda_works,
                     "developer_dir": st.developer_dir,
                     "kext_consent": st.kext_consent,
+                    "filevault": st.filevault.on,
+                    "sudo_asks_password": sandbox_asks_password(sandbox),
                     "nvram": {k: bytes.fromhex(v).decode("latin-1") for k, v in st.nvram.items()},
                     "notes": st.boot.notes,
                     "faults": {k: v for k, v in asdict(st.faults).items() if k not in ("installs", "downloads")},
@@ -248,7 +275,7 @@ class Lab:
         return {
             "lab_dir": str(self.dir),
             "inventory": str(self.inventory),
-            "options": asdict(options),
+            "options": options.public(),
             "hosts": hosts,
         }
 
@@ -278,6 +305,10 @@ class Lab:
             st.faults.disk_full = st.faults.disk_full or disk_full
             st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
             return asdict(st.faults)
+
+    def unlock(self, name: str, password: str) -> bool:
+        """Type the password at a host's FileVault unlock screen; False when the host was not waiting there."""
+        return boot.unlock(self.sandbox(name).machine, name, password)
 
     def allow_kexts(self, name: str, team: str) -> list[str]:
         """A user's click on "Allow" in Security & Privacy: kexts signed by `team` may load (TN2459)."""
@@ -316,8 +347,11 @@ def make_host(host_dir: Path, options: LabOptions, work: Path) -> Sandbox:
         kernel_version=builds.kernel_version(product),
         sip=sip_preset(options.sip),
         hardware=Hardware(gpu=Gpu() if options.gpu == "gtx1080" else None),
+        admin_password=options.password_hash,
+        filevault=FileVault(on=True, users=["admin"]) if options.filevault else FileVault(),
     )
     state.boot.delay_s = options.reboot_seconds
+    accounts.write_sudoers(root, nopasswd=not options.sudo_password)
     machine = Machine(host_dir / "machine", root)
     machine.write(state)
     boot.first_boot(machine)
@@ -325,6 +359,14 @@ def make_host(host_dir: Path, options: LabOptions, work: Path) -> Sandbox:
     if options.clt != "none":
         preinstall_clt(sandbox, options.clt, work)
     return sandbox
+
+
+def sandbox_asks_password(sandbox: Sandbox) -> bool:
+    """Whether the host's sudo asks admin for the password (its /etc/sudoers has no NOPASSWD for admin)."""
+    try:
+        return accounts.admin_needs_password((sandbox.root / accounts.SUDOERS.lstrip("/")).read_text())
+    except OSError:
+        return True
 
 
 def _sip_name(sip: dict[str, bool]) -> str:

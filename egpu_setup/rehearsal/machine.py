@@ -125,6 +125,8 @@ class Boot:
     cuda_driver_version: str | None = None
     cuda_works: bool = False
     notes: list[str] = field(default_factory=list)
+    # FileVault: this restart stops at the pre-boot unlock screen until the password is typed (`lab unlock`).
+    unlock_pending: bool = False
 
 
 @dataclass
@@ -135,6 +137,20 @@ class Faults:
     reboot_hangs: bool = False
     installs: int = 0  # counters since the switch was set
     downloads: int = 0
+
+
+@dataclass
+class FileVault:
+    """FileVault on the boot volume (fdesetup(8); boot.py for the unlock screen)."""
+
+    on: bool = False
+    users: list[str] = field(default_factory=list)  # the FileVault-enabled users, who may unlock the disk
+    # `fdesetup supportsauthrestart`: true on Macs from about 2010 on (Apple's "Macs that support authenticated
+    # restart with FileVault"), which every High Sierra Mac is
+    supports_authrestart: bool = True
+    conversion: str = ""  # a second `fdesetup status` line while converting, e.g. "Encryption in progress: ..."
+    # `fdesetup authrestart` stored an unlock key: the next restart skips the unlock screen, once.
+    authrestart_armed: bool = False
 
 
 @dataclass
@@ -164,6 +180,9 @@ class MachineState:
     kext_consent: list[str] = field(default_factory=list)
     disk: Disk = field(default_factory=Disk)
     faults: Faults = field(default_factory=Faults)
+    # The admin account's password as a salted hash (accounts.hash_password); None: the lab was made without one.
+    admin_password: str | None = None
+    filevault: FileVault = field(default_factory=FileVault)
 
     # --- NVRAM: values are bytes; JSON keeps them as hex ---
     def nvram_get(self, name: str) -> bytes | None:
@@ -198,6 +217,7 @@ class MachineState:
             hardware=hardware,
             disk=Disk(**data.pop("disk", {})),
             faults=Faults(**data.pop("faults", {})),
+            filevault=FileVault(**data.pop("filevault", {})),
             **data,
         )
 

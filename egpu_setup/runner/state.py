@@ -25,6 +25,30 @@ UNREACHABLE_FIX = (
 )
 
 
+# sudo asked for a password the run did not give (ansible's connections: "Missing sudo password"; sudo itself:
+# "sudo: a password is required"), or refused the one given ("Incorrect sudo password"; "Sorry, try again.").
+MISSING_BECOME_PASSWORD = ("Missing sudo password", "sudo: a password is required")
+INCORRECT_BECOME_PASSWORD = ("Incorrect sudo password", "incorrect password attempt")
+MISSING_BECOME_PASSWORD_FIX = (
+    "fix: the Mac's sudo asks for the account password (its sudoers has no NOPASSWD): run again with -K "
+    "(--ask-become-pass) and type the admin account's password, or set ansible_become_password from an Ansible vault; "
+    "nothing after this task ran on that Mac"
+)
+INCORRECT_BECOME_PASSWORD_FIX = (
+    "fix: sudo on the Mac refused the password given: run again with -K (--ask-become-pass) and the admin account's "
+    "password (the one that logs in on that Mac)"
+)
+
+
+def remedy(message: str) -> str | None:
+    """The fix line for failures whose cause is outside the task: sudo's password."""
+    if any(text in message for text in INCORRECT_BECOME_PASSWORD):
+        return INCORRECT_BECOME_PASSWORD_FIX
+    if any(text in message for text in MISSING_BECOME_PASSWORD):
+        return MISSING_BECOME_PASSWORD_FIX
+    return None
+
+
 @dataclass
 class Failure:
     task: str
@@ -102,14 +126,18 @@ class RunState:
             host = self.host(data["host"])
             host.role, host.task = data.get("role"), data.get("task")
         elif kind in RESULT_EVENTS and data.get("host"):
-            self._result(RESULT_EVENTS[kind], data)
+            self._result(RESULT_EVENTS[kind], data, str(event.get("stdout") or ""))
         elif kind == "playbook_on_stats":
             self.stats = data
             self._final_counts(data)
 
-    def _result(self, status: str, data: dict[str, Any]) -> None:
+    def _result(self, status: str, data: dict[str, Any], stdout: str = "") -> None:
         host = self.host(data["host"])
         res = data.get("res") or {}
+        if "censored" in res:
+            # no_log: the result is hidden (it may hold a password), but whether the task changed the host is not a
+            # secret; Ansible still prints it ("changed: [mac1]"), and the report must list the change.
+            res = {"changed": stdout.lstrip().startswith("changed:"), "msg": res["censored"]}
         host.role, host.task = data.get("role"), data.get("task")
         host.done += 1
         host.finished = time.monotonic()
@@ -124,7 +152,9 @@ class RunState:
                 host.ignored += 1
             else:
                 host.failed += 1
-                host.failures.append(Failure(task, data.get("role"), failure_message(res)))
+                message = failure_message(res)
+                fix = remedy(message)
+                host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else "")))
         elif status == "skipped":
             host.skipped += 1
             if self.tasks is not None:

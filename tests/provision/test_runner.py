@@ -382,3 +382,30 @@ def test_summary_shows_each_hosts_verification() -> None:
     assert "pass (7 passed, 0 failed, 4 skipped)" in rows["mac1"]
     assert "fail (5 passed, 2 failed, 4 skipped)" in rows["mac2"]
     assert rows["mac3"].rstrip(" │").endswith("-")
+
+
+def _event(kind: str, res: dict[str, Any], stdout: str = "", task: str = "A task") -> dict[str, Any]:
+    return {"event": kind, "stdout": stdout,
+            "event_data": {"host": "mac1", "task": task, "role": "demo", "task_action": "x", "res": res}}  # fmt: skip
+
+
+def test_a_sudo_password_failure_gets_the_K_remedy_line() -> None:
+    state = RunState()
+    state.apply(_event("runner_on_failed", {"msg": "Task failed: Missing sudo password: mac1's sudo asks ..."}))
+    state.apply(_event("runner_on_failed", {"msg": "MODULE FAILURE", "module_stderr": "sudo: a password is required"}))
+    state.apply(_event("runner_on_failed", {"msg": "Task failed: Incorrect sudo password: refused"}))
+    state.apply(_event("runner_on_failed", {"msg": "installer: The install failed"}))
+    missing, module, wrong, other = (f.message for f in state.hosts["mac1"].failures)
+    assert "fix: the Mac's sudo asks for the account password" in missing and "-K (--ask-become-pass)" in missing
+    assert "-K (--ask-become-pass)" in module
+    assert "fix: sudo on the Mac refused the password given" in wrong
+    assert "fix:" not in other
+
+
+def test_a_no_log_tasks_change_is_listed_without_its_hidden_result() -> None:
+    censored = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}
+    state = RunState()
+    state.apply(_event("runner_on_ok", censored, stdout="changed: [mac1]", task="Arm it"))
+    state.apply(_event("runner_on_ok", censored, stdout="ok: [mac1]", task="Read it"))
+    (change,) = state.hosts["mac1"].changes
+    assert (change.task, change.diff) == ("Arm it", None)

@@ -164,3 +164,40 @@ def test_df_available_column() -> None:
 def test_sysctl_lines() -> None:
     out = "hw.model: MacBookPro14,3\nhw.ncpu: 8\nhw.memsize: 17179869184\n"
     assert parse.parse_sysctl(out) == {"hw.model": "MacBookPro14,3", "hw.ncpu": "8", "hw.memsize": "17179869184"}
+
+
+# --- fdesetup (egpu_setup/rehearsal/facts/filevault.yaml) ---------------------------------------------------------
+
+
+def test_fdesetup_status_texts_are_the_facts_tables() -> None:
+    from egpu_setup.rehearsal import facts
+
+    assert facts.value("filevault", "status_on") == parse.FILEVAULT_ON
+    assert facts.value("filevault", "status_off") == parse.FILEVAULT_OFF
+
+
+def test_fdesetup_status_on_off_and_while_converting() -> None:
+    assert parse.parse_fdesetup_status("FileVault is On.\n")["unlock_at_boot"] is True
+    assert parse.parse_fdesetup_status("FileVault is Off.\n") == {
+        "status": "FileVault is Off.",
+        "conversion": None,
+        "unlock_at_boot": False,
+    }
+    encrypting = parse.parse_fdesetup_status("FileVault is On.\nEncryption in progress: Percent completed = 42.1\n")
+    assert encrypting["unlock_at_boot"] is True
+    assert encrypting["conversion"] == "Encryption in progress: Percent completed = 42.1"
+    # A disabled FileVault still decrypting keeps an encrypted volume: still unlocked at boot (conservative).
+    decrypting = parse.parse_fdesetup_status("FileVault is Off.\nDecryption in progress: Percent completed = 12\n")
+    assert decrypting["unlock_at_boot"] is True
+    deferred = parse.parse_fdesetup_status(
+        "FileVault is Off.\nDeferred enablement appears to be active for user 'admin'.\n"
+    )
+    assert deferred["unlock_at_boot"] is False
+    assert parse.parse_fdesetup_status("")["unlock_at_boot"] is None
+    assert parse.parse_fdesetup_status("fdesetup: command not found")["unlock_at_boot"] is None
+
+
+def test_fdesetup_list_gives_the_short_names() -> None:
+    text = "admin,0C1F3C38-3B10-5E73-9D2C-5F0B6D2C6A11\njsmith,911D2742-7983-436D-9FA3-3F6B7421684B\n"
+    assert parse.parse_fdesetup_list(text) == ["admin", "jsmith"]
+    assert parse.parse_fdesetup_list("") == []

@@ -38,6 +38,7 @@ MODULES: tuple[str, ...] = (
     "power",
     "identity",
     "sudo",
+    "fdesetup",
     "df",
     "python2",
     "installer",

@@ -25,7 +25,7 @@ from ansible_collections.egpu.mac.plugins.module_utils.target_shell import Targe
 NVIDIA_VENDOR_ID = 0x10DE
 SYSTEM_VERSION = "/System/Library/CoreServices/SystemVersion.plist"
 RECEIPTS = "/private/var/db/receipts"
-SUBSETS = ("os", "cpu", "sip", "kexts", "disk", "xcode_select", "clang", "nvcc", "hardware")
+SUBSETS = ("os", "cpu", "sip", "kexts", "disk", "xcode_select", "clang", "nvcc", "hardware", "filevault")
 DEFAULT_GATHER = ["os", "cpu", "sip", "kexts", "disk", "xcode_select", "clang", "nvcc"]
 
 COMMANDS = {
@@ -37,6 +37,12 @@ COMMANDS = {
     # /usr/bin/clang without Command Line Tools pops up an install dialog: ask only when a tool dir is selected.
     "clang": {"clang": "xcode-select -p >/dev/null && clang --version"},
     "nvcc": {"nvcc": "[ -x /usr/local/cuda/bin/nvcc ] && /usr/local/cuda/bin/nvcc --version"},
+    # `fdesetup list` needs root (the tasks run with become); without it the users are unknown (null).
+    "filevault": {
+        "fdesetup_status": "fdesetup status",
+        "fdesetup_authrestart": "fdesetup supportsauthrestart",
+        "fdesetup_list": "fdesetup list",
+    },
     "hardware": {
         "displays": "system_profiler SPDisplaysDataType",
         "thunderbolt": "system_profiler SPThunderboltDataType",
@@ -142,6 +148,8 @@ def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any], gath
         facts["nvcc_version"] = parse.parse_nvcc_version(text("nvcc")) or None
     if "hardware" in gather:
         facts.update(parse_hardware(text("displays"), text("thunderbolt"), text("ioreg")))
+    if "filevault" in gather:
+        facts["filevault"] = parse_filevault(sections)
     facts["nvram"] = {name: parse.parse_nvram(text(f"nvram:{name}")).get(name) for name in args["nvram"]}
     if "nvda_drv" in args["nvram"]:
         facts["nvda_drv_on"] = parse.nvram_flag_on(facts["nvram"]["nvda_drv"])
@@ -170,6 +178,17 @@ def parse_hardware(displays: str, thunderbolt: str, ioreg: str) -> dict[str, Any
         ],
         "egpu_nvidia_on_thunderbolt": NVIDIA_VENDOR_ID in parse.parse_ioreg_tunnelled_vendors(ioreg),
     }
+
+
+def parse_filevault(sections: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    """FileVault's state: `fdesetup status` parsed, whether this Mac supports an authenticated restart, its users."""
+    status_rc, status = sections.get("fdesetup_status", (1, ""))
+    info = parse.parse_fdesetup_status(status if status_rc == 0 else "")
+    support_rc, support = sections.get("fdesetup_authrestart", (1, ""))
+    list_rc, listed = sections.get("fdesetup_list", (1, ""))
+    info["supports_authrestart"] = support.strip() == "true" if support_rc == 0 else None
+    info["users"] = parse.parse_fdesetup_list(listed) if list_rc == 0 else None
+    return info
 
 
 ARGUMENT_SPEC: dict[str, Any] = {

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
+import time
 import typing as t
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
@@ -21,7 +23,11 @@ description:
     C(/) is the host's Mac tree (C(<lab>/hosts/<name>/root)). Commands run with C(/bin/sh -c) as on a Mac.
   - Files are put into and fetched from the host tree through the sandbox, so macOS links such as C(/tmp) resolve
     as on the Mac; files put as C(admin) belong to uid 501, group staff.
-  - C(become) works with the C(sudo) become plugin; the host's C(sudo) makes the simulated user root.
+  - C(become) works with the C(sudo) become plugin; the host's C(sudo) makes the simulated user root. Where the
+    host's sudo asks for the password (C(egpu-setup lab up --sudo-password)), the become password
+    (C(--ask-become-pass), C(ansible_become_password)) is written to sudo's standard input once its prompt shows,
+    and the command's input only after the become success marker, as the C(ssh) and C(local) connections do; no
+    become password fails with C(Missing sudo password), a wrong one with C(Incorrect sudo password).
   - A host that is rebooting, or whose reboot never comes back (fault switch), raises a connection failure, which
     is what C(ansible.builtin.reboot) waits through.
 author: egpu-setup developers
@@ -152,12 +158,92 @@ class Connection(ConnectionBase):
             raise AnsibleConnectionFailure(f"could not start bubblewrap for {self._host()}: {exc}") from exc
         return proc.returncode, proc.stdout, proc.stderr
 
+    def _run_with_become_password(self, argv: list[str], in_data: bytes | None) -> tuple[int, bytes, bytes]:
+        """Run a command whose sudo may ask for the become password: answer its prompt, then wait for the become
+        success marker before the command's own input goes in (so a refused password is never followed by module
+        code that sudo would read as the next password)."""
+        self._ensure_up()
+        become = self.become
+        timeout = float(self.get_option("timeout"))
+        try:
+            proc = subprocess.Popen(
+                self._sandbox.argv(argv, user=self._user()),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise AnsibleConnectionFailure(f"could not start bubblewrap for {self._host()}: {exc}") from exc
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        out, err = bytearray(), bytearray()
+        buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+        deadline = time.monotonic() + timeout
+        sent_at: int | None = None  # len(err) when the password went in
+        with selectors.DefaultSelector() as selector:
+            for fd in buffers:
+                os.set_blocking(fd, False)
+                selector.register(fd, selectors.EVENT_READ)
+            while not become.check_success(bytes(out)):
+                if sent_at is None and become.check_password_prompt(bytes(err) + b"\n" + bytes(out)):
+                    proc.stdin.write(to_bytes(become.get_option("become_pass") or "") + b"\n")
+                    proc.stdin.flush()
+                    sent_at = len(err)
+                elif sent_at is not None and _refused(become, bytes(err[sent_at:])):
+                    proc.kill()
+                    proc.wait()
+                    raise AnsibleError(
+                        f"Incorrect {become.name} password: {self._host()}'s sudo refused the become password "
+                        "(Sorry, try again.); give the account's password with --ask-become-pass (-K)"
+                    )
+                if not selector.get_map():
+                    break  # sudo ended before the command started (no tty, -n, ...): its output says why
+                events = selector.select(max(0.0, deadline - time.monotonic()))
+                if not events:
+                    proc.kill()
+                    proc.wait()
+                    raise AnsibleConnectionFailure(f"timed out waiting for {become.name} on {self._host()}")
+                for key, _mask in events:
+                    chunk = os.read(int(key.fd), 65536)
+                    if chunk:
+                        buffers[int(key.fd)] += chunk
+                    else:
+                        selector.unregister(key.fd)
+        for fd in buffers:
+            os.set_blocking(fd, True)
+        try:
+            rest_out, rest_err = proc.communicate(in_data, timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise AnsibleConnectionFailure(f"command timed out after {timeout} s on {self._host()}") from exc
+        except BrokenPipeError:  # sudo (or the command) ended without reading its input
+            rest_out, rest_err = proc.stdout.read(), proc.stderr.read()
+            proc.wait()
+        # The prompt and macOS's lecture before it are sudo's, not the command's.
+        return proc.returncode, bytes(out) + rest_out, become.strip_become_prompt(bytes(err)) + rest_err
+
+    def _missing_password(self, rc: int, stderr: bytes) -> None:
+        """sudo -n on a Mac whose sudo asks for a password: the ssh connection's error, with the remedy."""
+        if rc != 0 and self.become is not None and self.become.check_missing_password(stderr):
+            raise AnsibleError(
+                f"Missing {self.become.name} password: {self._host()}'s sudo asks for the account password "
+                f"({to_native(stderr).strip().splitlines()[-1]}); give it with --ask-become-pass (-K) or "
+                "ansible_become_password (from a vault)"
+            )
+
     # --- the three operations ------------------------------------------------------------------------------------
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         display.vvv(f"EXEC {cmd}", host=self._host())
+        argv = ["/bin/sh", "-c", cmd]
+        become = self.become if sudoable else None
+        if become is not None and become.expect_prompt() and become.success and become.success in cmd:
+            return self._run_with_become_password(argv, in_data)
         stdin = None if in_data is not None else subprocess.DEVNULL
-        return self._run(["/bin/sh", "-c", cmd], stdin=stdin, in_data=in_data)
+        rc, out, err = self._run(argv, stdin=stdin, in_data=in_data)
+        if become is not None:
+            self._missing_password(rc, err)
+        return rc, out, err
 
     def put_file(self, in_path: str, out_path: str) -> None:
         super().put_file(in_path, out_path)
@@ -189,6 +275,11 @@ class Connection(ConnectionBase):
             raise AnsibleError(f"failed to fetch {in_path} from {self._host()}: {to_native(err).strip()}")
         with open(to_bytes(out_path, errors="surrogate_or_strict"), "wb") as dst:
             dst.write(out)
+
+
+def _refused(become: t.Any, since_answer: bytes) -> bool:
+    """sudo said the password was wrong, or asked again."""
+    return bool(become.check_incorrect_password(since_answer) or become.check_password_prompt(since_answer))
 
 
 def _path(value: str) -> t.Any:

@@ -188,3 +188,35 @@ def parse_sysctl(text: str) -> dict[str, str]:
         if sep:
             out[name.strip()] = value.strip()
     return out
+
+
+# `fdesetup status` (Apple's fdesetup(8); egpu_setup/rehearsal/facts/filevault.yaml): a first line saying On or Off,
+# and while the volume converts a second line `Encryption in progress: Percent completed = N` (or Decryption).
+FILEVAULT_ON = "FileVault is On."
+FILEVAULT_OFF = "FileVault is Off."
+
+
+def parse_fdesetup_status(text: str) -> dict[str, object]:
+    """`fdesetup status` -> {status, conversion, unlock_at_boot}.
+
+    `unlock_at_boot` says whether a restart stops at the FileVault unlock screen: True when FileVault is on (also
+    while it still encrypts) and while a disabled FileVault still decrypts (the volume is encrypted until the
+    decryption ends: the conservative reading, unconfirmed); False only for a plain `FileVault is Off.`; None when
+    the text is not fdesetup's (the caller cannot tell, and must not guess "off").
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    conversion = next((line for line in lines if "cryption in progress" in line), None)
+    if FILEVAULT_ON in lines or (conversion or "").startswith("Encryption"):
+        unlock: bool | None = True
+    elif (conversion or "").startswith("Decryption"):
+        unlock = True
+    elif FILEVAULT_OFF in lines:
+        unlock = False
+    else:
+        unlock = None
+    return {"status": lines[0] if lines else "", "conversion": conversion, "unlock_at_boot": unlock}
+
+
+def parse_fdesetup_list(text: str) -> list[str]:
+    """`fdesetup list`: one `shortname,GeneratedUID` line per FileVault user -> the short names."""
+    return [line.split(",", 1)[0].strip() for line in text.splitlines() if "," in line]

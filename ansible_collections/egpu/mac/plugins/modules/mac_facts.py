@@ -11,8 +11,8 @@ version_added: "0.1.0"
 description:
   - Runs macOS commands through the connection (C(sysctl), C(csrutil status), C(kextstat -l), C(nvram),
     C(system_profiler SPDisplaysDataType SPThunderboltDataType), C(ioreg), C(xcode-select -p), C(clang --version),
-    C(nvcc --version), C(df -k /)) in one shell script and parses their output on the controller. Files are read
-    as they are and parsed here - SystemVersion.plist (what C(sw_vers) prints), receipt plists in
+    C(nvcc --version), C(df -k /), C(fdesetup)) in one shell script and parses their output on the controller.
+    Files are read as they are and parsed here - SystemVersion.plist (what C(sw_vers) prints), receipt plists in
     /private/var/db/receipts (what C(pkgutil --pkg-info) prints), Info.plists (what PlistBuddy prints) - so one
     round trip reads many of them. Needs no Python on the target, so it works on a bare Mac.
   - Sets the fact C(egpu_mac).
@@ -43,12 +43,13 @@ options:
       - The subsets to read, each one command at most. C(os) (build, product_version from SystemVersion.plist),
         C(cpu) (sysctl hw.model, ncpu, memsize), C(sip) (csrutil status), C(kexts) (kextstat -l), C(disk)
         (df -k /), C(xcode_select) (xcode-select -p), C(clang) (clang --version), C(nvcc) (nvcc --version),
-        C(hardware) (system_profiler SPDisplaysDataType/SPThunderboltDataType, ioreg).
+        C(hardware) (system_profiler SPDisplaysDataType/SPThunderboltDataType, ioreg), C(filevault)
+        (fdesetup status, supportsauthrestart, list; the list needs root).
       - Default all but C(hardware), plus C(hardware) when O(hardware) is true.
       - Facts of subsets not read keep the values of earlier calls.
     type: list
     elements: str
-    choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware]
+    choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware, filevault]
   probes:
     description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout}). For state no other
       option reads (a header's version macros, whether a file is newer than the kext cache).
@@ -85,7 +86,10 @@ ansible_facts:
   description: C(egpu_mac) with build, product_version (os), model, ncpu, memsize (cpu), sip (status, custom,
     protections, kext_signing), kext_signing_enforced (sip), kexts_loaded (kexts; bundle id -> version),
     disk_free_gb (disk), xcode_select_path, clang (version_line, build, installed_dir), nvcc_version, gpus,
-    nvidia_gpu, thunderbolt_devices, thunderbolt_enclosures, egpu_nvidia_on_thunderbolt (hardware), and always
+    nvidia_gpu, thunderbolt_devices, thunderbolt_enclosures, egpu_nvidia_on_thunderbolt (hardware), filevault
+    (status, the first line of C(fdesetup status); conversion, its encryption/decryption line or null;
+    unlock_at_boot, true when a restart stops at the unlock screen, null when unknown; supports_authrestart;
+    users, the FileVault users or null when unreadable), and always
     nvram, receipts, plists, probes, paths for what this call asked.
   returned: success
   type: dict
