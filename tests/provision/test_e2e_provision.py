@@ -123,6 +123,7 @@ def _libmxnet(root: Path) -> list[Path]:
 
 def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provisioned):
     from egpu_setup.macho.dyld import Root, check_slice
+    from egpu_setup.rehearsal import facts
 
     for name in HOSTS:
         root_dir = lab.host_dir(name) / "root"
@@ -138,6 +139,18 @@ def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provis
                     r.to_dict() for _, r in check.failing_transitive
                 ]
                 assert any("libcudart" in r.name for r in check.direct)
+                # MXNet 1.0.0's whole link set (facts table), the toolkit's through @rpath, the driver's absolutely
+                names = {r.name for r in check.direct}
+                assert set(facts.value("cuda_toolkit", "libraries").values()) <= names, names
+                assert facts.value("cuda_driver", "libcuda_install_name") in names
+        # config.mk stands alone, and the build ran dmlc-core's make with it and gave nvcc the CLT's clang++
+        (config,) = [p for p in root_dir.rglob("mxnet-1.0.0/config.mk") if ".rehearsal" not in p.parts]
+        assert "include" not in [line.split(" ", 1)[0] for line in config.read_text().splitlines()]
+        (log,) = [p for p in root_dir.rglob("mxnet-build.log") if ".rehearsal" not in p.parts]
+        text = log.read_text()
+        assert re.search(r"dmlc-core; \S*make libdmlc\.a USE_SSE=1 config=\S+/config\.mk; cd ", text), text[-2000:]
+        assert "No such file" not in text
+        assert " -ccbin /Library/Developer/CommandLineTools/usr/bin/clang++ " in text
 
 
 def test_libmxnet_is_fixed_by_install_name_tool_and_the_log_shows_the_invocation(lab, provisioned):

@@ -39,7 +39,7 @@ RELEASES = {
 # Executables of CommandLineTools/usr/bin -> toolchain handler.
 TOOLS = {
     "clang": "clang", "clang++": "clang", "cc": "clang", "c++": "clang", "gcc": "clang", "g++": "clang",
-    "make": "make", "otool": "otool", "install_name_tool": "install_name_tool",
+    "make": "make", "ar": "ar", "otool": "otool", "install_name_tool": "install_name_tool",
 }  # fmt: skip
 
 

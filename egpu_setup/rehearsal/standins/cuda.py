@@ -3,7 +3,10 @@
 From public sources (high-sierra-egpu.md; NVIDIA's CUDA 9.1 Installation Guide for Mac OS X, sections 2-4;
 Homebrew's cuda casks): cudadriver_<ver>_macos.dmg mounts as /Volumes/CUDADriver holding CUDADriver.pkg, which
 installs /Library/Frameworks/CUDA.framework (version in Resources/Info.plist) and /Library/Extensions/CUDA.kext
-(bundle id com.nvidia.CUDA, version 1.1.0 as kextstat prints it) and /usr/local/cuda/lib/libcuda.dylib.
+(bundle id com.nvidia.CUDA, version 1.1.0 as kextstat prints it) and /usr/local/cuda/lib/libcuda.dylib, a small
+library of its own (not a link; id /usr/local/cuda/lib/libcuda.dylib; it loads the framework's binary through
+@rpath: facts/cuda_driver.yaml). The toolkit's lib/ has no libcuda.dylib (facts/cuda_toolkit.yaml), so `-lcuda`
+links only where the CUDA driver is installed.
 cuda_<ver>_mac.dmg mounts as /Volumes/CUDAMacOSXInstaller with CUDAMacOSXInstaller.app, whose unattended flags
 install the toolkit into /Developer/NVIDIA/CUDA-9.1 with /usr/local/cuda links, and the uninstaller
 bin/uninstall_cuda_9.1.pl.
@@ -13,7 +16,7 @@ the framework's Info.plist carries the version in CFBundleVersion only (the key 
 CFBundleShortVersionString is unknown, so it is left out and a role reading it fails); the app's payloads are
 tar.gz files under Contents/Resources/payload/ named after the three --install-package values (the real names
 are unconfirmed); `/usr/local/cuda` is a directory whose bin/include/... link to the CUDA-9.1 tree and whose
-lib/ holds one link per library (so cuDNN and libcuda.dylib can be added there, as the real layout allows).
+lib/ holds one link per library (so cuDNN and the driver's libcuda.dylib can go there, as the real layout allows).
 The links are relative (the real ones are absolute, unconfirmed): they resolve the same on the Mac, and also when
 the controller reads a host's tree from outside its sandbox.
 """
@@ -81,7 +84,7 @@ exit 0;
 
 def _driver_tree(staging: Path, version: str) -> None:
     fw = staging / FRAMEWORK
-    machos.dylib(fw / "Versions/A/CUDA", machos.CUDA_DRIVER_SOURCE, f"/{FRAMEWORK}/Versions/A/CUDA")
+    binary = machos.cuda_framework(fw / "Versions/A/CUDA", version)
     common.write_plist(
         fw / "Versions/A/Resources/Info.plist",
         {"CFBundleExecutable": "CUDA", "CFBundleIdentifier": "com.nvidia.CUDA", "CFBundleName": "CUDA",
@@ -94,7 +97,9 @@ def _driver_tree(staging: Path, version: str) -> None:
     kexts.make_kext(
         staging / "Library/Extensions/CUDA.kext", kexts.CUDA_KEXT, "1.1.0", extra={"CFBundleGetInfoString": version}
     )
-    common.link(staging / "usr/local/cuda/lib/libcuda.dylib", f"../../../../{FRAMEWORK}/Versions/A/CUDA")
+    libcuda = staging / facts.value("cuda_driver", "libcuda_path").lstrip("/")
+    libcuda.parent.mkdir(parents=True, exist_ok=True)
+    machos.libcuda_stub(libcuda, binary, version)
 
 
 def build_driver_pkg(out: Path, work: Path, version: str) -> Path:

@@ -1,8 +1,10 @@
 """The genuine Mach-O files of the stand-ins (x86_64, macOS 10.13), built with egpu_setup.macho.build (zig).
 
-Install names follow NVIDIA's libraries as `otool -L` shows them in public transcripts (MXNet, TensorFlow and
-PyTorch build logs on macOS): `@rpath/libcudart.9.1.dylib`, `@rpath/libcublas.9.1.dylib`, ...,
-`@rpath/libcudnn.7.dylib`; the CUDA driver framework's binary has an absolute id. Each library exports a few real
+Install names come from the facts table (facts/cuda_toolkit.yaml, cuda_driver.yaml), i.e. from `otool -L` in public
+transcripts: the toolkit's libraries are `@rpath/libcudart.9.1.dylib`, `@rpath/libcublas.9.1.dylib`, ...
+(every library MXNet 1.0.0 links: cudart, cublas, curand, cusolver, cufft, nvrtc), cuDNN's `@rpath/libcudnn.7.dylib`;
+the CUDA driver's /usr/local/cuda/lib/libcuda.dylib is a small library of its own with that absolute id, which
+loads `@rpath/CUDA.framework/Versions/A/CUDA` through an LC_RPATH of its own. Each library exports a few real
 functions (version queries return the real encodings: CUDA 9.1 = 9010, cuDNN 7.0.5 = 7005) so a test can link
 against them; the code does nothing else.
 """
@@ -14,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from egpu_setup.macho import build
+from egpu_setup.rehearsal import facts
 
 # CUDA 9.1 toolkit libraries: file name -> C body.
 CUDA_LIBS: dict[str, str] = {
@@ -23,6 +26,7 @@ CUDA_LIBS: dict[str, str] = {
     ),
     "libcublas.9.1.dylib": "int cublasGetVersion_v2(void *h, int *v) { (void)h; *v = 9010; return 0; }\n",
     "libcurand.9.1.dylib": "int curandGetVersion(int *v) { *v = 9010; return 0; }\n",
+    "libcusolver.9.1.dylib": "int cusolverGetVersion(int *v) { *v = 9010; return 0; }\n",
     "libcufft.9.1.dylib": "int cufftGetVersion(int *v) { *v = 9010; return 0; }\n",
     "libnvrtc.9.1.dylib": "int nvrtcVersion(int *a, int *b) { *a = 9; *b = 1; return 0; }\n",
 }
@@ -37,8 +41,43 @@ def dylib(out: Path, source: str, install_name: str, link: list[Path] | None = N
 
 
 def cuda_libs(lib_dir: Path) -> list[Path]:
+    """The toolkit's libraries, each with the install name the facts table gives it."""
     lib_dir.mkdir(parents=True, exist_ok=True)
-    return [dylib(lib_dir / name, body, f"@rpath/{name}") for name, body in CUDA_LIBS.items()]
+    ids = facts.value("cuda_toolkit", "libraries")
+    if set(ids) != set(CUDA_LIBS):
+        raise ValueError(f"stand-in CUDA libraries {sorted(CUDA_LIBS)} differ from the facts table's {sorted(ids)}")
+    return [dylib(lib_dir / name, body, ids[name]) for name, body in CUDA_LIBS.items()]
+
+
+def _driver_versions(driver_version: str) -> dict[str, str]:
+    """The versions the driver's libraries carry (`otool -L`: compatibility 1.1.0, current = the driver's)."""
+    return {
+        "current_version": ".".join([*driver_version.split("."), "0", "0"][:3]),  # ld takes X.Y.Z: 387.128.0
+        "compatibility_version": facts.value("cuda_driver", "libcuda_compatibility_version"),
+    }
+
+
+def cuda_framework(out: Path, driver_version: str) -> Path:
+    """CUDA.framework/Versions/A/CUDA of the CUDA driver, the library the libcuda.dylib stub loads."""
+    install_name = facts.value("cuda_driver", "framework_install_name")
+    return build.build_dylib(out, CUDA_DRIVER_SOURCE, install_name, **_driver_versions(driver_version))
+
+
+def libcuda_stub(out: Path, framework_binary: Path, driver_version: str) -> Path:
+    """/usr/local/cuda/lib/libcuda.dylib of the CUDA driver: its absolute id, compatibility version 1.1.0, the
+    driver's version as current version, and a reference to the framework found through its own LC_RPATH."""
+    with tempfile.TemporaryDirectory(prefix="egpu-standin-") as tmp:
+        # zig's linker takes a dylib by path only with a .dylib name; the reference is its install name anyway
+        framework = Path(tmp) / "CUDA.dylib"
+        framework.symlink_to(Path(framework_binary).resolve())
+        return build.build_dylib(
+            out,
+            CUDA_DRIVER_SOURCE,
+            facts.value("cuda_driver", "libcuda_install_name"),
+            link=[framework],
+            rpaths=[facts.value("cuda_driver", "libcuda_rpath")],
+            **_driver_versions(driver_version),
+        )
 
 
 def cudnn_lib(lib_dir: Path) -> Path:

@@ -76,7 +76,8 @@ def test_python_pkg_gives_a_python3_that_makes_venvs(make_host, tmp_path):
 
 @pytest.mark.slow
 def test_mxnet_from_source_in_a_host(make_host, tmp_path):
-    """CLT 9.2 + CUDA 9.1 + cuDNN from the stand-ins, `make` of the MXNet source, dyld's refusal, the rpath fix."""
+    """CLT 9.2 + the CUDA driver and CUDA 9.1 + cuDNN from the stand-ins, `make` of the MXNet source (osx.mk's
+    `gcc`/`g++`, the xcrun stubs, as compilers and as nvcc's `-ccbin g++`), dyld's refusal, the rpath fix."""
     import shutil
 
     import altgraph
@@ -98,7 +99,7 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
     setup = mac.sh(
         "set -e; installer -pkg /private/tmp/py.pkg -target / >/dev/null;"
         f" hdiutil attach /private/tmp/cuda.dmg -nobrowse -quiet; {app} --accept-eula --silent --no-window"
-        " --install-package=cuda-toolkit; cd /private/tmp; tar -xzf cudnn.tgz;"
+        " --install-package=cuda-driver --install-package=cuda-toolkit; cd /private/tmp; tar -xzf cudnn.tgz;"
         " cp cuda/include/cudnn.h /usr/local/cuda/include/; cp -P cuda/lib/libcudnn* /usr/local/cuda/lib/",
         user="root",
     )
@@ -111,6 +112,8 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
     )
     assert build.rc == 0, build
     assert "\t@rpath/libcudart.9.1.dylib (compatibility version" in build.out
+    # -lcuda: the CUDA driver's own library, by its absolute id (facts: cuda_driver.libcuda_install_name)
+    assert "\t/usr/local/cuda/lib/libcuda.dylib (compatibility version 1.1.0, current version 387.128.0)" in build.out
     check = (
         "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
     )

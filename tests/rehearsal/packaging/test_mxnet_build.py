@@ -2,83 +2,55 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from egpu_setup.rehearsal import facts
 from egpu_setup.rehearsal.macos import dyld
-from egpu_setup.rehearsal.standins import cuda, install_clt, machos, mxnet
 
-CUDA_HOME = "Developer/NVIDIA/CUDA-9.1"
-WRAPPER = """#!{python}
-import sys
-from egpu_setup.rehearsal.macos.__main__ import dispatch
-sys.exit(dispatch("toolchain", "{handler}", sys.argv[1:], "{prog}"))
-"""
+CUDA_LIB = "/usr/local/cuda/lib"
 
 
-def _bin(host, tmp: Path) -> tuple[Path, dict[str, str]]:
-    """Command wrappers that run the lab's handlers on this host (the sandbox's shims, outside a sandbox)."""
-    bindir = tmp / "bin"
-    bindir.mkdir()
-    for prog, handler in (("clang", "xcrun_clang"), ("nvcc", "nvcc")):
-        (bindir / prog).write_text(WRAPPER.format(python=sys.executable, handler=handler, prog=prog))
-        (bindir / prog).chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{bindir}:{os.environ['PATH']}",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
-        "EGPU_SIM_STATE": str(host.machine.state_dir),
-        "EGPU_SIM_ROOT": str(host.root),
-        "EGPU_SIM_USER": "admin",
-    }
-    return bindir, env
-
-
-def _cuda_host(host) -> Path:
-    cuda._toolkit_tree(host.root)
-    lib = host.root / CUDA_HOME / "lib"
-    machos.cudnn_lib(lib)
-    (lib / "libcudnn.dylib").symlink_to(machos.CUDNN_LIB)
-    return host.root / CUDA_HOME
+def _config(b, src: Path, extra: str = "") -> None:
+    """`cp make/osx.mk config.mk`, then the CUDA settings (USE_CUDA_PATH: the host's /usr/local/cuda, as seen here)."""
+    text = (src / "make/osx.mk").read_text()
+    (src / "config.mk").write_text(
+        text + f"USE_CUDA = 1\nUSE_CUDA_PATH = {b.cuda}\nUSE_CUDNN = 1\nUSE_OPENCV = 0\n{extra}"
+    )
 
 
 @pytest.mark.slow
-def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(host, tmp_path):
-    install_clt(host.root, "9.2")
-    cuda_home = _cuda_host(host)
-    bindir, env = _bin(host, tmp_path)
-    src = host.root / "Users/admin/mxnet"
-    shutil.copytree(mxnet.TEMPLATE, src, ignore=shutil.ignore_patterns("__pycache__"))
-    config = (src / "make/osx.mk").read_text()
-    config += (
-        f"USE_CUDA = 1\nUSE_CUDA_PATH = {cuda_home}\nUSE_CUDNN = 1\nUSE_OPENCV = 0\n"
-        "CUDA_ARCH := -gencode arch=compute_61,code=sm_61\n"
-    )
-    (src / "config.mk").write_text(config)
-    proc = subprocess.run(
-        ["make", f"CC={bindir}/clang", f"NVCC={bindir}/nvcc"], cwd=src, env=env, capture_output=True, text=True
-    )
+def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(build_host, host):
+    b = build_host()
+    src = b.source(host.root / "Users/admin/mxnet")
+    _config(b, src, "CUDA_ARCH := -gencode arch=compute_61,code=sm_61\n")
+    proc = b.make(src)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lib = src / "lib/libmxnet.so"
+    assert (src / "lib/libmxnet.a").is_file()  # the default target builds both
     refs = subprocess.run(["llvm-otool-14", "-L", str(lib)], capture_output=True, text=True, check=True).stdout
     for name in ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcurand.9.1.dylib", "libcudnn.7.dylib"):
         assert f"@rpath/{name}" in refs
+    # the whole real link set, with the real ids (facts: cuda_toolkit.libraries, cuda_driver.libcuda_install_name)
+    for install_name in facts.value("cuda_toolkit", "libraries").values():
+        assert f"\t{install_name} (" in refs
+    assert f"\t{facts.value('cuda_driver', 'libcuda_install_name')} (compatibility version 1.1.0," in refs
     ident = subprocess.run(["llvm-otool-14", "-D", str(lib)], capture_output=True, text=True, check=True).stdout
     assert ident.strip().splitlines()[-1] == "lib/libmxnet.so"
     loads = subprocess.run(["llvm-otool-14", "-l", str(lib)], capture_output=True, text=True, check=True).stdout
     assert "LC_RPATH" not in loads
+    symbols = subprocess.run(["llvm-nm-14", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert "_NNGradientPassRegistered" in symbols  # libnnvm.a linked whole (-all_load), unreferenced code kept
     fatbins = set(re.findall(rb"EGPU_NV_FATBIN:([^\x00]*)", lib.read_bytes()))
     assert fatbins == {b"sm_61;"}
 
     # dyld refuses it with its own words; DYLD_LIBRARY_PATH is stripped while SIP is on
     with pytest.raises(OSError) as failed:
-        dyld.dlopen(str(lib), {"DYLD_LIBRARY_PATH": f"/{CUDA_HOME}/lib"}, host.machine)
+        dyld.dlopen(str(lib), {"DYLD_LIBRARY_PATH": CUDA_LIB}, host.machine)
     assert re.fullmatch(
         r"dlopen\(/Users/admin/mxnet/lib/libmxnet.so, 6\): Library not loaded: @rpath/lib(cudart|cublas|curand)"
         r"\.9\.1\.dylib\n  Referenced from: /Users/admin/mxnet/lib/libmxnet.so\n  Reason: image not found",
@@ -87,66 +59,74 @@ def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(host, tmp_path
     script = (
         "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
     )
-    before = subprocess.run([sys.executable, "-c", script], cwd=src / "python", env=env, capture_output=True, text=True)
+    before = subprocess.run(
+        [sys.executable, "-c", script], cwd=src / "python", env=b.env, capture_output=True, text=True
+    )
     assert before.returncode == 1 and "Library not loaded: @rpath/libcu" in before.stderr
     assert "numpy" not in before.stderr
 
-    subprocess.run(["llvm-install-name-tool-14", "-add_rpath", f"/{CUDA_HOME}/lib", str(lib)], check=True)
+    subprocess.run(["llvm-install-name-tool-14", "-add_rpath", CUDA_LIB, str(lib)], check=True)
     assert dyld.dlopen(str(lib), {}, host.machine) == "/Users/admin/mxnet/lib/libmxnet.so"
-    after = subprocess.run([sys.executable, "-c", script], cwd=src / "python", env=env, capture_output=True, text=True)
+    after = subprocess.run(
+        [sys.executable, "-c", script], cwd=src / "python", env=b.env, capture_output=True, text=True
+    )
     assert after.stdout.strip() == "True True ['sm_61']", after.stderr
 
 
-def test_nvcc_refuses_clt_93_clang(host, tmp_path):
-    install_clt(host.root, "9.3")
-    _, env = _bin(host, tmp_path)
+def test_nvcc_refuses_clt_93_clang(build_host, tmp_path):
+    b = build_host(clt="9.3")
     (tmp_path / "k.cu").write_text("int k(void) { return 1; }\n")
     proc = subprocess.run(
-        [str(tmp_path / "bin/nvcc"), "-c", "k.cu", "-o", "k.o"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [str(b.bindir / "nvcc"), "-c", "k.cu", "-o", "k.o"], cwd=tmp_path, env=b.env, capture_output=True, text=True
     )
     assert proc.returncode == 1
     assert proc.stderr == "nvcc fatal   : The version ('90100') of the host compiler ('Apple clang') is not supported\n"
-    version = subprocess.run([str(tmp_path / "bin/clang"), "--version"], env=env, capture_output=True, text=True)
+    version = subprocess.run([str(b.bindir / "clang"), "--version"], env=b.env, capture_output=True, text=True)
     assert version.stdout.splitlines()[0] == "Apple LLVM version 9.1.0 (clang-902.0.39.1)"
 
 
-def test_clang_without_clt_is_the_xcrun_error(host, tmp_path):
-    _, env = _bin(host, tmp_path)
-    proc = subprocess.run([str(tmp_path / "bin/clang"), "--version"], env=env, capture_output=True, text=True)
+def test_clang_without_clt_is_the_xcrun_error(build_host):
+    b = build_host(clt=None)
+    proc = subprocess.run([str(b.bindir / "clang"), "--version"], env=b.env, capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("xcrun: error: invalid active developer path (/Library/Developer/CommandLineTools)")
 
 
-def test_without_cuda_arch_every_known_arch_is_built(host, tmp_path):
-    install_clt(host.root, "9.2")
-    cuda_home = _cuda_host(host)
-    bindir, env = _bin(host, tmp_path)
-    src = tmp_path / "mxnet"
-    shutil.copytree(mxnet.TEMPLATE, src, ignore=shutil.ignore_patterns("__pycache__"))
+def test_without_cuda_arch_every_known_arch_is_built(build_host, tmp_path):
+    """An empty CUDA_ARCH: each of KNOWN_CUDA_ARCHS nvcc 9.1 accepts, the newest (70) also as PTX, as the real
+    Makefile asks nvcc (so the list ends sm_70;compute_70; since the Makefile follows the real one's probe)."""
+    b = build_host()
+    src = b.source(tmp_path / "mxnet")
     (src / "config.mk").write_text(
-        (src / "make/osx.mk").read_text() + f"USE_CUDA = 1\nUSE_CUDA_PATH = {cuda_home}\nUSE_OPENCV = 0\n"
+        (src / "make/osx.mk").read_text() + f"USE_CUDA = 1\nUSE_CUDA_PATH = {b.cuda}\nUSE_OPENCV = 0\n"
     )
     obj = "build/src/operator/tensor_gpu.o"
-    proc = subprocess.run(["make", f"CC={bindir}/clang", f"NVCC={bindir}/nvcc", obj], cwd=src, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = b.make(src, obj)
     assert proc.returncode == 0, proc.stderr
+    assert "--fatbin-options -compress-all" in proc.stdout
     section = subprocess.run(
         ["llvm-objdump-14", "--section=__nv_fatbin", "--full-contents", str(src / obj)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "__NV_CUDA,__nv_fatbin" in section
     fatbin = re.search(rb"EGPU_NV_FATBIN:([^\x00]*)", (src / obj).read_bytes())
-    assert fatbin and fatbin.group(1) == b"sm_30;sm_35;sm_50;sm_52;sm_60;sm_61;sm_70;"
+    assert fatbin and fatbin.group(1) == b"sm_30;sm_35;sm_50;sm_52;sm_60;sm_61;sm_70;compute_70;"
 
 
-def test_opencv_and_openmp_fail_like_a_mac_without_them(host, tmp_path):
-    install_clt(host.root, "9.2")
-    bindir, env = _bin(host, tmp_path)
-    src = tmp_path / "mxnet"
-    shutil.copytree(mxnet.TEMPLATE, src, ignore=shutil.ignore_patterns("__pycache__"))
+def test_opencv_fails_like_a_mac_without_it_and_openmp_is_never_asked_of_clang(build_host, tmp_path):
+    """USE_OPENCV = 1 (osx.mk as shipped) fails at OpenCV's header. USE_OPENMP = 1 (make/config.mk) adds no -fopenmp
+    on Darwin in MXNet 1.0.0 (facts: mxnet.openmp_on_darwin), so Apple clang's refusal of it never shows; it does
+    when -fopenmp is given by hand."""
+    b = build_host()
+    src = b.source(tmp_path / "mxnet")
     (src / "config.mk").write_text((src / "make/osx.mk").read_text())  # USE_OPENCV = 1 as shipped
-    proc = subprocess.run(["make", f"CC={bindir}/clang"], cwd=src, env=env, capture_output=True, text=True)
+    proc = b.make(src)
     assert proc.returncode != 0 and "opencv2/opencv.hpp" in proc.stderr
-    (src / "config.mk").write_text((src / "make/config.mk").read_text())  # USE_OPENMP = 1
-    proc = subprocess.run(["make", f"CC={bindir}/clang"], cwd=src, env=env, capture_output=True, text=True)
-    assert "clang: error: unsupported option '-fopenmp'" in proc.stderr
+    (src / "config.mk").write_text((src / "make/config.mk").read_text() + "USE_OPENCV = 0\n")  # USE_OPENMP = 1
+    proc = b.make(src)
+    assert proc.returncode == 0, proc.stderr
+    assert "-fopenmp" not in proc.stdout and facts.value("mxnet", "openmp_on_darwin") is False
+    refused = subprocess.run(
+        [str(b.bindir / "clang"), "-fopenmp", "-c", "x.c"], env=b.env, capture_output=True, text=True
+    )
+    assert "clang: error: unsupported option '-fopenmp'" in refused.stderr
