@@ -84,8 +84,11 @@ def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(host, tmp_path
         r"\.9\.1\.dylib\n  Referenced from: /Users/admin/mxnet/lib/libmxnet.so\n  Reason: image not found",
         str(failed.value),
     )
+    # MXNet 1.0.0's API (no mxnet.runtime): a CUDA build answers an array on gpu(0) with a CUDA error here, where
+    # the host's CUDA driver does not work, and a CPU build with "Compile with USE_CUDA=1"
     script = (
-        "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
+        "import mxnet as mx\ntry:\n    mx.nd.empty((1,), ctx=mx.gpu(0))\nexcept mx.MXNetError as e:\n"
+        "    print(mx.__version__, str(e).splitlines()[0].split(': ', 1)[1])"
     )
     before = subprocess.run([sys.executable, "-c", script], cwd=src / "python", env=env, capture_output=True, text=True)
     assert before.returncode == 1 and "Library not loaded: @rpath/libcu" in before.stderr
@@ -94,7 +97,11 @@ def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(host, tmp_path
     subprocess.run(["llvm-install-name-tool-14", "-add_rpath", f"/{CUDA_HOME}/lib", str(lib)], check=True)
     assert dyld.dlopen(str(lib), {}, host.machine) == "/Users/admin/mxnet/lib/libmxnet.so"
     after = subprocess.run([sys.executable, "-c", script], cwd=src / "python", env=env, capture_output=True, text=True)
-    assert after.stdout.strip() == "True True ['sm_61']", after.stderr
+    assert after.stdout == (
+        "1.0.0 Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading CUDA: CUDA driver version is "
+        "insufficient for CUDA runtime version\n"
+    ), after.stderr
+    assert b"EGPU_MXNET_FEATURES:CUDA=1;CUDNN=1;" in lib.read_bytes()
 
 
 def test_nvcc_refuses_clt_93_clang(host, tmp_path):
