@@ -424,11 +424,12 @@ def _validate_profiles(data: MarkedDict, out: Validated, problems: Problems) -> 
         out.profiles[name] = Profile(name, str(entry.get("description", "")), picks, str(gpu))
 
 
-def _check_profile_python(name: str, entry: MarkedDict, picks: dict[str, str], out: Validated, problems: Problems) -> None:
+def _check_profile_python(
+    name: str, entry: MarkedDict, picks: dict[str, str], out: Validated, problems: Problems
+) -> None:
     """The profile's numpy wheel must be built for the profile's Python (cp311 for Python 3.11.x)."""
-    numpy, python3 = out.artifacts.get(("numpy", picks.get("numpy", ""))), out.artifacts.get(
-        ("python3", picks.get("python3", ""))
-    )
+    numpy = out.artifacts.get(("numpy", picks.get("numpy", "")))
+    python3 = out.artifacts.get(("python3", picks.get("python3", "")))
     if numpy is None or python3 is None or "python" not in numpy.fields:
         return
     short = ".".join(python3.version.split(".")[:2])
