@@ -110,7 +110,7 @@ def _print_matrix(ctx: Context, matrix: Matrix) -> None:
     for name in matrix.profiles:
         profiles.add_column(name)
     for artifact_id in ("webdriver", "egpu_support", "cuda_driver", "cuda_toolkit", "cudnn", "clt", "python3",
-                        "mxnet_source", "gpu"):  # fmt: skip
+                        "mxnet_source", "numpy", "gpu"):  # fmt: skip
         row = [p.gpu if artifact_id == "gpu" else p.picks[artifact_id] for p in matrix.profiles.values()]
         profiles.add_row(artifact_id, *row)
     console.print(profiles)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from egpu_setup.errors import EgpuError
 from egpu_setup.matrix.marked_yaml import MarkedDict, MarkedList, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact, Gpu, Link, MacosBuild, Profile
-from egpu_setup.matrix.validate import Problems, artifact_spec, check_fields, validate_matrix
+from egpu_setup.matrix.validate import Problems, artifact_spec, check_fields, check_wheel, validate_matrix
 
 if TYPE_CHECKING:
     from egpu_setup.matrix.resolver import Resolution
@@ -186,7 +186,10 @@ def _apply_overlay(matrix: Matrix, path: Path) -> None:
         fields_only = MarkedDict({k: v for k, v in entry.items() if k not in ("id", "version")})
         fields_only.line, fields_only.key_lines = entry.line, entry.key_lines
         changes = check_fields(fields_only, spec, problems, f"{artifact_id} {version}", partial=True)
-        replaced[(artifact_id, version)] = Artifact({**base.fields, **changes}, source=f"{path}:{line}")
+        merged = {**base.fields, **changes}
+        if artifact_id == "numpy":
+            check_wheel(merged, f"{artifact_id} {version}", entry, problems)
+        replaced[(artifact_id, version)] = Artifact(merged, source=f"{path}:{line}")
     problems.raise_if_any()
     matrix.artifacts.update(replaced)
     matrix.overlay = path

@@ -15,6 +15,7 @@ ARTIFACT_IDS: tuple[str, ...] = (
     "clt",
     "python3",
     "mxnet_source",
+    "numpy",
 )
 
 # The GPU of the seed procedure (a GTX 1080 in an AORUS Gaming Box): a profile's target unless it names another.

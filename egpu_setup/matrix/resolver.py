@@ -82,7 +82,7 @@ def resolve(
             fix="pick a cuDNN built for the profile's CUDA version in the matrix",
         )
     picked["cudnn"] = cudnn
-    for artifact_id in ("clt", "python3", "mxnet_source"):
+    for artifact_id in ("clt", "python3", "mxnet_source", "numpy"):
         picked[artifact_id] = matrix.artifact(artifact_id, chosen.picks[artifact_id])
     assert set(picked) == set(ARTIFACT_IDS)
 

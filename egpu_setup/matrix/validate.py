@@ -25,6 +25,10 @@ _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]*$")
 _PRODUCT_VERSION = re.compile(r"^10\.13\.\d$")
 _CC = re.compile(r"^\d\.\d$")
 _URL = re.compile(r"^(https?|file)://\S+$")
+_PYTHON = re.compile(r"^3\.\d+$")
+# A wheel's platform tag that pip on High Sierra accepts: built for macOS 10.13 or earlier, Intel 64-bit.
+_MAC_WHEEL_PLATFORM = re.compile(r"^macosx_10_(\d+)_x86_64$")
+HIGH_SIERRA_MINOR = 13
 
 
 class Problems:
@@ -141,6 +145,22 @@ def _receipt(value: Any) -> tuple[Any, str | None]:
     return None, "must be {id: <package id>, version: <receipt version>} (both strings)"
 
 
+def _python(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str) and _PYTHON.match(value):
+        return value, None
+    return None, 'must be a quoted Python major.minor like "3.11"'
+
+
+def _wheel_platform(value: Any) -> tuple[Any, str | None]:
+    match = _MAC_WHEEL_PLATFORM.match(value) if isinstance(value, str) else None
+    if match and int(match.group(1)) <= HIGH_SIERRA_MINOR:
+        return value, None
+    return None, (
+        f"{value!r} is not a wheel platform tag pip accepts on macOS 10.13: macosx_10_N_x86_64 with N <= "
+        f"{HIGH_SIERRA_MINOR} (a wheel built for a later macOS does not install on High Sierra)"
+    )
+
+
 def _mxnet_build(value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, dict) or set(value) != {"base_config", "config"}:
         return None, "must be {base_config: make/osx.mk, config: {NAME: value, ...}}"
@@ -178,6 +198,8 @@ _BY_ID: dict[str, dict[str, tuple[Kind, bool]]] = {
     "clt": {"llvm_version": (_text, True), "clang_build": (_text, True), "receipt": (_receipt, True)},
     "python3": {},
     "mxnet_source": {"build": (_mxnet_build, True)},
+    # A wheel from PyPI: `python` is the CPython it is built for (cp311), `platform` its platform tag.
+    "numpy": {"python": (_python, True), "platform": (_wheel_platform, True)},
 }
 
 _GPU_FIELDS: dict[str, tuple[Kind, bool]] = {
@@ -305,6 +327,8 @@ def validate_matrix(data: Any, path: Path) -> Validated:
             problems.add(line, f"{label}: listed twice (first at {out.artifacts[key].source})")
             continue
         out.artifacts[key] = Artifact(fields, source=f"{path}:{line}")
+        if artifact_id == "numpy":
+            check_wheel(fields, label, entry, problems)
 
     builds = _section(data, "macos_builds", MarkedList, problems)
     for index, entry in enumerate(builds):
@@ -347,6 +371,18 @@ def validate_matrix(data: Any, path: Path) -> Validated:
     return out
 
 
+def check_wheel(fields: dict[str, Any], label: str, entry: MarkedDict, problems: Problems) -> None:
+    """A wheel's file name says what it is (PEP 427): name-version-cpXY-cpXY-platform.whl, and pip installs it only
+    under that name; PyPI publishes every file's SHA-256, so a wheel without one is a mistake in the entry."""
+    if {"version", "python", "platform", "filename"} <= set(fields):
+        tag = "cp" + fields["python"].replace(".", "")
+        wanted = f"{fields['id']}-{fields['version']}-{tag}-{tag}-{fields['platform']}.whl"
+        if fields["filename"] != wanted:
+            problems.add(entry.line_of("filename"), f"{label}: filename must be the wheel's name {wanted}")
+    if "sha256" in fields and fields["sha256"] is None:
+        problems.add(entry.line_of("sha256"), f"{label}: sha256 is required: PyPI publishes it for every file")
+
+
 # Profile values that are not versions: how the resolver picks per build.
 PROFILE_RULES = {"webdriver": ("native",), "cuda_driver": ("auto",)}
 
@@ -381,7 +417,25 @@ def _validate_profiles(data: MarkedDict, out: Validated, problems: Problems) -> 
         for required in ARTIFACT_IDS:
             if required not in entry:
                 problems.add(entry.line, f"profile {name}: missing {required!r}")
+        _check_profile_python(name, entry, picks, out, problems)
         gpu = entry.get("gpu", DEFAULT_GPU)
         if isinstance(gpu, str) and gpu not in out.gpus:  # a non-string was reported above
             problems.add(entry.line_of("gpu"), f"profile {name}: gpu {gpu!r} is not in gpus")
         out.profiles[name] = Profile(name, str(entry.get("description", "")), picks, str(gpu))
+
+
+def _check_profile_python(
+    name: str, entry: MarkedDict, picks: dict[str, str], out: Validated, problems: Problems
+) -> None:
+    """The profile's numpy wheel must be built for the profile's Python (cp311 for Python 3.11.x)."""
+    numpy = out.artifacts.get(("numpy", picks.get("numpy", "")))
+    python3 = out.artifacts.get(("python3", picks.get("python3", "")))
+    if numpy is None or python3 is None or "python" not in numpy.fields:
+        return
+    short = ".".join(python3.version.split(".")[:2])
+    if numpy.fields["python"] != short:
+        problems.add(
+            entry.line_of("numpy"),
+            f"profile {name}: numpy {numpy.version} is a wheel for Python {numpy.fields['python']}, "
+            f"but the profile installs Python {python3.version}",
+        )

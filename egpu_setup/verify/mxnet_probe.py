@@ -1,8 +1,15 @@
 """Exercise MXNet in a child process and write what happened as JSON.
 
 `python mxnet_probe.py OUT [--gpu] [--quick] [--locate-only | --import-only]`; --locate-only finds libmxnet.so
-without importing; --import-only imports MXNet and reads its features without running anything (a rehearsal
-Mac, where nothing can run on a GPU).
+without importing; --import-only imports MXNet and asks whether it has CUDA, computing nothing (a rehearsal Mac,
+where nothing can run on a GPU).
+
+Only what MXNet 1.0.0 (the default profile's) has is used: no mxnet.runtime (1.5.0), no context.num_gpus (1.3.0).
+Whether the build has CUDA shows the 1.0.0 way, by allocating one NDArray on gpu(0) with mx.nd.empty: that
+allocates in the calling thread (MXNDArrayCreateEx without delay), so a CPU build answers with MXNetError "Compile
+with USE_CUDA=1 to enable GPU usage" (1.0.0's src/storage/storage.cc, still 1.9.1's words) and a CUDA build without
+a working GPU with a CUDA error. mx.nd.ones or zeros would allocate on an engine thread, where 1.0.0 ends the
+process on an error.
 
 Run as a plain script (standard library + mxnet + numpy, no egpu_setup import) by `egpu_setup.verify.backend`,
 with every DYLD_* variable removed from its environment: SIP strips them from child processes on macOS anyway,
@@ -15,13 +22,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import sys
 import time
 import traceback
 from typing import Any
 
-FEATURES = ("CUDA", "CUDNN", "NCCL", "CUDA_RTC", "MKLDNN", "OPENMP", "BLAS_OPEN", "BLAS_MKL", "BLAS_APPLE", "OPENCV")
 RTOL, ATOL = 1e-4, 1e-5
+# MXNet's storage error for an array on a GPU in a build without CUDA (1.0.0 to 1.9.1).
+NO_CUDA = "Compile with USE_CUDA=1"
+FEATURES_SOURCE = "a GPU NDArray: mx.nd.empty on gpu(0) (MXNet 1.0.0 has no runtime.Features)"
 
 
 def _error() -> str:
@@ -29,11 +39,21 @@ def _error() -> str:
     return " | ".join(lines[-3:])[-800:]
 
 
-def _gpu_works(mx: Any) -> bool:
+def _mxnet_message(exc: BaseException) -> str:
+    """MXNet's own words from an MXNetError, without the C++ stack trace (1.0.0) or Python-style frames (1.9.1)."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    keep = [ln for ln in lines if ln and not ln.startswith(("[bt]", "Stack trace", "Traceback", "File "))]
+    return f"{type(exc).__name__}: {' | '.join(keep) or exc!r}"[:600]
+
+
+def gpu_array(mx: Any) -> dict[str, Any]:
+    """Allocate one NDArray on gpu(0) now: `ok` when it worked, `cuda_build` unless MXNet says it has no CUDA."""
     try:
-        return float(mx.nd.ones((2, 3), ctx=mx.gpu(0)).sum().asscalar()) == 6.0
-    except Exception:
-        return False
+        mx.nd.empty((1,), ctx=mx.gpu(0))
+    except Exception as exc:
+        message = _mxnet_message(exc)
+        return {"ok": False, "cuda_build": NO_CUDA not in str(exc), "error": message}
+    return {"ok": True, "cuda_build": True}
 
 
 def compare_ndarray(mx: Any, np: Any, on_gpu: bool) -> dict[str, Any]:
@@ -126,8 +146,10 @@ def train(mx: Any, np: Any, on_gpu: bool, quick: bool) -> dict[str, Any]:
 
 
 def locate_library() -> str | None:
-    """libmxnet.so as mxnet/libinfo.py would look for it, found without importing (which may crash): beside the
-    package (wheels), MXNET_LIBRARY_PATH, or <source tree>/lib for a source build's python/mxnet."""
+    """libmxnet as mxnet/libinfo.py would look for it, found without importing (which may crash):
+    MXNET_LIBRARY_PATH (read by later releases), then 1.0.0's places: beside the package (wheels), <source
+    tree>/lib and <source tree>/build/Release for a source build's python/mxnet; on macOS libmxnet.dylib in each
+    before libmxnet.so."""
     try:
         spec = importlib.util.find_spec("mxnet")
     except (ImportError, ValueError):
@@ -135,7 +157,10 @@ def locate_library() -> str | None:
     places = [os.environ.get("MXNET_LIBRARY_PATH", "")]
     if spec is not None and spec.submodule_search_locations:
         package = next(iter(spec.submodule_search_locations))
-        places += [os.path.join(package, "libmxnet.so"), os.path.join(package, "..", "..", "lib", "libmxnet.so")]
+        top = os.path.join(package, "..", "..")
+        dirs = [package, os.path.join(top, "lib"), os.path.join(top, "build", "Release")]
+        names = ("libmxnet.dylib", "libmxnet.so") if platform.system() == "Darwin" else ("libmxnet.so",)
+        places += [os.path.join(d, name) for name in names for d in dirs]
     for place in places:
         if place and os.path.isfile(place):
             return os.path.realpath(place)
@@ -160,32 +185,11 @@ def probe(want_gpu: bool, quick: bool, locate_only: bool = False, import_only: b
         "path": getattr(mx, "__file__", None),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    if hasattr(mx, "runtime"):
-        try:
-            features = mx.runtime.Features()
-            result["features"] = {name: bool(features.is_enabled(name)) for name in FEATURES if name in features}
-            result["features_source"] = "mxnet.runtime.Features"
-        except Exception:
-            result["features_error"] = _error()
-            result["features"] = {}
-    elif import_only:
-        result["features"] = {}
-        result["features_source"] = "none (MXNet < 1.5 has no runtime.Features and nothing may run here)"
-    else:
-        # MXNet before 1.5 (the default profile builds 1.0.0) has no runtime.Features: ask the GPU itself;
-        # whether cuDNN is compiled in stays unknown here (mxnet.libraries sees libcudnn among the references).
-        result["features"] = {"CUDA": _gpu_works(mx)}
-        result["features_source"] = "a GPU NDArray (MXNet < 1.5 has no runtime.Features)"
-    try:
-        if not result["features"].get("CUDA"):
-            result["num_gpus"] = 0
-        elif hasattr(mx.context, "num_gpus"):
-            result["num_gpus"] = int(mx.context.num_gpus())
-        else:
-            result["num_gpus"] = 1  # _gpu_works made an array on gpu(0)
-    except Exception:
-        result["num_gpus"] = 0
-        result["num_gpus_error"] = _error()
+    array = gpu_array(mx)
+    result["gpu_array"] = array
+    result["features"] = {"CUDA": array["cuda_build"]}
+    result["features_source"] = FEATURES_SOURCE
+    result["num_gpus"] = 1 if array["ok"] else 0  # as far as MXNet 1.0.0 can tell: gpu(0) takes an array
     if import_only:
         return result
     on_gpu = want_gpu and result["num_gpus"] > 0

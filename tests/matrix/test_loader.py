@@ -56,6 +56,44 @@ def test_broken_matrix_through_the_cli_exits_2_without_traceback(cli, broken_mat
     assert "Traceback" not in result.err and "fix:" in result.err
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # pip installs a wheel only under its own name (PEP 427), so the name must follow its fields
+        ("numpy-1.23.5-cp311-cp311-macosx_10_9_x86_64.whl\n    url",
+         "numpy-1.23.5-cp310-cp310-macosx_10_9_x86_64.whl\n    url",
+         "filename must be the wheel's name numpy-1.23.5-cp311-cp311-macosx_10_9_x86_64.whl"),
+        ("    sha256: ce571367b6dfe60af04e04a1834ca2dc5f46004ac1cc756fb95319f64c095a96",
+         "    sha256: null", "sha256 is required: PyPI publishes it"),
+        ("    platform: macosx_10_9_x86_64", "    platform: macosx_10_14_x86_64",
+         "does not install on High Sierra"),
+        ('    python: "3.11"', "    python: 3.11", 'must be a quoted Python major.minor like "3.11"'),
+    ],
+)  # fmt: skip
+def test_numpy_wheel_entry_is_checked(broken_matrix, old: str, new: str, problem: str) -> None:
+    path, _ = broken_matrix(old, new)
+    with pytest.raises(EgpuError) as info:
+        load_matrix(path=path)
+    assert problem in info.value.message
+
+
+def test_profile_numpy_must_be_built_for_the_profiles_python(broken_matrix) -> None:
+    text = (
+        '    python: "3.12"\n    platform: macosx_10_9_x86_64\n'
+        "    filename: numpy-1.23.5-cp312-cp312-macosx_10_9_x86_64.whl"
+    )
+    path, _ = broken_matrix(
+        '    python: "3.11"\n    platform: macosx_10_9_x86_64\n'
+        "    filename: numpy-1.23.5-cp311-cp311-macosx_10_9_x86_64.whl",
+        text,
+    )
+    with pytest.raises(EgpuError) as info:
+        load_matrix(path=path)
+    assert "profile default: numpy 1.23.5 is a wheel for Python 3.12, but the profile installs Python 3.11.9" in (
+        info.value.message
+    )
+
+
 def test_web_driver_of_a_build_must_be_listed(broken_matrix) -> None:
     path, line = broken_matrix("webdrivers: [378.10.10.10.25.102]", "webdrivers: [378.10.10.10.25.999]")
     with pytest.raises(EgpuError, match=rf"{path}:{line}: build 17C88: web driver 378.10.10.10.25.999 has no"):

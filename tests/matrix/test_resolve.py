@@ -29,6 +29,10 @@ def test_17c88_default_is_the_seed_procedure(cli) -> None:
     assert artifacts["clt"]["receipt"]["version"] == "9.2.0.0.1.1510905681"
     assert artifacts["egpu_support"] is not None  # 10.13.2 needs NVDAEGPUSupport
     assert artifacts["mxnet_source"]["version"] == "1.0.0"
+    # numpy for MXNet's Python package: PyPI's wheel for the target CPython and Intel macOS, its published digest
+    assert artifacts["numpy"]["filename"] == "numpy-1.23.5-cp311-cp311-macosx_10_9_x86_64.whl"
+    assert artifacts["numpy"]["sha256"] == "ce571367b6dfe60af04e04a1834ca2dc5f46004ac1cc756fb95319f64c095a96"
+    assert artifacts["numpy"]["url"].startswith("https://files.pythonhosted.org/packages/")
     assert plan["cuda_arch"] == ["sm_61"]
     assert plan["cuda_arch_flags"] == "-gencode arch=compute_61,code=sm_61"
     assert plan["warnings"] == []

@@ -11,7 +11,7 @@ This package's `__init__` imports only the standard library at module scope: the
 
 Outputs are deterministic where cheap (fixed mtimes, sorted members, gzip headers without time); the Mach-O
 libraries come from zig. Modules: flat packages in macos.flatpkg, disk images in udif, the Mach-O in machos,
-one builder module per product.
+one builder module per product (numpy_wheel: the numpy wheel MXNet's Python package needs).
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def add_to_cache(standins: list[StandIn], cache_dir: Path, overlay: Path) -> lis
 
 def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work: Path | None = None) -> list[StandIn]:
     """Build every stand-in into `out_dir` (scratch files under `work`, else a temp dir); stable order."""
-    from egpu_setup.rehearsal.standins import clt, cuda, cudnn, mxnet, python3, webdriver
+    from egpu_setup.rehearsal import facts
+    from egpu_setup.rehearsal.standins import clt, cuda, cudnn, mxnet, numpy_wheel, python3, webdriver
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,8 @@ def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work
         src = out_dir / "apache-mxnet-src-1.0.0-incubating.tar.gz"
         mxnet.build_source_tarball(src, work, "1.0.0")
         built.append(("mxnet_source", "1.0.0", src, True))
+        wheel = numpy_wheel.build_wheel(out_dir)
+        built.append(("numpy", facts.value("numpy", "version"), wheel, True))
     return [StandIn(a, v, p, _sha256(p), p.resolve().as_uri() if public else None) for a, v, p, public in built]
 
 

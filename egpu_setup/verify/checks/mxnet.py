@@ -1,7 +1,9 @@
 """mxnet.import, mxnet.features, mxnet.ndarray, mxnet.train, mxnet.libraries.
 
 MXNet runs in a child process without DYLD_* variables (backend.run_mxnet_probe), once per run; the checks judge
-its result. On a GPU machine the GPU is exercised (NDArray results against the CPU's, a small conv net trained
+its result. Whether MXNet has CUDA is asked as MXNet 1.0.0 allows: one NDArray allocated on gpu(0) (mxnet_probe),
+which a CPU build refuses with "Compile with USE_CUDA=1 to enable GPU usage"; on a rehearsal Mac that is all that
+runs. On a GPU machine the GPU is exercised (NDArray results against the CPU's, a small conv net trained
 with cuDNN, images per second on GPU and CPU); without a GPU, `--cpu-ok` runs the same on the CPU (NDArray
 against numpy). An MXNet that is missing or built without CUDA fails where the profile needs it (a provisioned
 Mac) and is skipped elsewhere (a Linux GPU box with only PyTorch's CUDA wheels). mxnet.libraries reads
@@ -25,8 +27,8 @@ def _cpu_run(state: SuiteState) -> bool:
 
 
 def _mode_skip(state: SuiteState, runs_on_rehearsal: bool = False) -> str | None:
-    """Why a check skips in this mode. On a rehearsal Mac only importing MXNet and reading its features can
-    happen (its stand-in libmxnet.so is checked the way dyld would load it); nothing runs on a GPU."""
+    """Why a check skips in this mode. On a rehearsal Mac only importing MXNet (its stand-in libmxnet.so is checked
+    the way dyld would load it) and allocating one array on gpu(0) can happen; nothing runs on a GPU."""
     if state.rehearsal:
         return None if runs_on_rehearsal else REHEARSAL_REASON
     if state.no_gpu is not None and not state.options.cpu_ok:
@@ -63,6 +65,8 @@ def check_mxnet_import(state: SuiteState) -> Check:
         if "No module named 'mxnet'" in error and not state.expect.mxnet_required:
             return skipped(name, f"MXNet is not installed for {probe.get('python')}", **measurements)
         hint = " (run `egpu-setup fix-rpaths` on libmxnet.so)" if "Library not loaded" in error else ""
+        if "No module named 'numpy'" in error:
+            hint = " (MXNet imports numpy: the mxnet role installs it into the tools venv from the controller cache)"
         return failed(name, f"import mxnet failed without DYLD_* variables: {error}{hint}", **measurements)
     measurements.update(version=result.get("version"), path=result.get("path"), import_s=result.get("seconds"))
     text = f"MXNet {result.get('version')} imports in {result.get('seconds')} s without DYLD_* variables"
@@ -88,25 +92,31 @@ def check_mxnet_features(state: SuiteState) -> Check:
     features: dict[str, bool] = probe.get("features", {})
     enabled = sorted(k for k, v in features.items() if v)
     measurements = {"features": features, "num_gpus": probe.get("num_gpus", 0), "source": probe.get("features_source")}
+    gpu_error = (probe.get("gpu_array") or {}).get("error")
+    if gpu_error:
+        measurements["gpu_error"] = gpu_error
+    said = f" (MXNet: {gpu_error})" if gpu_error else ""
     listed = ", ".join(enabled) or "none of " + ", ".join(sorted(features))
     if state.rehearsal:
         if not features:
             return skipped(name, f"{REHEARSAL_REASON}: {probe.get('features_source')}", **measurements)
         if not features.get("CUDA"):
-            why = "this MXNet is built without CUDA: the profile builds it with USE_CUDA=1"
+            why = f"this MXNet is built without CUDA: the profile builds it with USE_CUDA=1{said}"
             return failed(name, why, **measurements)
-        text = f"{listed} (as the library reports them; nothing runs on a {REHEARSAL_REASON})"
+        if not probe.get("num_gpus"):
+            return failed(name, f"MXNet is built with CUDA but cannot allocate on gpu(0){said}", **measurements)
+        text = f"{listed} (an array is allocated on gpu(0); nothing runs on a {REHEARSAL_REASON})"
         return passed(name, text, **measurements)
     if _cpu_run(state):
         return passed(name, f"on the CPU (no GPU, --cpu-ok): {listed}", **measurements)
     if not features.get("CUDA"):
-        text = "this MXNet is built without CUDA (a CPU build): the MXNet GPU checks need USE_CUDA=1"
+        text = f"this MXNet is built without CUDA (a CPU build): the MXNet GPU checks need USE_CUDA=1{said}"
         check = failed if state.expect.mxnet_required else skipped
         return check(name, text, **measurements)
     if features.get("CUDNN") is False and (state.expect.mxnet_required or state.expect.cudnn):
         return failed(name, "this MXNet is built without cuDNN (USE_CUDNN=1 is expected)", **measurements)
     if not probe.get("num_gpus"):
-        return failed(name, "MXNet is built with CUDA but sees no GPU", **measurements)
+        return failed(name, f"MXNet is built with CUDA but sees no GPU{said}", **measurements)
     unknown = "; cuDNN unknown (MXNet < 1.5)" if "CUDNN" not in features else ""
     return passed(name, f"{listed}; {probe.get('num_gpus')} GPU(s){unknown}", **measurements)
 

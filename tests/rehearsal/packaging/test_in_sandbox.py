@@ -83,7 +83,7 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
     import altgraph
     import macholib
 
-    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, python3
+    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, numpy_wheel, python3
 
     mac = make_host(clt="9.2")
     tmp = mac.root / "private/tmp"
@@ -114,12 +114,23 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
     assert "\t@rpath/libcudart.9.1.dylib (compatibility version" in build.out
     # -lcuda: the CUDA driver's own library, by its absolute id (facts: cuda_driver.libcuda_install_name)
     assert "\t/usr/local/cuda/lib/libcuda.dylib (compatibility version 1.1.0, current version 387.128.0)" in build.out
-    check = (
-        "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
+    # MXNet 1.0.0 imports numpy first: python.org's Python has none
+    (mac.root / "private/tmp/check.py").write_text(
+        "import mxnet as mx\ntry:\n    mx.nd.empty((1,), ctx=mx.gpu(0))\nexcept mx.MXNetError as e:\n"
+        "    print(mx.__version__, str(e).splitlines()[0].split(': ', 1)[1])\n"
     )
+    check = '$(cat /private/tmp/check.py)'
+    no_numpy = mac.sh(f'cd {src}/python && python3 -c "{check}"')
+    assert no_numpy.rc == 1 and no_numpy.err.endswith("ModuleNotFoundError: No module named 'numpy'\n"), no_numpy
+    framework_site = mac.root / "Library/Frameworks/Python.framework/Versions/3.11/lib/python3.11/site-packages"
+    shutil.copytree(numpy_wheel.SOURCE / "numpy", framework_site / "numpy")  # what pip would install there
     before = mac.sh(f'cd {src}/python && python3 -c "{check}"')
     assert before.rc == 1 and "Library not loaded: @rpath/libcu" in before.err and "image not found" in before.err
     fixed = mac.sh(f"install_name_tool -add_rpath /usr/local/cuda/lib {src}/lib/libmxnet.so")
     assert fixed.rc == 0, fixed
     after = mac.sh(f'cd {src}/python && python3 -c "{check}"')
-    assert after.out == "True True ['sm_61']\n", after
+    # a CUDA build (a CPU build says "Compile with USE_CUDA=1"); this host has no working CUDA driver
+    assert after.out == (
+        "1.0.0 Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading CUDA: CUDA driver version is "
+        "insufficient for CUDA runtime version\n"
+    ), after

@@ -56,8 +56,11 @@ def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(build_host, ho
         r"\.9\.1\.dylib\n  Referenced from: /Users/admin/mxnet/lib/libmxnet.so\n  Reason: image not found",
         str(failed.value),
     )
+    # MXNet 1.0.0's API (no mxnet.runtime): a CUDA build answers an array on gpu(0) with a CUDA error here, where
+    # the host's CUDA driver does not work, and a CPU build with "Compile with USE_CUDA=1"
     script = (
-        "import mxnet; f = mxnet.runtime.Features(); print(f.is_enabled('CUDA'), f.is_enabled('CUDNN'), f.cuda_archs)"
+        "import mxnet as mx\ntry:\n    mx.nd.empty((1,), ctx=mx.gpu(0))\nexcept mx.MXNetError as e:\n"
+        "    print(mx.__version__, str(e).splitlines()[0].split(': ', 1)[1])"
     )
     before = subprocess.run(
         [sys.executable, "-c", script], cwd=src / "python", env=b.env, capture_output=True, text=True
@@ -70,7 +73,11 @@ def test_mxnet_builds_for_sm61_and_loads_only_after_the_rpath_fix(build_host, ho
     after = subprocess.run(
         [sys.executable, "-c", script], cwd=src / "python", env=b.env, capture_output=True, text=True
     )
-    assert after.stdout.strip() == "True True ['sm_61']", after.stderr
+    assert after.stdout == (
+        "1.0.0 Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading CUDA: CUDA driver version is "
+        "insufficient for CUDA runtime version\n"
+    ), after.stderr
+    assert b"EGPU_MXNET_FEATURES:CUDA=1;CUDNN=1;" in lib.read_bytes()
 
 
 def test_nvcc_refuses_clt_93_clang(build_host, tmp_path):

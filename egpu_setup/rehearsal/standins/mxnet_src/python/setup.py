@@ -1,11 +1,16 @@
-"""Setup mxnet package (stand-in of MXNet 1.0.0's python/setup.py: pure Python, finds ../lib/libmxnet.so)."""
+"""Setup mxnet package (stand-in of MXNet 1.0.0's python/setup.py: pure Python, its library found by libinfo).
 
-from setuptools import setup
+As in 1.0.0 the requirements are numpy, requests and graphviz, unpinned (facts/mxnet_python.yaml
+setup_install_requires); egpu-setup does not run it (the package is used from the source tree through a .pth).
+"""
+
+from setuptools import find_packages, setup
 
 setup(
     name="mxnet",
     version="1.0.0",
     description="MXNet stand-in of the egpu-setup rehearsal lab",
-    packages=["mxnet"],
+    packages=find_packages(),
+    install_requires=["numpy", "requests", "graphviz"],
     zip_safe=False,
 )
