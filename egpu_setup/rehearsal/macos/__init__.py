@@ -47,6 +47,7 @@ MODULES: tuple[str, ...] = (
     "cctools",
     "cuda_installer",
     "dyld",
+    "osascript",
 )
 
 
