@@ -1,4 +1,4 @@
-"""Which artifact a hand-fetched file is: by SHA-256 (matrix or lock), else by file name, for `cache add`."""
+"""Which artifact a hand-fetched file is: by a published SHA-256 or SHA-512, the lock, else its name (`cache add`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,17 @@ class Identified:
     how: str  # "published checksum", "lock file", "file name", "--as"
 
 
-def identify(matrix: Matrix, path: Path, digest: str, lock: Lock | None = None, as_: str | None = None) -> Identified:
+def identify(
+    matrix: Matrix,
+    path: Path,
+    digest: str,
+    lock: Lock | None = None,
+    as_: str | None = None,
+    sha512: str | None = None,
+) -> Identified:
+    """`digest` is the file's SHA-256; `sha512` its SHA-512, matched against artifacts that publish one."""
     candidates = _candidates(matrix, as_)
-    by_sum = [a for a in candidates if a.sha256 == digest]
+    by_sum = [a for a in candidates if a.sha256 == digest or (sha512 is not None and a.sha512 == sha512)]
     if len(by_sum) == 1:
         return Identified(by_sum[0], "published checksum")
     if lock is not None:
@@ -49,6 +57,12 @@ def identify(matrix: Matrix, path: Path, digest: str, lock: Lock | None = None, 
         raise EgpuError(
             f"{path} is named like {artifact.id} {artifact.version}, but its SHA-256 is {digest}, not the published "
             f"{artifact.sha256}",
+            fix="the file is corrupt or another release: download it again",
+        )
+    if artifact.sha512 and sha512 is not None and artifact.sha512 != sha512:
+        raise EgpuError(
+            f"{path} is named like {artifact.id} {artifact.version}, but its SHA-512 is {sha512}, not the published "
+            f"{artifact.sha512}",
             fix="the file is corrupt or another release: download it again",
         )
     return Identified(artifact, "--as" if as_ and name != artifact.filename else "file name")

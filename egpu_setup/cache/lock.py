@@ -2,12 +2,15 @@
 
 It sits beside the inventory. An artifact whose checksum is published (in the matrix or an overlay) is recorded with
 `origin: published`; one with no published checksum (cuDNN, the CUDA drivers) is pinned with `origin: pinned` the
-first time a file is fetched or added, and any different file is refused afterwards. Format::
+first time a file is fetched or added, and any different file is refused afterwards. An artifact whose publisher
+gives a SHA-512 only (egpu.io's NVDAEGPUSupport zips) is pinned by SHA-256 once its SHA-512 matched, and the entry
+keeps that SHA-512. Format::
 
     # egpu-setup.lock: ...
     lock_version: 1
     artifacts:
       cudnn@7.0.5: {sha256: 3f2a..., filename: cudnn-9.1-osx-x64-v7-ga.tgz, origin: pinned}
+      egpu_support@6: {sha256: 9c1d..., filename: 4376-NVDAEGPUSupport-v6.zip, origin: pinned, sha512: 477c...}
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from egpu_setup.errors import EgpuError
 from egpu_setup.matrix.marked_yaml import MarkedDict, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact
-from egpu_setup.matrix.validate import SHA256_HEX, Problems
+from egpu_setup.matrix.validate import SHA256_HEX, SHA512_HEX, Problems
 from egpu_setup.paths import require_directory
 
 LOCK_VERSION = 1
@@ -29,6 +32,7 @@ _HEADER = """\
 # egpu-setup.lock: the SHA-256 of every artifact this lab installs, written by `egpu-setup cache fetch/add`.
 # Keep it beside the inventory and under version control: a file whose digest differs from its entry is refused.
 # origin: published = checksum from the matrix (or overlay); pinned = no published checksum, pinned on first add.
+# sha512: the published SHA-512 the file matched before its SHA-256 was pinned.
 """
 
 
@@ -37,6 +41,7 @@ class LockEntry:
     sha256: str
     filename: str
     origin: str  # "published" or "pinned"
+    sha512: str | None = None  # the published SHA-512 this file was checked against, if any
 
 
 class LockConflict(EgpuError):
@@ -97,11 +102,15 @@ class Lock:
             if not isinstance(entry.get("filename", ""), str):
                 problems.add(entry.line_of("filename"), f"{key}: filename must be text")
                 continue
-            unknown = set(entry) - {"sha256", "filename", "origin"}
+            sha512 = entry.get("sha512")
+            if sha512 is not None and not (isinstance(sha512, str) and SHA512_HEX.match(sha512)):
+                problems.add(entry.line_of("sha512"), f"{key}: sha512 must be 128 lower-case hex digits")
+                continue
+            unknown = set(entry) - {"sha256", "filename", "origin", "sha512"}
             if unknown:
                 problems.add(line, f"{key}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
                 continue
-            entries[str(key)] = LockEntry(sha, str(entry.get("filename", "")), origin)
+            entries[str(key)] = LockEntry(sha, str(entry.get("filename", "")), origin, sha512)
         problems.raise_if_any()
         return cls(path, entries)
 
@@ -122,12 +131,15 @@ class Lock:
             ),
         )
 
-    def record(self, artifact: Artifact, digest: str) -> bool:
-        """Record the digest of `artifact` (published when the matrix has it, else pinned); True if new."""
+    def record(self, artifact: Artifact, digest: str, sha512: str | None = None) -> bool:
+        """Record the digest of `artifact` (published when the matrix has it, else pinned); True if new.
+
+        `sha512` is the published SHA-512 the caller checked the file against; it is kept in the entry.
+        """
         if artifact.key in self.entries:
             return False
         origin = "published" if artifact.sha256 == digest else "pinned"
-        self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin)
+        self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin, sha512)
         self.changed = True
         return True
 
@@ -136,8 +148,10 @@ class Lock:
         lines = [_HEADER.rstrip("\n"), f"lock_version: {LOCK_VERSION}", "artifacts:" + ("" if self.entries else " {}")]
         for key in sorted(self.entries):
             entry = self.entries[key]
+            sha512 = f", sha512: {entry.sha512}" if entry.sha512 else ""
             lines.append(
-                f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}}}"
+                f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}"
+                f"{sha512}}}"
             )
         text = "\n".join(lines) + "\n"
         tmp: Path | None = None

@@ -57,6 +57,21 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def digests_of(path: Path) -> tuple[str, str]:
+    """(SHA-256, SHA-512) of a file, read once: the store's name and the digest some publishers give instead."""
+    h256, h512 = hashlib.sha256(), hashlib.sha512()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            h256.update(block)
+            h512.update(block)
+    return h256.hexdigest(), h512.hexdigest()
+
+
+def sha512_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha512").hexdigest()
+
+
 class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
         if root is None:
@@ -196,6 +211,13 @@ class Cache:
                 fix=f"if the matrix (or overlay) is right, delete the '{artifact.key}' entry from the lock file and "
                 "fetch again",
             )
+        if artifact.sha512 and pinned and pinned.sha512 and pinned.sha512 != artifact.sha512:
+            raise EgpuError(
+                f"{lock.path if lock else 'the lock'} records {artifact.id} {artifact.version} as the file of SHA-512 "
+                f"{pinned.sha512}, but the matrix publishes SHA-512 {artifact.sha512}",
+                fix=f"if the matrix (or overlay) is right, delete the '{artifact.key}' entry from the lock file and "
+                "fetch again",
+            )
         wanted = published or (pinned.sha256 if pinned else None)
         if wanted and self.has(wanted) and not self._size_changed(wanted):
             if lock:
@@ -207,9 +229,11 @@ class Cache:
         if not wanted:
             cached = self._unpinned_copy(artifact)
             if cached is not None:
-                if lock:
-                    lock.record(artifact, cached.sha256)  # first use by this lab: pin what the cache holds
-                return self.path_for(cached.sha256)
+                path = self.path_for(cached.sha256)
+                self._check_sha512(artifact, path, f"the cached copy {path}", keep=True)
+                if lock:  # first use by this lab: pin what the cache holds
+                    lock.record(artifact, cached.sha256, sha512=artifact.sha512)
+                return path
 
         source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
         if source is None:
@@ -255,10 +279,29 @@ class Cache:
                 fix="the download is corrupt or the URL serves another file: check the URL (--url/--mirror) and "
                 "fetch again",
             )
+        self._check_sha512(artifact, partial, f"{artifact.filename} from {source}", keep=False)
         path = self._store(partial, actual, artifact, move=True)
         if lock:
-            lock.record(artifact, actual)
+            lock.record(artifact, actual, sha512=artifact.sha512)
         return path
+
+    def _check_sha512(self, artifact: Artifact, path: Path, what: str, keep: bool) -> None:
+        """Refuse a file whose SHA-512 is not the published one (a download is deleted; a cached copy is kept)."""
+        if not artifact.sha512:
+            return
+        actual = sha512_of(path)
+        if actual == artifact.sha512:
+            return
+        if not keep:
+            path.unlink(missing_ok=True)  # like a SHA-256 mismatch: a wrong file is not worth resuming
+        page = artifact.fields.get("download_page")
+        by_hand = f"; or download it by hand{f' from {page}' if page else ''} and run `egpu-setup cache add FILE`"
+        raise CheckFailed(
+            f"checksum mismatch for {what} ({artifact.id} {artifact.version}): expected SHA-512 {artifact.sha512} "
+            f"(published), got {actual}; " + ("the cached copy was not used" if keep else "nothing was kept"),
+            fix="the download is corrupt or the URL serves another file (a login page, a newer upload): check the URL "
+            f"(--url/--mirror) and fetch again{by_hand}",
+        )
 
     def _unpinned_copy(self, artifact: Artifact) -> CacheEntry | None:
         """The one cached file of an artifact that has no published or pinned digest (e.g. a `cache add`-ed one)."""

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch = actions.add_parser(
         "fetch",
         parents=[common, with_lock],
-        help="download what a profile needs (resumes; verifies SHA-256)",
+        help="download what a profile needs (resumes; verifies SHA-256, and SHA-512 where published)",
         description="Download every installer a profile (or one build's resolution) needs into the cache, resuming "
         "cut downloads and checking each SHA-256 against the matrix or the lock file, and record the digests in the "
         "lock file. Installers behind a login are named with the command that imports them by hand.",
@@ -59,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "add",
         parents=[common, with_lock],
         help="import a file fetched by hand (e.g. cuDNN)",
-        description="Import an installer downloaded by hand (cuDNN, Command Line Tools, NVDAEGPUSupport sit behind "
-        "logins): say which artifact it is (by published SHA-256, the lock file or its name), store it by SHA-256 "
+        description="Import an installer downloaded by hand (cuDNN and Command Line Tools sit behind logins): say "
+        "which artifact it is (by published SHA-256 or SHA-512, the lock file or its name), store it by SHA-256 "
         "and pin it in the lock file. The file itself stays where it is.",
     )
     add.add_argument("file", metavar="FILE", type=Path, help="the downloaded installer")
@@ -168,8 +168,9 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
-    from egpu_setup.cache import Lock, sha256_of
+    from egpu_setup.cache import Lock
     from egpu_setup.cache.identify import identify
+    from egpu_setup.cache.store import digests_of
     from egpu_setup.matrix import load_matrix
 
     source: Path = args.file
@@ -179,17 +180,19 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
         raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
     matrix = load_matrix(overlay=args.overlay)
     lock = Lock.load(args.lock)
-    digest = sha256_of(source)
-    found = identify(matrix, source, digest, lock=lock, as_=args.as_)
+    digest, sha512 = digests_of(source)
+    found = identify(matrix, source, digest, lock=lock, as_=args.as_, sha512=sha512)
     artifact = found.artifact
     lock.check(artifact, digest, what=str(source))
     cache = _cache(args)
     path = cache.add_file(source, artifact, digest)
-    new = lock.record(artifact, digest)
+    new = lock.record(artifact, digest, sha512=sha512 if artifact.sha512 else None)
     if lock.changed:
         lock.save()
     pinned = ""
-    if new and not artifact.sha256:
+    if new and artifact.sha512 and not artifact.sha256:
+        pinned = f"; its published SHA-512 matched, so its SHA-256 is now pinned in {lock.path}"
+    elif new and not artifact.sha256:
         pinned = f"; no checksum is published, so it is now pinned in {lock.path}"
     ctx.console().print(
         f"{source.name} is {artifact.id} {artifact.version} (identified by {found.how}); "

@@ -99,10 +99,15 @@ def _print_matrix(ctx: Context, matrix: Matrix) -> None:
             serves = f"web {artifact.webdriver_major}.x, CUDA {'/'.join(artifact.cuda)}"
         elif artifact.cuda:
             serves = f"CUDA {'/'.join(artifact.cuda)}"
+        elif artifact.builds:
+            serves = ", ".join(artifact.builds)
         elif artifact.product_versions:
             serves = f"{artifact.product_versions[0]}-{artifact.product_versions[-1]}"
         url = artifact.url or "by hand: `egpu-setup cache add`"
-        artifacts.add_row(artifact.id, artifact.version, serves, _short(artifact.sha256), url, artifact.confidence)
+        digest = _short(artifact.sha256)
+        if not artifact.sha256 and artifact.sha512:
+            digest = f"(512) {_short(artifact.sha512)}"
+        artifacts.add_row(artifact.id, artifact.version, serves, digest, url, artifact.confidence)
     console.print(artifacts)
 
     profiles = Table(title="Profiles", title_justify="left")

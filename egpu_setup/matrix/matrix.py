@@ -99,6 +99,12 @@ class Matrix:
         out = []
         for artifact_id in ARTIFACT_IDS:
             version = chosen.picks[artifact_id]
+            fixed_webdriver = self.artifacts.get(("webdriver", chosen.picks["webdriver"]))
+            if artifact_id == "egpu_support" and version == "auto" and fixed_webdriver is not None:
+                from egpu_setup.matrix.resolver import pick_egpu_support
+
+                out.append(pick_egpu_support(self, version, fixed_webdriver, profile))  # the driver decides it
+                continue
             if (artifact_id, version) not in self.artifacts:
                 raise EgpuError(
                     f"profile {profile} picks {artifact_id} per macOS build ({version})",

@@ -58,6 +58,16 @@ class Artifact:
         return self.fields.get("sha256")
 
     @property
+    def sha512(self) -> str | None:
+        """A published SHA-512 (the cache checks it too); the cache still names files by SHA-256."""
+        return self.fields.get("sha512")
+
+    @property
+    def builds(self) -> tuple[str, ...]:
+        """For an enabler package (egpu_support): the macOS builds it was made for."""
+        return tuple(self.fields.get("builds", ()))
+
+    @property
     def confidence(self) -> str:
         return str(self.fields.get("confidence", "high"))
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # The build the seed procedure ran on; named in refusals as the tested choice.
 SEED_BUILD = "17C88 (10.13.2)"
+# The updates on which the web driver needs NVDAEGPUSupport for a GPU on Thunderbolt: learex-zz/macOS-eGPU
+# (macOS-eGPU.sh@26175eb) installs an enabler on 10.13.0-10.13.5 only and removes it on any other version.
+ENABLER_UPDATES = ("10.13.0", "10.13.1", "10.13.2", "10.13.3", "10.13.4", "10.13.5")
 # nvcc 9.1 generates code for compute capabilities 3.0 up to 7.2.
 _CUDA91_CC = (3, 7)
 _CC_FORMS = re.compile(r"^(?:sm_|compute_)?(\d)\.?(\d)$")
@@ -69,10 +72,13 @@ def resolve(
     picked: dict[str, Artifact | None] = {}
     webdriver = _pick_webdriver(matrix, chosen.picks["webdriver"], entry)
     picked["webdriver"] = webdriver
-    egpu = matrix.artifact("egpu_support", chosen.picks["egpu_support"])
-    picked["egpu_support"] = egpu if entry.product_version in egpu.product_versions else None
     toolkit = matrix.artifact("cuda_toolkit", chosen.picks["cuda_toolkit"])
     picked["cuda_driver"] = _pick_cuda_driver(matrix, chosen.picks["cuda_driver"], webdriver, toolkit, entry, profile)
+    picked["egpu_support"] = (
+        pick_egpu_support(matrix, chosen.picks["egpu_support"], webdriver, profile)
+        if entry.product_version in ENABLER_UPDATES
+        else None
+    )
     picked["cuda_toolkit"] = toolkit
     cudnn = matrix.artifact("cudnn", chosen.picks["cudnn"])
     if not set(cudnn.cuda) & set(toolkit.cuda):
@@ -178,6 +184,37 @@ def _nearest(candidates: list[MacosBuild], number: int) -> MacosBuild:
 def _pick_webdriver(matrix: Matrix, pick: str, entry: MacosBuild) -> Artifact:
     version = entry.native_webdriver if pick == "native" else pick
     return matrix.artifact("webdriver", version)
+
+
+def pick_egpu_support(matrix: Matrix, pick: str, webdriver: Artifact, profile: str) -> Artifact:
+    """The NVDAEGPUSupport package for `webdriver`: the one made for the build the driver was built for.
+
+    Its Distribution's required-bundles name the kext versions of that build's web driver (pedroresende/
+    NVIDIAEGPUSupport package.dist), so Installer refuses it beside any older driver; the package made for the
+    running build would name the running build's own driver, which the default profile does not install.
+    """
+    fitting = [a for a in matrix.artifacts.values() if a.id == "egpu_support" and webdriver.built_for in a.builds]
+    if pick == "auto":
+        if fitting:
+            return fitting[0]
+        raise EgpuError(
+            f"profile {profile}: the matrix has no NVDAEGPUSupport package made for web driver {webdriver.version} "
+            f"(built for {webdriver.built_for}); a package made for another build requires another driver's kexts, "
+            "and Installer refuses it",
+            fix="pick a web driver whose build has an NVDAEGPUSupport package in the matrix (egpu.io published one "
+            "per build from 17A405 to 17F77; `egpu-setup matrix` lists them), or add the package for "
+            f"{webdriver.built_for} to the matrix",
+        )
+    enabler = matrix.artifact("egpu_support", pick)
+    if webdriver.built_for not in enabler.builds:
+        fits = ", ".join(a.version for a in fitting) or "none in the matrix"
+        raise EgpuError(
+            f"profile {profile}: NVDAEGPUSupport {enabler.version} is made for {', '.join(enabler.builds)}, but the "
+            f"profile installs web driver {webdriver.version} (built for {webdriver.built_for}); its required-bundles "
+            "name the other driver's kext versions",
+            fix=f"set the profile's egpu_support to auto, or to the package made for {webdriver.built_for} ({fits})",
+        )
+    return enabler
 
 
 def _pick_cuda_driver(

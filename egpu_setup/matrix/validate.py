@@ -21,6 +21,7 @@ from egpu_setup.matrix.model import ARTIFACT_IDS, DEFAULT_GPU, Artifact, Gpu, Li
 SCHEMA_VERSION = 1
 CONFIDENCE = ("high", "medium", "low")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")  # also what the lock file and the cache index accept
+SHA512_HEX = re.compile(r"^[0-9a-f]{128}$")  # a published SHA-512 (egpu.io's enablers, Apache's releases)
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]*$")
 _PRODUCT_VERSION = re.compile(r"^10\.13\.\d$")
 _CC = re.compile(r"^\d\.\d$")
@@ -92,6 +93,14 @@ def _sha256(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str) and SHA256_HEX.match(value):
         return value, None
     return None, "must be 64 lower-case hex digits, or null when no checksum is published"
+
+
+def _sha512(value: Any) -> tuple[Any, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, str) and SHA512_HEX.match(value):
+        return value, None
+    return None, "must be 128 lower-case hex digits, or null when no SHA-512 is published"
 
 
 def _url(value: Any) -> tuple[Any, str | None]:
@@ -177,6 +186,7 @@ _COMMON: dict[str, tuple[Kind, bool]] = {
     "filename": (_text, True),
     "url": (_url, True),
     "sha256": (_sha256, True),
+    "sha512": (_sha512, False),
     "confidence": (_confidence, True),
     "filename_patterns": (_list_of(_text), False),
     "download_page": (_url, False),
@@ -187,7 +197,9 @@ _COMMON: dict[str, tuple[Kind, bool]] = {
 # Fields specific to each artifact id.
 _BY_ID: dict[str, dict[str, tuple[Kind, bool]]] = {
     "webdriver": {"built_for": (_build, True)},
-    "egpu_support": {"product_versions": (_list_of(_product_version), True)},
+    # builds: the macOS builds the package was made for (its required-bundles name their web drivers' kexts);
+    # package: the .pkg at the top of the zip that egpu.io publishes.
+    "egpu_support": {"builds": (_list_of(_build), True), "package": (_text, True)},
     "cuda_driver": {
         "webdriver_major": (_int, True),
         "cuda": (_list_of(_version), True),
@@ -384,7 +396,7 @@ def check_wheel(fields: dict[str, Any], label: str, entry: MarkedDict, problems:
 
 
 # Profile values that are not versions: how the resolver picks per build.
-PROFILE_RULES = {"webdriver": ("native",), "cuda_driver": ("auto",)}
+PROFILE_RULES = {"webdriver": ("native",), "cuda_driver": ("auto",), "egpu_support": ("auto",)}
 
 
 def _validate_profiles(data: MarkedDict, out: Validated, problems: Problems) -> None:

@@ -16,6 +16,7 @@ As on a Mac (kext_tools kextcache/kextd of 10.13; the web driver procedure in hi
    - NVDAStartupWeb (com.nvidia.NVDAStartupWeb) starts only when NVRAM nvda_drv is `1` (or `1%00`), its
      NVDARequiredOS equals the running build and the signing rule holds; NVDAEGPUSupport follows the same rules and
      is needed for a GPU on Thunderbolt (10.13.0-10.13.5). When the web driver takes the GPU, GeForceWeb loads too;
+     NVDAResmanWeb (which GeForceWeb links against) loads with it, NVDAResmanTeslaWeb never (no Tesla GPU here);
      otherwise Apple's NVDAStartup (com.apple.nvidia.NVDAStartup) stays and a Pascal card shows as
      "NVIDIA Chip Model" in system_profiler;
    - CUDA.kext loads by the signing rule; the CUDA driver (CUDA.framework's version) *works* only beside a web
@@ -58,7 +59,8 @@ KPI = (
     "com.apple.kpi.private",
     "com.apple.kpi.unsupported",
 )
-GPU_KEXTS = {kexts.WEB_NVDA, kexts.WEB_GEFORCE, kexts.EGPU_SUPPORT, kexts.APPLE_NVDA, kexts.APPLE_GEFORCE}
+GPU_KEXTS = {kexts.WEB_NVDA, kexts.WEB_GEFORCE, kexts.EGPU_SUPPORT, kexts.APPLE_NVDA, kexts.APPLE_GEFORCE,
+             kexts.WEB_RESMAN, kexts.WEB_RESMAN_TESLA}  # fmt: skip
 VERSION_RE = re.compile(r"\b(\d{3}\.\d+(?:\.\d+)*)\b")
 
 
@@ -228,9 +230,12 @@ def compute_boot(machine: Machine, state: MachineState) -> None:
             state.boot.gpu_driver = "web"
             state.boot.webdriver_version = webdriver_version(entries)
             loaded.append((web["CFBundleIdentifier"], web["CFBundleVersion"], web["Path"]))
-            geforce = entries.get(kexts.WEB_GEFORCE)
-            if geforce and load_problem(geforce, state) is None:
-                loaded.append((geforce["CFBundleIdentifier"], geforce["CFBundleVersion"], geforce["Path"]))
+            # The resource manager GeForceWeb links against (kextstat listings show both); the Tesla one matches
+            # only Tesla-class GPUs, which no rehearsal host has, so it stays unloaded.
+            for bundle_id in (kexts.WEB_RESMAN, kexts.WEB_GEFORCE):
+                kext = entries.get(bundle_id)
+                if kext and load_problem(kext, state) is None:
+                    loaded.append((kext["CFBundleIdentifier"], kext["CFBundleVersion"], kext["Path"]))
         else:
             if web_problem:
                 notes.append(web_problem)

@@ -25,6 +25,8 @@ APPLE_NVDA = "com.apple.nvidia.NVDAStartup"
 APPLE_GEFORCE = "com.apple.GeForce"
 WEB_NVDA = "com.nvidia.NVDAStartupWeb"
 WEB_GEFORCE = "com.nvidia.web.GeForceWeb"
+WEB_RESMAN = "com.nvidia.web.NVDAResmanWeb"  # facts: webdriver.kexts (NVDAEGPUSupport's required-bundles name it)
+WEB_RESMAN_TESLA = "com.nvidia.web.NVDAResmanTeslaWeb"  # the same, for Tesla-class GPUs
 EGPU_SUPPORT = "lu.yifan.NVDAEGPUSupport"  # facts: egpu_support.bundle_id
 CUDA_KEXT = "com.nvidia.CUDA"
 

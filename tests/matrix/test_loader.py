@@ -19,6 +19,9 @@ from egpu_setup.matrix import load_matrix
             "sha256 must be 64 lower-case hex digits",
         ),
         ('    version: "387.128"', "    version: 387.128", 'quote it ("387.128")'),
+        ("    sha512: 477cf279f7ae", "    sha512: 477CF279F7AE", "sha512 must be 128 lower-case hex digits"),
+        ("    builds: [17D47]\n", "    builds: [17-D47]\n", "is not a macOS build number"),
+        ("    builds: [17D47]\n", "    builds: []\n", "builds must be a non-empty list"),
         ("    built_for: 17D47", "    built_for: 17D47\n    bulit_for: 17D47", "unknown field 'bulit_for'"),
         ("    built_for: 17D47", "    built_for: 17-D47", "is not a macOS build number"),
         (

@@ -109,6 +109,39 @@ def test_egpu_support_only_up_to_10_13_5(matrix: Matrix) -> None:
     assert matrix.resolve("17G65").artifacts["egpu_support"] is None
 
 
+def test_the_enabler_is_the_package_made_for_the_web_drivers_build(matrix: Matrix) -> None:
+    # Default profile: web driver 387.10.10.10.25.156 (built for 17D47) on 17C88 -> the 17D47 package, v6, whose
+    # required-bundles name that driver's kexts (the 17C88 package, v4, names 378.10.10.10.25.102's).
+    v6 = matrix.resolve("17C88").artifacts["egpu_support"]
+    assert (v6.version, v6.builds, v6.fields["package"]) == ("6", ("17D47",), "NVDAEGPUSupport-v6.pkg")
+    assert v6.filename == "4376-NVDAEGPUSupport-v6.zip" and v6.sha512 and v6.sha256 is None
+    # Native profile on 17E199: its own driver .30.106 is built for 17E199 -> the Universal package.
+    assert matrix.resolve("17E199", profile="native").artifacts["egpu_support"].version == "Universal"
+    assert [a.version for a in matrix.profile_artifacts() if a.id == "egpu_support"] == ["6"]
+
+
+def test_a_profile_naming_an_enabler_made_for_another_build_is_refused(broken_matrix) -> None:
+    from egpu_setup.matrix import load_matrix
+
+    default_pick = "    egpu_support: auto\n    python3: 3.11.9\n    mxnet_source: 1.0.0\n    gpu: gtx1080\n  native:"
+    path, _ = broken_matrix(default_pick, default_pick.replace("egpu_support: auto", 'egpu_support: "4"'))
+    with pytest.raises(EgpuError) as info:
+        load_matrix(path=path).resolve("17C88")
+    assert "NVDAEGPUSupport 4 is made for 17C88" in info.value.message
+    assert "web driver 387.10.10.10.25.156 (built for 17D47)" in info.value.message
+    assert "auto" in (info.value.fix or "") and "(6)" in (info.value.fix or "")
+
+
+def test_no_enabler_for_the_web_drivers_build_is_refused_with_the_remedy(broken_matrix) -> None:
+    from egpu_setup.matrix import load_matrix
+
+    path, _ = broken_matrix("    builds: [17D47]\n", "    builds: [17D48]\n")  # v6 no longer for 17D47
+    with pytest.raises(EgpuError) as info:
+        load_matrix(path=path).resolve("17C88")
+    assert "no NVDAEGPUSupport package made for web driver 387.10.10.10.25.156 (built for 17D47)" in info.value.message
+    assert "Installer refuses it" in info.value.message and info.value.fix
+
+
 def test_gpu_by_key_device_id_or_compute_capability(cli, matrix: Matrix) -> None:
     assert matrix.gpu(0x1B80).key == matrix.gpu("0x1b80").key == matrix.gpu("gtx1080").key == "gtx1080"
     gtx1080 = matrix.gpu("gtx1080")

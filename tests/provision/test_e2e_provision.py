@@ -16,6 +16,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
 HOSTS = ("mac1",)
 WEBDRIVER = "387.10.10.10.25.156"
+# What kextstat shows for the web driver's kexts: their CFBundleVersion, NVIDIA's 10.x.y, not the driver's version
+# (facts table webdriver.kextstat_versions); the driver's version is GeForceWeb's CFBundleGetInfoString.
+WEBDRIVER_KEXTS = "10.3.1"
 CLT_92_RECEIPT = "9.2.0.0.1.1510905681"
 RESTART = "Restart the Mac so that the drivers running are the ones installed"
 
@@ -75,8 +78,17 @@ def test_provision_converges_to_the_loaded_patched_web_driver(lab, provisioned):
         state = lab.machine(name).read()
         assert state.boot.count == 2  # the restart that loaded the drivers
         loaded = {kext.bundle_id: kext.version for kext in state.kexts}
-        assert loaded.get("com.nvidia.NVDAStartupWeb") == WEBDRIVER, state.boot.notes
+        assert loaded.get("com.nvidia.NVDAStartupWeb") == WEBDRIVER_KEXTS, state.boot.notes
         assert "lu.yifan.NVDAEGPUSupport" in loaded, state.boot.notes
+        # The enabler made for the web driver's build (17D47: v6), its NVDARequiredOS patched to the running build.
+        enabler = plistlib.loads(
+            (lab.host_dir(name) / "root/Library/Extensions/NVDAEGPUSupport.kext/Contents/Info.plist").read_bytes()
+        )
+        assert enabler["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17C88"
+        receipt = plistlib.loads(
+            (lab.host_dir(name) / "root/private/var/db/receipts/lu.yifan.NVDAEGPUSupport.plist").read_bytes()
+        )
+        assert receipt["PackageVersion"] == "6"
         assert (state.boot.gpu_driver, state.boot.webdriver_version) == ("web", WEBDRIVER)
         info = plistlib.loads(
             (lab.host_dir(name) / "root/Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist").read_bytes()

@@ -85,3 +85,42 @@ def test_the_product_must_match_the_file_name(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"product": "other", "facts": {}}))
     with pytest.raises(facts.FactsError, match="does not match"):
         facts.load_file(path)
+
+
+def test_the_matrix_enablers_are_learex_rows() -> None:
+    """Every egpu_support entry of the matrix is a package of learex's list, with its builds, zip, URL and SHA-512."""
+    rows = facts.value("egpu_support", "enablers")
+    entries = {a.version: a for a in load_matrix().artifacts.values() if a.id == "egpu_support"}
+    assert set(entries) == set(rows)
+    for version, row in rows.items():
+        entry = entries[version]
+        assert list(entry.builds) == row["builds"], version
+        assert (entry.fields["package"], entry.filename, entry.url, entry.sha512) == (
+            row["package"], row["zip"], row["url"], row["sha512"]
+        ), version  # fmt: skip
+        assert entry.sha256 is None, f"{version}: egpu.io publishes no SHA-256"
+
+
+def test_the_roles_kext_ids_and_paths_are_the_real_packages() -> None:
+    """The kexts whose versions the reboot check compares, and the paths the roles patch, are those of the real
+    packages (web driver: the ids NVDAEGPUSupport's required-bundles name; enabler: its bundle id)."""
+    web = facts.value("webdriver", "kexts")
+    reboot = {k["id"]: k["plist"]["path"] for k in _role_default("egpu_common", "egpu_common_reboot_kexts")}
+    startup = _role_default("egpu_common", "egpu_common_webdriver_kext")
+    assert startup == web["NVDAStartupWeb"]["path"] == facts.value("webdriver", "startup_kext_path")
+    assert web["NVDAStartupWeb"]["id"] in reboot
+    assert facts.value("egpu_support", "bundle_id") in reboot
+    assert facts.value("egpu_support", "required_web_kexts") == {
+        name: web[name] for name in ("NVDAStartupWeb", "NVDAResmanWeb", "NVDAResmanTeslaWeb")
+    }
+    # The enabler role's preinstall checks are the real script's, word for word (role_vars rows above), and its
+    # probe greps exactly those lines.
+    probe = _role_default("egpu_support", "egpu_support_sip_probe")
+    assert "csrutil status | egrep -q" in probe and "egpu_support_sip_lines" in probe
+
+
+def test_the_v6_placeholder_is_the_web_drivers_so_the_stand_ins_agree() -> None:
+    v6 = facts.fact("egpu_support", "required_web_kext_version_6")
+    carried = facts.value("webdriver", "kext_short_versions")["387.10.10.10.25.156"]
+    assert v6.value == carried and v6.confidence == "low"
+    assert facts.fact("webdriver", "kext_short_versions").confidence == "low"

@@ -52,3 +52,76 @@ def test_not_a_package_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"PK\x03\x04 not xar")
     with pytest.raises(flat_pkg.PackageFormatError):
         flat_pkg.payload_paths(bad)
+
+
+# --- NVDAEGPUSupport: the zip egpu.io ships, and its volume-check read on the controller -------------------------
+
+
+@pytest.fixture(scope="module")
+def enabler_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from egpu_setup.rehearsal.standins import egpu_support
+
+    work = tmp_path_factory.mktemp("enabler")
+    return egpu_support.build_enabler_zip(work, work / "build", "4")
+
+
+def test_the_package_is_taken_from_the_top_of_the_zip(enabler_zip: Path, tmp_path: Path) -> None:
+    pkg = flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v4.pkg", tmp_path)
+    assert pkg == tmp_path / "NVDAEGPUSupport-v4.pkg"
+    assert flat_pkg.components(pkg)[0]["identifier"] == "lu.yifan.NVDAEGPUSupport"
+    with pytest.raises(flat_pkg.PackageFormatError, match=r"holds no NVDAEGPUSupport-v6.pkg \(at its top: NVDA"):
+        flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v6.pkg", tmp_path)
+    with pytest.raises(flat_pkg.PackageFormatError, match="not the name of a file at the top"):
+        flat_pkg.extract_member(enabler_zip, "../x.pkg", tmp_path)
+    with pytest.raises(flat_pkg.PackageFormatError, match="not a zip"):
+        flat_pkg.extract_member(pkg, "x.pkg", tmp_path)
+
+
+def _infos(short_version: str | None) -> dict[str, dict[str, str]]:
+    from egpu_setup.rehearsal import facts
+
+    out = {"/System/Library/Extensions/IONDRVSupport.kext/Contents/Info.plist":
+           {"CFBundleIdentifier": "com.apple.iokit.IONDRVSupport", "CFBundleShortVersionString": "519.20"}}  # fmt: skip
+    if short_version is not None:
+        for kext in facts.value("webdriver", "kexts").values():
+            out[kext["path"] + "/Contents/Info.plist"] = {
+                "CFBundleIdentifier": kext["id"], "CFBundleShortVersionString": short_version
+            }  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(
+    ("installed", "product_version", "expected"),
+    [
+        ("10.29.10", "10.13.2", []),
+        ("10.30.1", "10.13.2", []),  # Apple: a bundle version in required-bundles is a minimum
+        ("10.27.6", "10.13.2", ["NVDAStartupWeb.kext (com.nvidia.NVDAStartupWeb) has CFBundleShortVersionString "
+                                "10.27.6; the package needs 10.29.10 or later"]),
+        (None, "10.13.2", ["NVDAStartupWeb.kext (com.nvidia.NVDAStartupWeb) is not installed at "
+                           "/Library/Extensions/NVDAStartupWeb.kext"]),
+        ("10.29.10", "10.12.6", ["macOS 10.12.6 is outside the versions it allows (10.13 or later)"]),
+    ],
+)
+def test_the_volume_check_is_read_as_installer_reads_it(
+    enabler_zip: Path, tmp_path: Path, installed: str | None, product_version: str, expected: list[str]
+) -> None:
+    from ansible_collections.egpu.mac.plugins.module_utils import volume_check
+
+    pkg = flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v4.pkg", tmp_path)
+    req = volume_check.parse(flat_pkg.distribution(pkg) or "")
+    assert req is not None and req.all_bundles and len(req.bundles) == 4
+    problems = volume_check.problems(req, product_version, _infos(installed).get)
+    assert problems[: len(expected)] == expected
+    assert bool(problems) == bool(expected)
+    # The rehearsal installer (an independent reading of the same reference) agrees on pass or refuse.
+    table = {path.removesuffix("/Contents/Info.plist"): info for path, info in _infos(installed).items()}
+    sim = distribution_check.evaluate_volume_check(
+        (flat_pkg.distribution(pkg) or "").encode(), "17C88", product_version, table.get
+    )
+    assert sim.ok is not bool(expected), sim.message
+
+
+def test_a_distribution_without_volume_check_has_no_requirements(webdriver_pkg: Path) -> None:
+    from ansible_collections.egpu.mac.plugins.module_utils import volume_check
+
+    assert volume_check.parse(flat_pkg.distribution(webdriver_pkg) or "") is None

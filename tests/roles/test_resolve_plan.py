@@ -32,6 +32,7 @@ def test_plan_for_17c88_fetches_the_asked_artifact_from_an_overlay_url(tmp_path:
     assert plan["cuda_arch_flags"] == "-gencode arch=compute_61,code=sm_61"
     local = Path(plan["artifacts"]["python3"]["local_path"])
     assert local.read_bytes() == pkg.read_bytes() and local.name == digest
+    assert plan["artifacts"]["python3"]["local_sha256"] == digest
     assert "local_path" not in plan["artifacts"]["webdriver"]  # only what was asked is fetched
     assert digest in (tmp_path / "egpu-setup.lock").read_text()
 

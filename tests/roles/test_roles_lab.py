@@ -111,3 +111,36 @@ def test_preflight_refuses_with_the_remedy_and_changes_nothing(
     assert rc != 0 and counts["failed"] == 1, out
     assert expected in out
     assert digest(lab) == before
+
+
+def test_egpu_support_refuses_before_installer_with_the_remedy(tmp_path: Path, cli: Callable[..., object]) -> None:
+    """The enabler's own checks, right before installing: its preinstall's csrutil lines, then its volume-check
+    against the installed web driver's kexts. Each stops the run with the remedy and leaves the Mac as it was."""
+    import json
+
+    lab = make_lab(tmp_path, cli, "--sip", "kext-off")
+    rc, counts, out = play(lab, DRIVER_ROLES[:3])
+    assert rc == 0, out
+    before = digest(lab)
+
+    # The lines the preinstall greps for (here: ones csrutil never prints, so the probe fails like kext signing on).
+    rc, counts, out = play(lab, ["preflight", "egpu_support"],
+                           "-e", json.dumps({"egpu_support_sip_lines": ["Kext Signing: off"]}))  # fmt: skip
+    assert rc != 0 and counts["failed"] == 1, out
+    assert "No user interaction allowed" in out and "csrutil enable --without kext" in out
+    assert digest(lab) == before
+
+    # A web driver older than the one the package was made for: v6 requires 10.29.10 (the 387 placeholder).
+    info_path = lab / "hosts/mac1/root/Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist"
+    info = plistlib.loads(info_path.read_bytes())
+    info["CFBundleShortVersionString"] = "10.27.6"
+    info_path.write_bytes(plistlib.dumps(info))
+    before = digest(lab)
+    rc, counts, out = play(lab, ["preflight", "egpu_support"])
+    assert rc != 0 and counts["failed"] == 1, out
+    flat = " ".join(out.split())
+    assert "installer would refuse NVDAEGPUSupport-v6.pkg on this Mac" in flat
+    assert "NVDAStartupWeb.kext (com.nvidia.NVDAStartupWeb) has CFBundleShortVersionString 10.27.6" in flat
+    assert "needs 10.29.10 or later" in flat and "NVDAEGPUSupport 6 was made for the web driver of 17D47" in flat
+    assert digest(lab) == before
+    assert not (lab / "hosts/mac1/root/private/var/db/receipts/lu.yifan.NVDAEGPUSupport.plist").exists()

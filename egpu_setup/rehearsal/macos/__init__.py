@@ -49,6 +49,7 @@ MODULES: tuple[str, ...] = (
     "xcrun",
     "cuda_installer",
     "dyld",
+    "osascript",
 )
 
 

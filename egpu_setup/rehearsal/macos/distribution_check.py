@@ -15,12 +15,31 @@ This module interprets exactly that small language: function declarations withou
 parameters, `var`/assignment, `if`/`else`, `return`, `!`, `==`/`!=`, string `+`, calls of functions defined in the
 script, and the values `system.version.ProductBuildVersion` / `ProductVersion`. Anything else raises
 `Unsupported`, and the caller REFUSES the install: a check the lab cannot evaluate must never pass.
+
+`evaluate_volume_check` reads the declarative `<volume-check>` as the same reference describes it (NVDAEGPUSupport's
+Distribution uses it: pedroresende/NVIDIAEGPUSupport package/package.dist):
+- "All of the tests in the script attribute and the child elements must pass"; the `script` runs like an
+  installation-check script (a script the interpreter cannot evaluate refuses).
+- `<allowed-os-versions>`: the OS of the target volume must fall into one of its `<os-version>` ranges; `min` is
+  required and inclusive, `before` optional and exclusive.
+- `<required-bundles all="true|false">` (default true: every bundle; false: at least one): "bundles that must be
+  already installed on the system. If the child bundle element has a version specified, this is interpreted as the
+  minimum supported version for that bundle." A `<bundle>` has `id` (its CFBundleIdentifier), `path` (relative to
+  the target volume), optional `CFBundleShortVersionString` / `CFBundleVersion`, and `search` (default false:
+  only `path` counts; true: look for the identifier elsewhere when it is not at `path`).
+Refusals print `installer: Cannot install on volume / because it is disabled.` and a reason, like an
+installation-check's. Assumed (no public transcript found): the reason texts of a failed allowed-os-versions
+(`The version of macOS is too new.` is in public transcripts, yantis/instant-archlinux-on-mac#3, Homebrew/
+homebrew-cask#80086; "too old" is modelled on it) and of a failed required-bundles (the `description` attribute when
+the Distribution has one, else the lab's own sentence naming the bundle); that versions compare number by number
+(10.29.10 < 10.30.0); `search="true"` is not imitated (Launch Services): such a bundle missing at its path refuses.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,3 +307,110 @@ def evaluate(distribution: bytes, build: str, product_version: str) -> CheckResu
     if passed is True:
         return CheckResult(True)
     return CheckResult(False, env.result.get("message", "") or env.result.get("title", ""))
+
+
+# --- volume-check ---------------------------------------------------------------------------------------------
+
+TOO_NEW = "The version of macOS is too new."
+TOO_OLD = "The version of macOS is too old."  # assumed, modelled on TOO_NEW
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """A version as Installer is assumed to order it: number by number, a non-number part after every number."""
+    parts = [p for p in re.split(r"[.\-]", version.strip()) if p != ""]
+    key = [(0, int(p)) if p.isdigit() else (1, p) for p in parts]
+    while key and key[-1] == (0, 0):  # 10.13 == 10.13.0
+        key.pop()
+    return tuple(key)
+
+
+def _os_problem(check: ET.Element, product_version: str) -> str | None:
+    allowed = check.find("allowed-os-versions")
+    if allowed is None:
+        return None
+    ranges = allowed.findall("os-version")
+    if not ranges:
+        raise Unsupported("allowed-os-versions without os-version")
+    have = version_key(product_version)
+    too_new = False
+    for os_version in ranges:
+        low, high = os_version.get("min"), os_version.get("before")
+        if low is None:
+            raise Unsupported("os-version without min")
+        if have < version_key(low):
+            continue
+        if high is not None and have >= version_key(high):
+            too_new = True
+            continue
+        return None
+    return TOO_NEW if too_new else TOO_OLD
+
+
+def _bundle_problem(bundle: ET.Element, read_info: Callable[[str], dict[str, Any] | None]) -> str | None:
+    bundle_id, path = bundle.get("id"), bundle.get("path")
+    if not bundle_id or not path:
+        raise Unsupported("a required bundle without id or path")
+    mac_path = "/" + path.lstrip("/")  # relative to the target volume, which is /
+    name = mac_path.rstrip("/").rsplit("/", 1)[-1]
+    info = read_info(mac_path)
+    if info is None or str(info.get("CFBundleIdentifier", "")) != bundle_id:
+        if bundle.get("search", "false").strip().lower() == "true":
+            raise Unsupported(f"the search for {bundle_id} by identifier")
+        return f"{name} ({bundle_id}) is not installed at {mac_path}"
+    for key in ("CFBundleShortVersionString", "CFBundleVersion"):
+        wanted = bundle.get(key)
+        if wanted is None:
+            continue
+        have = str(info.get(key, ""))
+        if not have or version_key(have) < version_key(wanted):
+            return f"{name} ({bundle_id}) is {key} {have or '(none)'}, it must be {wanted} or later"
+    return None
+
+
+def _bundles_problem(check: ET.Element, read_info: Callable[[str], dict[str, Any] | None]) -> str | None:
+    required = check.find("required-bundles")
+    if required is None:
+        return None
+    bundles = required.findall("bundle")
+    if not bundles:
+        raise Unsupported("required-bundles without bundle")
+    every = required.get("all", "true").strip().lower() != "false"
+    problems = [p for p in (_bundle_problem(b, read_info) for b in bundles) if p]
+    failed = bool(problems) if every else len(problems) == len(bundles)
+    if not failed:
+        return None
+    description = required.get("description")
+    if description:
+        return description
+    return "This package requires software that is not on this volume: " + "; ".join(problems) + "."
+
+
+def evaluate_volume_check(
+    distribution: bytes, build: str, product_version: str, read_info: Callable[[str], dict[str, Any] | None]
+) -> CheckResult:
+    """Run the Distribution's volume-check against the target volume `/`.
+
+    `read_info(mac_path)` returns the Info.plist of the bundle at `mac_path` (a dict), or None when there is none.
+    """
+    try:
+        root = ET.fromstring(distribution)
+    except ET.ParseError:
+        return CheckResult(False, "The Distribution file is not valid XML.", evaluated=False)
+    check = root.find("volume-check")
+    if check is None:
+        return CheckResult(True)
+    try:
+        call = (check.get("script") or "").strip()
+        if call and call != "true":
+            m = re.fullmatch(r"([A-Za-z_$][\w$]*)\(\s*\)", call)
+            if not m:
+                raise Unsupported(f"volume-check script {call!r}")
+            env = _Env(system={"ProductBuildVersion": build, "ProductVersion": product_version})
+            script = "\n".join(s.text or "" for s in root.findall("script"))
+            _run(_Parser(_tokens(script)).program(), {}, env)
+            if _call(m.group(1), [], env) is not True:
+                return CheckResult(False, env.result.get("message", "") or env.result.get("title", ""))
+        problem = _os_problem(check, product_version) or _bundles_problem(check, read_info)
+    except Unsupported as exc:
+        return CheckResult(False, f"The rehearsal lab cannot evaluate this volume check ({exc}).", False)
+    return CheckResult(problem is None, problem or "")

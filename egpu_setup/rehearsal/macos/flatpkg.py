@@ -553,10 +553,12 @@ def distribution_xml(
     script: str | None = None,
     installation_check: str | None = None,
     restart: bool = False,
+    volume_check: str | None = None,
 ) -> bytes:
     """A Distribution file in productbuild's shape (Apple's "Distribution XML Reference").
 
     `installation-check` sits on its own line: scripts in the wild delete it with `sed '/installation-check/d'`.
+    `volume_check` is a `<volume-check>...</volume-check>` element, written as given.
     """
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -566,6 +568,8 @@ def distribution_xml(
     ]
     if installation_check:
         lines.append(f'    <installation-check script="{installation_check}"/>')
+    if volume_check:
+        lines += ["    " + line for line in volume_check.strip("\n").splitlines()]
     if script:
         lines += ["    <script><![CDATA[", script.rstrip("\n"), "    ]]></script>"]
     lines.append('    <choices-outline><line choice="default">')

@@ -1,7 +1,8 @@
 """`/usr/sbin/installer`: installs flat packages (xar) onto `/`, running their scripts and writing receipts.
 
 Sources: installer(8) (flags -pkg/-package, -target/-tgt, -allowUntrusted, -verbose, -dumplog, -pkginfo; root
-only); Apple's "Distribution XML Reference" (installation-check, pkg-ref, choices); pkgbuild(1) (preinstall and
+only); Apple's "Distribution XML Reference" (installation-check, volume-check with allowed-os-versions and
+required-bundles: distribution_check.py, pkg-ref, choices); pkgbuild(1) (preinstall and
 postinstall get `$1` package path, `$2` install location, `$3` target volume, `$4` root of the startup volume;
 a non-zero exit fails the install); ../shared/docs/macos-commands.md for the output lines; transcripts in public
 issues for the refusal lines: `installer: Must be run as root to install this package.` (stdout; e.g.
@@ -107,6 +108,15 @@ def installer(argv: list[str], sim: Sim) -> int:
             if check.message:
                 sim.out(f"installer: {check.message}")
             return 1
+        volume = distribution_check.evaluate_volume_check(
+            package.distribution, state.build, state.product_version, lambda path: _bundle_info(sim, path)
+        )
+        if not volume.ok:
+            log.line(f"VolumeCheck failed: {volume.message}")
+            sim.out("installer: Cannot install on volume / because it is disabled.")
+            if volume.message:
+                sim.out(f"installer: {volume.message}")
+            return 1
     upgrade = any(receipts.read(sim.machine.root, c.info.identifier) for c in package.components)
     sim.out(f"installer: {'Upgrading' if upgrade else 'Installing'} at base path /")
     try:
@@ -119,6 +129,18 @@ def installer(argv: list[str], sim: Sim) -> int:
         sim.out("installer: The software was successfully installed......")
     sim.out(f"installer: The {'upgrade' if upgrade else 'install'} was successful.")
     return 0
+
+
+def _bundle_info(sim: Sim, mac_path: str) -> dict | None:
+    """The Info.plist of the bundle at `mac_path` (Contents/Info.plist, as kexts and apps keep it), or None."""
+    import plistlib
+
+    try:
+        with open(sim.path(mac_path.rstrip("/") + "/Contents/Info.plist"), "rb") as f:
+            info = plistlib.load(f)
+    except (OSError, plistlib.InvalidFileException, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def _title(package: flatpkg.FlatPackage, pkg_arg: str) -> str:

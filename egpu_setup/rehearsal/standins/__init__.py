@@ -2,9 +2,9 @@
 
 `build_standins(out_dir)` writes every stand-in into `out_dir` (the lab's `<lab>/mirror`) under the file name
 the matrix gives its artifact, and returns them as `StandIn` records; `write_overlay(path, standins)` writes the
-matrix overlay that points the artifacts at them (file:// URLs, SHA-256), so the cache and the lock work
-unchanged. cuDNN (and the CLT and NVDAEGPUSupport, whose downloads need a login) get `url: null`: the lab imports
-them with the cache's `add`, as a user would.
+matrix overlay that points the artifacts at them (file:// URLs, SHA-256, and the SHA-512 of the NVDAEGPUSupport zips,
+whose publisher gives only that), so the cache and the lock work unchanged. cuDNN and the CLT, whose downloads need
+a login, get `url: null`: the lab imports them with the cache's `add`, as a user would.
 
 This package's `__init__` imports only the standard library at module scope: the command shims inside a host
 (hdiutil imports `standins.udif`) run on a bare interpreter.
@@ -34,6 +34,7 @@ class StandIn:
     path: Path
     sha256: str
     url: str | None  # file:// URL, or None where the real download needs a login (`cache add`)
+    sha512: str | None = None  # for artifacts whose real publisher gives a SHA-512 (the matrix entry has `sha512`)
 
     @property
     def filename(self) -> str:
@@ -46,6 +47,11 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _sha512(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha512").hexdigest()
 
 
 def build_mirror(mirror: Path, overlay: Path, work: Path | None = None, cache: Path | None = None) -> list[StandIn]:
@@ -64,8 +70,8 @@ def build_mirror(mirror: Path, overlay: Path, work: Path | None = None, cache: P
 
 
 def add_to_cache(standins: list[StandIn], cache_dir: Path, overlay: Path) -> list[Path]:
-    """Import the stand-ins that have no URL (cuDNN, CLT, NVDAEGPUSupport) into an artifact cache, by hand as a
-    user would with `egpu-setup cache add` (the lock is pinned later, by the first fetch that verifies them)."""
+    """Import the stand-ins that have no URL (cuDNN, CLT) into an artifact cache, by hand as a user would with
+    `egpu-setup cache add` (the lock is pinned later, by the first fetch that verifies them)."""
     from egpu_setup.cache.store import Cache
     from egpu_setup.matrix import load_matrix
 
@@ -81,7 +87,7 @@ def add_to_cache(standins: list[StandIn], cache_dir: Path, overlay: Path) -> lis
 def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work: Path | None = None) -> list[StandIn]:
     """Build every stand-in into `out_dir` (scratch files under `work`, else a temp dir); stable order."""
     from egpu_setup.rehearsal import facts
-    from egpu_setup.rehearsal.standins import clt, cuda, cudnn, mxnet, numpy_wheel, python3, webdriver
+    from egpu_setup.rehearsal.standins import clt, cuda, cudnn, egpu_support, mxnet, numpy_wheel, python3, webdriver
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,9 +99,8 @@ def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work
         wd = out_dir / f"WebDriver-{WEBDRIVER_VERSION}.pkg"
         webdriver.build_webdriver_pkg(wd, work, WEBDRIVER_VERSION, *WEBDRIVER_BUILT_FOR)
         built.append(("webdriver", WEBDRIVER_VERSION, wd, True))
-        egpu = out_dir / "NVDAEGPUSupport-v6.pkg"
-        webdriver.build_egpu_support_pkg(egpu, work, "6")
-        built.append(("egpu_support", "6", egpu, False))
+        for version in egpu_support.STANDIN_VERSIONS:  # egpu.io's zips: direct downloads, like the real ones
+            built.append(("egpu_support", version, egpu_support.build_enabler_zip(out_dir, work, version), True))
         drv = out_dir / f"cudadriver_{CUDA_DRIVER_VERSION}_macos.dmg"
         cuda.build_driver_dmg(drv, work, CUDA_DRIVER_VERSION)
         built.append(("cuda_driver", CUDA_DRIVER_VERSION, drv, True))
@@ -117,11 +122,13 @@ def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work
         built.append(("mxnet_source", "1.0.0", src, True))
         wheel = numpy_wheel.build_wheel(out_dir)
         built.append(("numpy", facts.value("numpy", "version"), wheel, True))
-    return [StandIn(a, v, p, _sha256(p), p.resolve().as_uri() if public else None) for a, v, p, public in built]
+    return [
+        StandIn(a, v, p, _sha256(p), p.resolve().as_uri() if public else None, _sha512(p)) for a, v, p, public in built
+    ]
 
 
 def write_overlay(path: Path, standins: list[StandIn]) -> Path:
-    """The matrix overlay carrying the stand-ins' URLs, file names and SHA-256 (schema: egpu_setup.matrix).
+    """The matrix overlay carrying the stand-ins' URLs, file names, SHA-256 and SHA-512 (schema: egpu_setup.matrix).
 
     Stand-ins of versions the matrix does not list (CLT 9.3, a lab-only option) are left out: an overlay only
     replaces fields of existing entries.
@@ -131,11 +138,14 @@ def write_overlay(path: Path, standins: list[StandIn]) -> Path:
     from egpu_setup.matrix import load_matrix
 
     known = load_matrix().artifacts
-    entries = [
-        {"id": s.artifact, "version": s.version, "filename": s.filename, "url": s.url, "sha256": s.sha256}
-        for s in standins
-        if (s.artifact, s.version) in known
-    ]
+    entries = []
+    for s in standins:
+        if (s.artifact, s.version) not in known:
+            continue
+        entry = {"id": s.artifact, "version": s.version, "filename": s.filename, "url": s.url, "sha256": s.sha256}
+        if known[(s.artifact, s.version)].sha512:  # the real publisher's digest kind: the lab's cache checks it too
+            entry["sha512"] = s.sha512
+        entries.append(entry)
     body = {"schema_version": 1, "artifacts": entries}
     header = (
         "# Written by the rehearsal lab: the stand-in installers in <lab>/mirror (egpu_setup.rehearsal.standins).\n"

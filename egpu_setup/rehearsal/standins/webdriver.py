@@ -1,4 +1,4 @@
-"""Stand-ins for NVIDIA's web driver package and the NVDAEGPUSupport package.
+"""Stand-in for NVIDIA's web driver package (the NVDAEGPUSupport packages are in egpu_support.py).
 
 What the real WebDriver-<ver>.pkg holds, from public sources (high-sierra-egpu.md; vulgo/webdriver.sh,
 mayankk2308/purge-wrangler, Benjamin-Dobell/nvidia-update, Homebrew's nvidia-web-driver cask uninstall stanza):
@@ -6,16 +6,17 @@ a product archive titled "NVIDIA Web Driver <version>" whose component directory
 (purge-wrangler finds it with `grep -i NVWebDrivers`), receipt id com.nvidia.web-driver, a Distribution whose
 installation-check refuses any build but the one it was built for (`validateSoftware` comparing
 `system.version.ProductBuildVersion` with a literal), and a payload with /Library/Extensions/NVDAStartupWeb.kext
-(IOKitPersonalities > NVDAStartup > NVDARequiredOS = that build), /Library/Extensions/GeForceWeb.kext (version in
+(IOKitPersonalities > NVDAStartup > NVDARequiredOS = that build), NVDAResmanWeb.kext and NVDAResmanTeslaWeb.kext
+(the three NVDAEGPUSupport's required-bundles name), /Library/Extensions/GeForceWeb.kext (driver version in
 CFBundleGetInfoString), /Library/GPUBundles/GeForce*Web*.bundle and the NVIDIA Driver Manager prefPane with its
-uninstaller (Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg).
+uninstaller (Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg). The kexts carry
+NVIDIA's own 10.x.y versions, not the driver's (facts table webdriver.kexts, kext_short_versions, kextstat_versions:
+CFBundleShortVersionString is what the enablers' required-bundles compare, CFBundleVersion what kextstat shows);
+the values of 387.10.10.10.25.156 are unconfirmed placeholders shared with the v6 enabler stand-in.
 
 Stand-in choices (documented in docs/rehearsal.md): the postinstall sets `nvda_drv=1%00` (the value NVIDIA's
 installers leave, per macos-commands.md) and touches /Library/Extensions; NVIDIA's exact script is unconfirmed.
 Kexts are sealed with the lab's stand-in code signature (rehearsal.kexts.seal), so patching Info.plist breaks it.
-NVDAEGPUSupport v6: one kext, personality NVDAStartup with IOPCITunnelCompatible and its own NVDARequiredOS
-(17D47 here, like the web driver it goes with), package and bundle id lu.yifan.NVDAEGPUSupport (facts table,
-egpu_support.yaml).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from egpu_setup.rehearsal.macos import flatpkg
 from egpu_setup.rehearsal.standins import common
 
 RECEIPT_ID = "com.nvidia.web-driver"
-EGPU_RECEIPT_ID = facts.value("egpu_support", "package_id")
 PREFPANE = "Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
 UNINSTALLER = f"{PREFPANE}/Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg"
 
@@ -72,6 +72,7 @@ UNINSTALL_POSTINSTALL = """\
 #!/bin/sh
 # Stand-in of NVUninstall.pkg: remove the web driver's files and receipt, fall back to Apple's driver.
 /bin/rm -rf "$3/Library/Extensions/NVDAStartupWeb.kext" "$3/Library/Extensions/GeForceWeb.kext" \\
+    "$3/Library/Extensions/NVDAResmanWeb.kext" "$3/Library/Extensions/NVDAResmanTeslaWeb.kext" \\
     "$3/Library/GPUBundles/GeForceGLDriverWeb.bundle" "$3/Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
 /usr/sbin/pkgutil --forget com.nvidia.web-driver >/dev/null 2>&1
 /usr/sbin/nvram -d nvda_drv
@@ -95,20 +96,34 @@ def nvda_startup_personality(build: str, tunnel: bool = False) -> dict[str, obje
     return personality
 
 
+def kext_versions(version: str) -> tuple[str, str]:
+    """(CFBundleShortVersionString, CFBundleVersion) of the driver's kexts, from the facts table."""
+    short, bundle = facts.value("webdriver", "kext_short_versions"), facts.value("webdriver", "kextstat_versions")
+    if version not in short or version not in bundle:
+        raise KeyError(f"the facts table has no kext versions of web driver {version} (webdriver.yaml)")
+    return short[version], bundle[version]
+
+
 def _payload(staging: Path, version: str, build: str) -> None:
     ext = staging / "Library/Extensions"
+    short, bundle_version = kext_versions(version)
+    versions = {"CFBundleShortVersionString": short, "CFBundleVersion": bundle_version}
+    table = facts.value("webdriver", "kexts")
     kexts.make_kext(
         ext / "NVDAStartupWeb.kext",
-        kexts.WEB_NVDA,
-        version,
-        extra={"IOKitPersonalities": {"NVDAStartup": nvda_startup_personality(build)}},
+        table["NVDAStartupWeb"]["id"],
+        bundle_version,
+        extra={**versions, "IOKitPersonalities": {"NVDAStartup": nvda_startup_personality(build)}},
     )
+    for name in ("NVDAResmanWeb", "NVDAResmanTeslaWeb"):
+        kexts.make_kext(ext / f"{name}.kext", table[name]["id"], bundle_version, extra=versions)
     kexts.make_kext(
         ext / "GeForceWeb.kext",
-        kexts.WEB_GEFORCE,
-        version,
-        # The version is the string's last word, where webdriver.sh reads it (NVIDIA's other words: unconfirmed).
-        extra={"CFBundleGetInfoString": f"GeForceWeb {version}"},
+        table["GeForceWeb"]["id"],
+        bundle_version,
+        # The driver's version is the string's last word, where webdriver.sh reads it (NVIDIA's other words:
+        # unconfirmed).
+        extra={**versions, "CFBundleGetInfoString": f"GeForceWeb {version}"},
     )
     bundle = staging / "Library/GPUBundles/GeForceGLDriverWeb.bundle/Contents"
     common.write_plist(
@@ -154,21 +169,4 @@ def build_webdriver_pkg(out: Path, work: Path, version: str, built_for: str, pro
     dist = flatpkg.distribution_xml(
         f"NVIDIA Web Driver {version}", [comp], script=script, installation_check="InstallationCheck()", restart=True
     )
-    return flatpkg.write_product_pkg(out, dist, [comp])
-
-
-def build_egpu_support_pkg(out: Path, work: Path, version: str, required_os: str = "17D47") -> Path:
-    """NVDAEGPUSupport-v<version>.pkg: the community kext that lets the web driver drive a Thunderbolt GPU."""
-    staging = work / f"egpu-support-{version}"
-    personality = nvda_startup_personality(required_os, tunnel=True)
-    personality["CFBundleIdentifier"] = kexts.EGPU_SUPPORT
-    kexts.make_kext(
-        staging / "Library/Extensions/NVDAEGPUSupport.kext",
-        facts.value("egpu_support", "bundle_id"),
-        facts.value("egpu_support", "bundle_short_version"),
-        extra={"IOKitPersonalities": {"NVDAStartup": personality},
-               "CFBundleVersion": facts.value("egpu_support", "bundle_version")},
-    )
-    comp = common.component(staging, EGPU_RECEIPT_ID, version, "NVDAEGPUSupport.pkg")  # receipt = matrix version
-    dist = flatpkg.distribution_xml(f"NVDAEGPUSupport v{version}", [comp], restart=True)
     return flatpkg.write_product_pkg(out, dist, [comp])

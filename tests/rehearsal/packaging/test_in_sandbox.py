@@ -134,3 +134,57 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
         "1.0.0 Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading CUDA: CUDA driver version is "
         "insufficient for CUDA runtime version\n"
     ), after
+
+
+def _web_kexts(mac, short_version: str) -> None:
+    """NVIDIA's three kexts NVDAEGPUSupport's required-bundles name, at a CFBundleShortVersionString."""
+    from egpu_setup.rehearsal import facts, kexts
+
+    table = facts.value("webdriver", "kexts")
+    for name in ("NVDAStartupWeb", "NVDAResmanWeb", "NVDAResmanTeslaWeb"):
+        kexts.make_kext(mac.root / f"Library/Extensions/{name}.kext", table[name]["id"], "10.3.1",
+                        {"CFBundleShortVersionString": short_version})  # fmt: skip
+
+
+def _enabler(mac, tmp_path, with_volume_check: bool = True) -> str:
+    from egpu_setup.rehearsal.standins import egpu_support
+
+    egpu_support.build_enabler_pkg(mac.root / "private/tmp/e.pkg", tmp_path, "6", with_volume_check)
+    return "installer -pkg /private/tmp/e.pkg -target /"
+
+
+def _log(mac) -> str:
+    return (mac.root / "private/var/log/install.log").read_text()
+
+
+def test_enabler_preinstall_refuses_without_the_web_driver(make_host, tmp_path):
+    # The real Distribution refuses first (volume-check); with it stripped, the preinstall still refuses.
+    mac = make_host(sip="kext-off")
+    refused = mac.sh(_enabler(mac, tmp_path), user="root")
+    assert refused.rc == 1 and "because it is disabled" in refused.out, refused
+    stripped = mac.sh(_enabler(mac, tmp_path, with_volume_check=False), user="root")
+    assert stripped.rc == 1 and "installer: The install failed" in stripped.err, stripped
+    assert "./preinstall: Starting..." in _log(mac) and "preinstall script failed with exit code 1" in _log(mac)
+    assert not (mac.root / "Library/Extensions/NVDAEGPUSupport.kext").exists()
+
+
+def test_enabler_preinstall_alert_fails_over_ssh_while_kext_signing_is_on(make_host, tmp_path):
+    mac = make_host()  # SIP enabled: the preinstall asks with an alert, which has no screen to show on
+    _web_kexts(mac, "10.29.10")
+    failed = mac.sh(_enabler(mac, tmp_path), user="root")
+    assert failed.rc == 1 and "installer: The install failed" in failed.err, failed
+    assert "execution error: No user interaction allowed. (-1713)" in _log(mac)
+    assert not (mac.root / "Library/Extensions/NVDAEGPUSupport.kext").exists()
+    assert "lu.yifan.NVDAEGPUSupport" not in mac.sh("pkgutil --pkgs").out
+
+
+def test_enabler_installs_with_kext_signing_off_and_selects_the_web_driver(make_host, tmp_path):
+    mac = make_host(sip="kext-off")
+    _web_kexts(mac, "10.29.10")
+    done = mac.sh(_enabler(mac, tmp_path), user="root")
+    assert done.rc == 0, done
+    assert done.out.splitlines()[-1] == "installer: The install was successful."
+    assert "./preinstall: Done" in _log(mac)
+    assert mac.sh("nvram nvda_drv").out == "nvda_drv\t1\n"  # the postinstall's `nvram nvda_drv=1`
+    assert (mac.root / "Library/Extensions/NVDAEGPUSupport.kext/Contents/Info.plist").is_file()
+    assert "lu.yifan.NVDAEGPUSupport" in mac.sh("pkgutil --pkgs").out.split()

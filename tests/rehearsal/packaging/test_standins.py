@@ -17,6 +17,8 @@ from egpu_setup.rehearsal.macos.hdiutil import hdiutil
 from egpu_setup.rehearsal.macos.installer import installer
 from egpu_setup.rehearsal.standins import build_standins, udif, write_overlay
 
+WD = "387.10.10.10.25.156"
+
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
@@ -41,6 +43,9 @@ def test_overlay_points_the_matrix_at_the_mirror(mirror, tmp_path):
     assert plan["webdriver"]["url"] == (out / "WebDriver-387.10.10.10.25.156.pkg").resolve().as_uri()
     assert plan["webdriver"]["sha256"] == wd.sha256
     assert plan["cudnn"]["url"] is None and len(plan["cudnn"]["sha256"]) == 64
+    v6 = next(s for s in standins if (s.artifact, s.version) == ("egpu_support", "6"))
+    assert plan["egpu_support"]["url"] == (out / "4376-NVDAEGPUSupport-v6.zip").resolve().as_uri()
+    assert (plan["egpu_support"]["sha256"], plan["egpu_support"]["sha512"]) == (v6.sha256, v6.sha512)
 
 
 def test_webdriver_pkg_is_xar_with_the_real_layout(mirror):
@@ -131,9 +136,11 @@ def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
     standins = build_mirror(lab / "mirror", lab / "matrix-overlay.yaml", work=lab / "work")
     cache = Cache(lab / "cache")
     login_only = {s.artifact: s for s in standins if s.url is None}
-    assert set(login_only) == {"cudnn", "clt", "egpu_support"}
+    # The NVDAEGPUSupport zips are direct downloads (learex fetches them with plain curl): fetched like the others.
+    assert set(login_only) == {"cudnn", "clt"}
     assert all(cache.has(s.sha256) for s in login_only.values())
     assert not cache.has(next(s.sha256 for s in standins if s.artifact == "webdriver"))  # fetched by URL later
+    assert not cache.has(next(s.sha256 for s in standins if s.artifact == "egpu_support"))
 
 
 def _component_info(pkg: Path) -> tuple[str, dict[str, flatpkg.CpioEntry]]:
@@ -148,12 +155,30 @@ def test_package_ids_and_kext_versions_come_from_the_facts_table(mirror):
     out, _ = mirror
     assert _component_info(out / "WebDriver-387.10.10.10.25.156.pkg")[0] == facts.value("webdriver", "receipt_id")
 
-    ident, files = _component_info(out / "NVDAEGPUSupport-v6.pkg")
+    import zipfile
+
+    with zipfile.ZipFile(out / "4376-NVDAEGPUSupport-v6.zip") as z:  # egpu.io's name; the package at its top
+        assert z.namelist() == ["NVDAEGPUSupport-v6.pkg"]
+        (out / "unzipped-v6.pkg").write_bytes(z.read("NVDAEGPUSupport-v6.pkg"))
+    ident, files = _component_info(out / "unzipped-v6.pkg")
     assert ident == facts.value("egpu_support", "package_id") == "lu.yifan.NVDAEGPUSupport"
     info = plistlib.loads(files["./Library/Extensions/NVDAEGPUSupport.kext/Contents/Info.plist"].data)
     assert info["CFBundleIdentifier"] == facts.value("egpu_support", "bundle_id") == kexts.EGPU_SUPPORT
     assert info["CFBundleShortVersionString"] == facts.value("egpu_support", "bundle_short_version")
     assert info["CFBundleVersion"] == facts.value("egpu_support", "bundle_version")
+    assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17D47"  # v6 was made for 17D47
+    scripts = flatpkg.read_package(out / "unzipped-v6.pkg").components[0].scripts()
+    assert set(scripts) == {"preinstall", "postinstall"}
+    assert b"/Library/Extensions/NVDAStartupWeb.kext" in scripts["preinstall"]
+    assert b"nvram nvda_drv=1" in scripts["postinstall"]
+
+    # The web driver's kexts carry NVIDIA's 10.x.y versions (facts), not the driver's.
+    _, files = _component_info(out / "WebDriver-387.10.10.10.25.156.pkg")
+    for name, kext in facts.value("webdriver", "kexts").items():
+        info = plistlib.loads(files[f".{kext['path']}/Contents/Info.plist"].data)
+        assert info["CFBundleIdentifier"] == kext["id"], name
+        assert info["CFBundleShortVersionString"] == facts.value("webdriver", "kext_short_versions")[WD], name
+        assert info["CFBundleVersion"] == facts.value("webdriver", "kextstat_versions")[WD], name
 
     volume = udif.read_dmg(out / "cudadriver_387.128_macos.dmg")
     assert udif.iso_volume_name(volume) == "CUDADriver"

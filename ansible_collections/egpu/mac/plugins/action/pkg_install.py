@@ -3,11 +3,14 @@
 Controller-side: reads the receipt with `pkgutil --pkg-info`, and only when it is missing or at another version
 uploads the pkg, records in the journal what the payload will add or replace, every receipt it will write and the
 NVRAM variables its scripts set (so rollback can undo it), and runs `installer -pkg X -target /`. Works without
-Python on the target; check mode reports the change with a diff.
+Python on the target; check mode reports the change with a diff. A package shipped in a zip (`archive_member`) is
+taken out of the zip on the controller, after the zip's digest is checked; `volume_check` reads the package's
+Distribution volume-check against the Mac first and refuses with the reason before anything is uploaded.
 """
 
 from __future__ import annotations
 
+import plistlib
 import posixpath
 import tempfile
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal
+from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal, volume_check
 from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
@@ -28,6 +31,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "version": {"type": "str"},
     "sha256": {"type": "str"},
     "filename": {"type": "str"},
+    "archive_member": {"type": "str"},
+    "volume_check": {"type": "bool", "default": False},
+    "volume_check_fix": {"type": "str", "default": ""},
     "drop_installation_check": {"type": "bool", "default": False},
     "allow_untrusted": {"type": "bool", "default": False},
     "track": {"type": "list", "elements": "str", "default": []},
@@ -65,20 +71,26 @@ class ActionModule(ActionBase):
             required_one_of=[("src", "remote_src")],
         )
         try:
-            result.update(self._ensure(args))
+            with tempfile.TemporaryDirectory(prefix="egpu-pkg-zip-") as unzipped:
+                result.update(self._ensure(args, Path(unzipped)))
         except TargetCommandError as exc:
             result.update(exc.result())
         except (flat_pkg.PackageFormatError, OSError) as exc:
             result.update(failed=True, msg=str(exc))
         return result
 
-    def _ensure(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _ensure(self, args: dict[str, Any], unzipped: Path) -> dict[str, Any]:
         receipt = args["receipt"]
         local = Path(args["src"]) if args["src"] else None
         if local is not None and not local.is_file():
             raise OSError(f"{local} does not exist on the controller: fetch the artifact into the cache first")
         if local is not None and args["sha256"]:
             checked_sha256(local, args["sha256"])  # a damaged cache entry stops here, before its payload is read
+        upload_sha256 = args["sha256"]
+        if local is not None and args["archive_member"]:
+            # The checked zip's package, on the controller only: the upload below is checked against its own digest.
+            local = flat_pkg.extract_member(local, args["archive_member"], unzipped)
+            upload_sha256 = None
         comps = flat_pkg.components(local) if local is not None else []
         remote_paths: list[str] = []
         if local is None and not self._task.check_mode:
@@ -100,11 +112,13 @@ class ActionModule(ActionBase):
         if self._task.check_mode:
             out["msg"] = f"would install {receipt} {want or ''} (now {before or 'absent'})".replace("  ", " ")
             return out
+        if args["volume_check"] and local is not None:
+            self._volume_check(local, args["volume_check_fix"])
         work, state_dir = args["work_dir"], args["state_dir"]
         journal.track(self, state_dir, [work], check_mode=False)
         if local is not None:
             target_pkg = posixpath.join(work, args["filename"] or local.name)
-            upload(self, local, target_pkg, args["sha256"])
+            upload(self, local, target_pkg, upload_sha256)
             paths = flat_pkg.payload_paths(local)
         else:
             target_pkg, paths = args["remote_src"], remote_paths
@@ -136,6 +150,41 @@ class ActionModule(ActionBase):
                 stdout,
             )
         return out
+
+    def _volume_check(self, pkg: Path, fix: str) -> None:
+        """Refuse, before Installer does, a package whose Distribution volume-check this Mac does not pass."""
+        from ansible_collections.egpu.mac.plugins.action.mac_facts import SYSTEM_VERSION, parse_files, plist_value
+
+        text = flat_pkg.distribution(pkg)
+        req = volume_check.parse(text) if text else None
+        if req is None:
+            return
+        paths = [SYSTEM_VERSION, *(b.info_plist for b in req.bundles)]
+        listed = " ".join(quote(p) for p in paths)
+        _, out, _ = run(
+            self,
+            f'for f in {listed}; do [ -f "$f" ] && {{ echo "@@file $f"; base64 < "$f"; }}; done; true',
+            what="reading the bundles the package requires",
+        )
+        files = parse_files(out)
+
+        def read_info(path: str) -> dict[str, Any] | None:
+            try:
+                info = plistlib.loads(files[path])
+            except (KeyError, plistlib.InvalidFileException, ValueError):
+                return None
+            return info if isinstance(info, dict) else None
+
+        found = volume_check.problems(req, plist_value(files.get(SYSTEM_VERSION), "ProductVersion"), read_info)
+        if found:
+            reason = req.description or "; ".join(found)
+            detail = "" if not req.description else f" ({'; '.join(found)})"
+            raise TargetCommandError(
+                f"installer would refuse {pkg.name} on this Mac: its Distribution's volume-check fails: {reason}"
+                f"{detail}. {fix}".rstrip(),
+                f"volume-check of {pkg.name}",
+                1,
+            )
 
     def _record_receipts_and_nvram(self, state_dir: str, ids: list[str], nvram_names: list[str]) -> None:
         records = journal.read_journal(self, state_dir)

@@ -3,7 +3,9 @@
 Controller-side: imports egpu_setup.matrix and egpu_setup.cache (the same code `egpu-setup matrix` and
 `egpu-setup cache fetch` use), resolves the host's build and GPU against the profile, makes sure each artifact is in
 the cache with its SHA-256 checked (downloading from the mirror, a per-artifact URL or the matrix's URL), records
-digests in the lock file, and returns the plan as the `egpu_plan` fact with each artifact's `local_path`.
+digests in the lock file, and returns the plan as the `egpu_plan` fact with each artifact's `local_path` and
+`local_sha256` (the SHA-256 the cache checked and names the file by: for artifacts whose publisher gives no SHA-256,
+the one the roles hand to the upload check).
 A refusal of the resolver (not 10.13, a build outside the profile, an impossible pairing) fails the task with the
 resolver's message and its remedy.
 """
@@ -49,6 +51,7 @@ def resolve_and_fetch(args: dict[str, Any]) -> dict[str, Any]:
                 continue
             path = cache.ensure(artifact, lock=lock, mirror=args["mirror_url"], url=args["urls"].get(artifact_id))
             plan["artifacts"][artifact_id]["local_path"] = str(path)
+            plan["artifacts"][artifact_id]["local_sha256"] = path.name  # the store names files by their SHA-256
     finally:
         if lock is not None and lock.changed:
             lock.save()  # as `cache fetch` does: what was verified stays pinned even when a later artifact fails

@@ -11,7 +11,9 @@ from __future__ import annotations
 import gzip
 import posixpath
 import re
+import shutil
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 from xml.etree import ElementTree
@@ -155,3 +157,25 @@ def drop_installation_check(text: str) -> tuple[str, int]:
     the driver was made for; without the element Installer skips the script. Returns (new text, elements removed).
     """
     return _CHECKS.subn("", text)
+
+
+def extract_member(archive: Path, member: str, dest_dir: Path) -> Path:
+    """Copy the file `member` out of the zip `archive` into `dest_dir` (as egpu.io ships NVDAEGPUSupport); its path.
+
+    Only a top-level member of that exact name is taken, so nothing in the zip can write outside `dest_dir`.
+    """
+    if "/" in member or member in ("", ".", ".."):
+        raise PackageFormatError(f"{member!r} is not the name of a file at the top of a zip")
+    try:
+        with zipfile.ZipFile(archive) as z:
+            names = z.namelist()
+            if member not in names:
+                top = sorted({n.split("/", 1)[0] for n in names if not n.startswith("__MACOSX")})
+                listed = ", ".join(top) or "nothing"
+                raise PackageFormatError(f"{archive.name} holds no {member} (at its top: {listed})")
+            target = dest_dir / member
+            with z.open(member) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile as exc:
+        raise PackageFormatError(f"{archive.name} is not a zip archive ({exc})") from None
+    return target

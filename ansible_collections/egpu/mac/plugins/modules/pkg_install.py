@@ -16,6 +16,12 @@ description:
   - With O(drop_installation_check) the package is expanded (C(pkgutil --expand)), the C(installation-check)
     and C(volume-check) elements of its Distribution are removed, and it is flattened again
     (C(pkgutil --flatten)); the payload is not touched.
+  - With O(archive_member), O(src) is a zip (as egpu.io ships NVDAEGPUSupport). Its SHA-256 is checked against
+    O(sha256), then the package of that name at the zip's top level is taken out on the controller and installed.
+  - With O(volume_check), the package's Distribution C(volume-check) (C(allowed-os-versions), and
+    C(required-bundles) with each bundle at its path and at least the version it names) is read against the Mac
+    before anything is uploaded, and the task fails naming what is missing or too old, followed by
+    O(volume_check_fix). Not in check mode, because the bundles may come from earlier tasks of the same run.
   - Runs on the controller through the connection; needs no Python on the target.
 options:
   src:
@@ -37,7 +43,19 @@ options:
     type: str
   filename:
     description: Name of the upload on the Mac (the artifact's file name; the cache names files by digest).
+      Default with O(archive_member) is the member's name.
     type: str
+  archive_member:
+    description: The package's file name at the top level of the zip O(src).
+    type: str
+  volume_check:
+    description: Read the package's Distribution volume-check against the Mac first and fail with the reason.
+    type: bool
+    default: false
+  volume_check_fix:
+    description: The remedy appended to a failed O(volume_check)'s message.
+    type: str
+    default: ""
   drop_installation_check:
     description: Remove the Distribution's installation-check before installing.
     type: bool
@@ -81,6 +99,15 @@ EXAMPLES = r"""
     receipt: com.nvidia.web-driver
     version: 387.10.10.10.25.156
     drop_installation_check: true
+
+- name: Ensure NVDAEGPUSupport v6 from egpu.io's zip is installed, if this Mac has the kexts it requires
+  egpu.mac.pkg_install:
+    src: "{{ egpu_plan.artifacts.egpu_support.local_path }}"
+    sha256: "{{ egpu_plan.artifacts.egpu_support.local_sha256 }}"
+    archive_member: NVDAEGPUSupport-v6.pkg
+    receipt: lu.yifan.NVDAEGPUSupport
+    volume_check: true
+    volume_check_fix: Install the web driver this package was made for first.
 
 - name: Ensure the CUDA driver from the mounted dmg is installed
   egpu.mac.pkg_install:

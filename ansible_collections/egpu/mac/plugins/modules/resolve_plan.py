@@ -12,7 +12,7 @@ description:
   - Runs on the controller with egpu_setup's matrix and cache (C(egpu-setup matrix), C(egpu-setup cache fetch)).
     Resolves the build and GPU against the profile, makes sure each artifact is in the controller cache with its
     SHA-256 checked, records digests in the lock file, and sets the fact C(egpu_plan) (docs/architecture.md,
-    Resolution) with C(local_path) for each artifact.
+    Resolution) with C(local_path) and C(local_sha256) for each artifact.
   - A refusal (not 10.13, a build outside the profile, an impossible pairing, a file that must be added by hand)
     fails the task with the reason and the remedy.
 options:
@@ -75,7 +75,8 @@ plan:
   returned: success
   type: dict
 ansible_facts:
-  description: C(egpu_plan), the resolution with C(local_path) per artifact.
+  description: C(egpu_plan), the resolution with C(local_path) and C(local_sha256) (the SHA-256 the cache checked)
+    per fetched artifact.
   returned: success
   type: dict
 fix:
