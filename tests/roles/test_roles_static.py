@@ -72,3 +72,35 @@ def test_ansible_doc_renders_every_action_module() -> None:
     for name in names:
         assert name.rsplit(".", 1)[1] in done.stdout
     assert "ERROR" not in done.stderr, done.stderr
+
+
+def _tasks(node: object) -> list[dict]:
+    """Every task mapping in a parsed task file, blocks' children included."""
+    found: list[dict] = []
+    for item in node if isinstance(node, list) else []:
+        if isinstance(item, dict):
+            found.append(item)
+            for key in ("block", "rescue", "always"):
+                found.extend(_tasks(item.get(key)))
+    return found
+
+
+def test_no_task_or_play_turns_become_off() -> None:
+    # The lab runs every process with one Linux uid, so only `become` keeps a task from relying on admin's own
+    # permissions, which a Mac would refuse (docs/rehearsal.md, "What is not imitated").
+    # The one exception: the user's own shell profile, written as the user so that it stays theirs.
+    allowed = {"roles/cuda_toolkit/tasks/profile.yml: Ensure the shell profile puts CUDA's bin directory on PATH"}
+    files = [*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("playbooks/*.yml")]
+    offenders = {f"{f.relative_to(ROOT)}: {t.get('name')}" for f in files
+                 for t in _tasks(yaml.safe_load(f.read_text())) if t.get("become") is False}  # fmt: skip
+    assert files and offenders <= allowed, offenders - allowed
+
+
+def test_the_enabler_kext_is_given_to_root_wheel_after_its_install() -> None:
+    # kextd refuses a kext not owned by root:wheel; the lab cannot tell owners apart, so this holds the step.
+    tasks = _tasks(yaml.safe_load((ROOT / "roles/egpu_support/tasks/install.yml").read_text()))
+    install = next(i for i, t in enumerate(tasks) if "egpu.mac.pkg_install" in t)
+    chown = [i for i, t in enumerate(tasks) if "chown -R" in str(t.get("egpu.mac.run_command", {}).get("cmd", ""))]
+    assert chown and chown[0] > install
+    defaults = yaml.safe_load((ROOT / "roles/egpu_support/defaults/main.yml").read_text())
+    assert (defaults["egpu_support_owner"], defaults["egpu_support_group"]) == ("root", "wheel")
