@@ -123,7 +123,10 @@ def test_the_enabler_is_the_package_made_for_the_web_drivers_build(matrix: Matri
 def test_a_profile_naming_an_enabler_made_for_another_build_is_refused(broken_matrix) -> None:
     from egpu_setup.matrix import load_matrix
 
-    default_pick = "    egpu_support: auto\n    python3: 3.11.9\n    mxnet_source: 1.0.0\n    numpy: 1.23.5\n    gpu: gtx1080\n  native:"
+    default_pick = (
+        "    egpu_support: auto\n    python3: 3.11.9\n    mxnet_source: 1.0.0\n    numpy: 1.23.5\n"
+        "    gpu: gtx1080\n  native:"
+    )
     path, _ = broken_matrix(default_pick, default_pick.replace("egpu_support: auto", 'egpu_support: "4"'))
     with pytest.raises(EgpuError) as info:
         load_matrix(path=path).resolve("17C88")
