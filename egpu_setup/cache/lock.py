@@ -22,12 +22,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.matrix import schema_check
 from egpu_setup.matrix.marked_yaml import MarkedDict, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact
-from egpu_setup.matrix.validate import SHA256_HEX, SHA512_HEX, Problems
+from egpu_setup.matrix.validate import Problems
 from egpu_setup.paths import require_directory
 
 LOCK_VERSION = 1
+# The shape of the file (fields, digests' form); what JSON Schema cannot say (a key names a known artifact id) is
+# `_check_key`. LOCK_VERSION is the schema's lock_version const.
+LOCK_SCHEMA = Path(__file__).with_name("lock.schema.json")
+
+
+def _label(path: tuple[object, ...]) -> str:
+    """Problems inside an entry start with its id@version, as the file names it."""
+    return f"{path[1]}: " if len(path) >= 2 and path[0] == "artifacts" else ""
+
+
+def _check_key(key: object, line: int, problems: Problems) -> bool:
+    """An entry's key is `<artifact id>@<version>` with an id the matrix knows."""
+    if "@" in str(key) and str(key).split("@", 1)[0] in ARTIFACT_IDS:
+        return True
+    problems.add(line, f"{key!r} is not an artifact id@version (ids: {', '.join(ARTIFACT_IDS)})")
+    return False
 _HEADER = """\
 # egpu-setup.lock: the SHA-256 of every artifact this lab installs, written by `egpu-setup cache fetch/add`.
 # Keep it beside the inventory and under version control: a file whose digest differs from its entry is refused.
@@ -69,48 +86,14 @@ class Lock:
         problems = Problems(path, "lock file")
         if data is None:
             return cls(path)
-        if not isinstance(data, MarkedDict):
-            problems.add(getattr(data, "line", 1), "a lock file must be a mapping with lock_version and artifacts")
-            problems.raise_if_any()
-        for key in data:
-            if key not in ("lock_version", "artifacts"):
-                problems.add(data.line_of(key), f"unknown key {key!r} (known: lock_version, artifacts)")
-        if data.get("lock_version") != LOCK_VERSION:
-            problems.add(data.line_of("lock_version"), f"lock_version must be {LOCK_VERSION}")
-        artifacts = data.get("artifacts") or MarkedDict()
+        schema_check.check(data, LOCK_SCHEMA, problems, _label)
+        artifacts = data.get("artifacts") if isinstance(data, MarkedDict) else None
         entries: dict[str, LockEntry] = {}
-        if not isinstance(artifacts, MarkedDict):
-            problems.add(data.line_of("artifacts"), "artifacts must be a mapping of id@version -> entry")
-            artifacts = MarkedDict()
-        for key, entry in artifacts.items():
-            line = artifacts.line_of(key)
-            artifact_id = str(key).split("@", 1)[0]
-            if "@" not in str(key) or artifact_id not in ARTIFACT_IDS:
-                problems.add(line, f"{key!r} is not an artifact id@version (ids: {', '.join(ARTIFACT_IDS)})")
-                continue
-            if not isinstance(entry, MarkedDict):
-                problems.add(line, f"{key}: must be a mapping {{sha256, filename, origin}}")
-                continue
-            sha = entry.get("sha256")
-            if not isinstance(sha, str) or not SHA256_HEX.match(sha):
-                problems.add(entry.line_of("sha256"), f"{key}: sha256 must be 64 lower-case hex digits")
-                continue
-            origin = entry.get("origin", "pinned")
-            if origin not in ("published", "pinned"):
-                problems.add(entry.line_of("origin"), f"{key}: origin must be published or pinned")
-                continue
-            if not isinstance(entry.get("filename", ""), str):
-                problems.add(entry.line_of("filename"), f"{key}: filename must be text")
-                continue
-            sha512 = entry.get("sha512")
-            if sha512 is not None and not (isinstance(sha512, str) and SHA512_HEX.match(sha512)):
-                problems.add(entry.line_of("sha512"), f"{key}: sha512 must be 128 lower-case hex digits")
-                continue
-            unknown = set(entry) - {"sha256", "filename", "origin", "sha512"}
-            if unknown:
-                problems.add(line, f"{key}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-                continue
-            entries[str(key)] = LockEntry(sha, str(entry.get("filename", "")), origin, sha512)
+        for key, entry in (artifacts if isinstance(artifacts, MarkedDict) else {}).items():
+            if _check_key(key, artifacts.line_of(key), problems) and isinstance(entry, MarkedDict):
+                sha512 = entry.get("sha512")
+                origin = entry.get("origin", "pinned")
+                entries[str(key)] = LockEntry(entry.get("sha256"), str(entry.get("filename", "")), origin, sha512)
         problems.raise_if_any()
         return cls(path, entries)
 

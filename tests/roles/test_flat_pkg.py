@@ -19,7 +19,7 @@ def webdriver_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_payload_paths_are_absolute_and_match_bsdtar(webdriver_pkg: Path, tmp_path: Path) -> None:
-    paths = flat_pkg.payload_paths(webdriver_pkg)
+    paths = flat_pkg.read(webdriver_pkg).paths
     assert "/Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist" in paths
     assert "/Library/Extensions/GeForceWeb.kext" in paths
     assert all(p.startswith("/") for p in paths)
@@ -32,12 +32,12 @@ def test_payload_paths_are_absolute_and_match_bsdtar(webdriver_pkg: Path, tmp_pa
 
 
 def test_components_name_the_receipt(webdriver_pkg: Path) -> None:
-    comps = flat_pkg.components(webdriver_pkg)
-    assert {"identifier": "com.nvidia.web-driver", "version": "387.10.10.10.25.156", "install_location": "/"} in comps
+    comps = flat_pkg.read(webdriver_pkg).components
+    assert flat_pkg.Component("com.nvidia.web-driver", "387.10.10.10.25.156", "/") in comps
 
 
 def test_dropping_the_installation_check_lets_another_build_install(webdriver_pkg: Path) -> None:
-    text = flat_pkg.distribution(webdriver_pkg)
+    text = flat_pkg.read(webdriver_pkg).distribution
     assert text is not None and "installation-check" in text
     before = distribution_check.evaluate(text.encode(), "17C88", "10.13.2")
     assert not before.ok
@@ -51,7 +51,7 @@ def test_not_a_package_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "x.pkg"
     bad.write_bytes(b"PK\x03\x04 not xar")
     with pytest.raises(flat_pkg.PackageFormatError):
-        flat_pkg.payload_paths(bad)
+        flat_pkg.read(bad)
 
 
 # --- NVDAEGPUSupport: the zip egpu.io ships, and its volume-check read on the controller -------------------------
@@ -68,7 +68,7 @@ def enabler_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_package_is_taken_from_the_top_of_the_zip(enabler_zip: Path, tmp_path: Path) -> None:
     pkg = flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v4.pkg", tmp_path)
     assert pkg == tmp_path / "NVDAEGPUSupport-v4.pkg"
-    assert flat_pkg.components(pkg)[0]["identifier"] == "lu.yifan.NVDAEGPUSupport"
+    assert flat_pkg.read(pkg).components[0].identifier == "lu.yifan.NVDAEGPUSupport"
     with pytest.raises(flat_pkg.PackageFormatError, match=r"holds no NVDAEGPUSupport-v6.pkg \(at its top: NVDA"):
         flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v6.pkg", tmp_path)
     with pytest.raises(flat_pkg.PackageFormatError, match="not the name of a file at the top"):
@@ -108,20 +108,74 @@ def test_the_volume_check_is_read_as_installer_reads_it(
     from ansible_collections.egpu.mac.plugins.module_utils import volume_check
 
     pkg = flat_pkg.extract_member(enabler_zip, "NVDAEGPUSupport-v4.pkg", tmp_path)
-    req = volume_check.parse(flat_pkg.distribution(pkg) or "")
+    text = flat_pkg.read(pkg).distribution or ""
+    req = volume_check.parse(text)
     assert req is not None and req.all_bundles and len(req.bundles) == 4
     problems = volume_check.problems(req, product_version, _infos(installed).get)
     assert problems[: len(expected)] == expected
     assert bool(problems) == bool(expected)
     # The rehearsal installer (an independent reading of the same reference) agrees on pass or refuse.
     table = {path.removesuffix("/Contents/Info.plist"): info for path, info in _infos(installed).items()}
-    sim = distribution_check.evaluate_volume_check(
-        (flat_pkg.distribution(pkg) or "").encode(), "17C88", product_version, table.get
-    )
+    sim = distribution_check.evaluate_volume_check(text.encode(), "17C88", product_version, table.get)
     assert sim.ok is not bool(expected), sim.message
 
 
 def test_a_distribution_without_volume_check_has_no_requirements(webdriver_pkg: Path) -> None:
     from ansible_collections.egpu.mac.plugins.module_utils import volume_check
 
-    assert volume_check.parse(flat_pkg.distribution(webdriver_pkg) or "") is None
+    assert volume_check.parse(flat_pkg.read(webdriver_pkg).distribution or "") is None
+
+
+# --- the same packages through the simulator's own reader, and one built by other tooling (bsdtar) ----------------
+
+
+@pytest.fixture(scope="module")
+def bsdtar_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A component package as pkgbuild lays it out (PackageInfo, Bom, Payload = gzip'd newc cpio), xar'd by bsdtar."""
+    work = tmp_path_factory.mktemp("bsdtar")
+    root, flat = work / "root", work / "flat"
+    (root / "Library/Frameworks/X.framework").mkdir(parents=True)
+    (root / "Library/Frameworks/X.framework/X").write_bytes(b"\xcf\xfa\xed\xfe")
+    flat.mkdir()
+    payload = subprocess.run(
+        ["bsdtar", "--format", "newc", "--gzip", "-cf", "-", "-C", str(root), "."], check=True, capture_output=True
+    ).stdout
+    (flat / "Payload").write_bytes(payload)
+    (flat / "Bom").write_bytes(b"")
+    (flat / "PackageInfo").write_text(
+        '<pkg-info format-version="2" identifier="com.example.x" version="1.2" install-location="/" auth="root"/>'
+    )
+    out = work / "X.pkg"
+    subprocess.run(["bsdtar", "--format", "xar", "-cf", str(out), "-C", str(flat), "PackageInfo", "Bom", "Payload"],
+                   check=True)  # fmt: skip
+    return out
+
+
+def test_a_package_bsdtar_wrote_reads_the_same_in_both_readers(bsdtar_pkg: Path) -> None:
+    from egpu_setup.rehearsal.macos import flatpkg
+
+    pkg = flat_pkg.read(bsdtar_pkg)
+    assert pkg.distribution is None
+    assert pkg.components == [flat_pkg.Component("com.example.x", "1.2", "/")]
+    assert pkg.paths == ["/Library", "/Library/Frameworks", "/Library/Frameworks/X.framework",
+                         "/Library/Frameworks/X.framework/X"]  # fmt: skip
+    sim = flatpkg.read_package(bsdtar_pkg)
+    assert [c.info.identifier for c in sim.components] == ["com.example.x"]
+    sim_paths = {"/" + e.path.removeprefix("./") for e in sim.components[0].entries() if e.path not in (".", "./")}
+    assert sim_paths == set(pkg.paths)
+
+
+def test_the_listing_printed_on_the_mac_reads_as_the_package_does(webdriver_pkg: Path, tmp_path: Path) -> None:
+    """`from_listing` (a package in a mounted dmg) and `read` (a package on the controller) agree on one package."""
+    from egpu_setup.rehearsal.macos import flatpkg
+
+    flatpkg.expand(webdriver_pkg, tmp_path / "x")  # what `pkgutil --expand` leaves, read as LISTING_SCRIPT does
+    lines = []
+    for info in sorted((tmp_path / "x").glob("**/PackageInfo")):
+        lines += [f"@@component {info.parent.relative_to(tmp_path / 'x').as_posix().removeprefix('.')}",
+                  info.read_text(), "@@bom", *flatpkg.bom_paths((info.parent / "Bom").read_bytes())]  # fmt: skip
+    listed = flat_pkg.from_listing("\n".join(lines), "WebDriver.pkg")
+    read = flat_pkg.read(webdriver_pkg)
+    assert listed.components == read.components and listed.paths == read.paths
+    with pytest.raises(flat_pkg.PackageFormatError, match="no component package"):
+        flat_pkg.from_listing("", "CUDADriver.pkg")

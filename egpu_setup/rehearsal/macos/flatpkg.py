@@ -534,11 +534,6 @@ def package_from_members(path: Path, members: list[XarMember]) -> FlatPackage:
     return FlatPackage(path, distribution, components, members)
 
 
-def write_component_pkg(out: Path, component: Component) -> Path:
-    """A bare component package, as `pkgbuild --root R --identifier I --version V out.pkg` writes one."""
-    return write_xar(out, component.members(""))
-
-
 def write_product_pkg(out: Path, distribution: bytes, components: list[Component]) -> Path:
     """A product archive, as `productbuild --distribution D --package-path P out.pkg` writes one."""
     members = [XarMember("Distribution", distribution), XarMember("Resources", None, 0o755)]

@@ -6,6 +6,8 @@ NVRAM variables its scripts set (so rollback can undo it), and runs `installer -
 Python on the target; check mode reports the change with a diff. A package shipped in a zip (`archive_member`) is
 taken out of the zip on the controller, after the zip's digest is checked; `volume_check` reads the package's
 Distribution volume-check against the Mac first and refuses with the reason before anything is uploaded.
+A controller package is read once (flat_pkg.read); one already on the Mac (`remote_src`, e.g. in a mounted dmg)
+is listed there and never copied back.
 """
 
 from __future__ import annotations
@@ -81,23 +83,61 @@ class ActionModule(ActionBase):
 
     def _ensure(self, args: dict[str, Any], unzipped: Path) -> dict[str, Any]:
         receipt = args["receipt"]
-        local = Path(args["src"]) if args["src"] else None
-        if local is not None and not local.is_file():
-            raise OSError(f"{local} does not exist on the controller: fetch the artifact into the cache first")
-        if local is not None and args["sha256"]:
-            checked_sha256(local, args["sha256"])  # a damaged cache entry stops here, before its payload is read
-        upload_sha256 = args["sha256"]
-        if local is not None and args["archive_member"]:
-            # The checked zip's package, on the controller only: the upload below is checked against its own digest.
-            local = flat_pkg.extract_member(local, args["archive_member"], unzipped)
-            upload_sha256 = None
-        comps = flat_pkg.components(local) if local is not None else []
-        remote_paths: list[str] = []
-        if local is None and not self._task.check_mode:
-            # A pkg inside a mounted dmg: bring it to the controller to read its payload and components.
-            remote_paths, comps = self._remote_listing(args["remote_src"])
-        want = args["version"] or next((c["version"] for c in comps if c["identifier"] == receipt), None)
+        local, upload_sha256 = self._local_package(args, unzipped)
+        package = self._describe(args, local)
+        want = args["version"] or next((c.version for c in package.components if c.identifier == receipt), None)
         before = receipt_version(self, receipt)
+        out = self._status(receipt, before, want)
+        if not out["changed"]:
+            return out
+        if self._task.check_mode:
+            out["msg"] = f"would install {receipt} {want or ''} (now {before or 'absent'})".replace("  ", " ")
+            return out
+        if args["volume_check"] and local is not None and package.distribution:
+            self._volume_check(local.name, package.distribution, args["volume_check_fix"])
+        journal.track(self, args["state_dir"], [args["work_dir"]], check_mode=False)
+        target_pkg = self._stage(args, local, upload_sha256)
+        installed_pkg = (
+            self._without_installation_check(target_pkg, args["work_dir"])
+            if args["drop_installation_check"]
+            else target_pkg
+        )
+        out["tracked"] = self._journal_install(args, package)
+        out.update(self._install(args, installed_pkg, {installed_pkg, target_pkg} - {args["remote_src"]}))
+        self._check_receipt(receipt, want, out)
+        return out
+
+    def _local_package(self, args: dict[str, Any], unzipped: Path) -> tuple[Path | None, str | None]:
+        """The controller's copy (checked against its digest, taken out of its zip), and the digest of what is sent."""
+        if not args["src"]:
+            return None, None
+        local = Path(args["src"])
+        if not local.is_file():
+            raise OSError(f"{local} does not exist on the controller: fetch the artifact into the cache first")
+        if args["sha256"]:
+            checked_sha256(local, args["sha256"])  # a damaged cache entry stops here, before its payload is read
+        if not args["archive_member"]:
+            return local, args["sha256"]
+        # The checked zip's package, on the controller only: the upload is checked against its own digest.
+        return flat_pkg.extract_member(local, args["archive_member"], unzipped), None
+
+    def _describe(self, args: dict[str, Any], local: Path | None) -> flat_pkg.FlatPackage:
+        """Components, payload paths (and Distribution) of the package: read once here, or on the Mac for a pkg
+        inside a mounted dmg (nothing to read in check mode, where the dmg is not mounted)."""
+        if local is not None:
+            return flat_pkg.read(local)
+        if self._task.check_mode:
+            return flat_pkg.FlatPackage()
+        remote = args["remote_src"]
+        listing = posixpath.join(args["work_dir"], "listing-" + posixpath.basename(remote))
+        _, printed, _ = run(
+            self,
+            flat_pkg.LISTING_SCRIPT.format(dir=quote(listing), pkg=quote(remote)),
+            what=f"listing the components and payload of {remote}",
+        )
+        return flat_pkg.from_listing(printed, remote)
+
+    def _status(self, receipt: str, before: str | None, want: str | None) -> dict[str, Any]:
         changed = before is None or (want is not None and before != want)
         out: dict[str, Any] = {"receipt": receipt, "before": before, "after": want or before, "changed": changed}
         if self._task.diff:
@@ -107,56 +147,56 @@ class ActionModule(ActionBase):
                 "before": f"{receipt}: {before or 'absent'}\n",
                 "after": f"{receipt}: {want or 'installed'}\n",
             }
-        if not changed:
-            return out
-        if self._task.check_mode:
-            out["msg"] = f"would install {receipt} {want or ''} (now {before or 'absent'})".replace("  ", " ")
-            return out
-        if args["volume_check"] and local is not None:
-            self._volume_check(local, args["volume_check_fix"])
-        work, state_dir = args["work_dir"], args["state_dir"]
-        journal.track(self, state_dir, [work], check_mode=False)
-        if local is not None:
-            target_pkg = posixpath.join(work, args["filename"] or local.name)
-            upload(self, local, target_pkg, upload_sha256)
-            paths = flat_pkg.payload_paths(local)
-        else:
-            target_pkg, paths = args["remote_src"], remote_paths
-        installed_pkg = target_pkg
-        if args["drop_installation_check"]:
-            installed_pkg = self._without_installation_check(target_pkg, work)
-        ids = list(dict.fromkeys([receipt, *(c["identifier"] for c in comps if c["identifier"])]))
+        return out
+
+    def _stage(self, args: dict[str, Any], local: Path | None, upload_sha256: str | None) -> str:
+        """The package's path on the Mac: uploaded into the work dir, or where it already is (a mounted dmg)."""
+        if local is None:
+            return str(args["remote_src"])
+        target_pkg = posixpath.join(args["work_dir"], args["filename"] or local.name)
+        upload(self, local, target_pkg, upload_sha256)
+        return target_pkg
+
+    def _journal_install(self, args: dict[str, Any], package: flat_pkg.FlatPackage) -> dict[str, list[str]]:
+        """Records what the install adds or replaces, the receipts it writes and the NVRAM its scripts set."""
+        state_dir = args["state_dir"]
+        ids = list(dict.fromkeys([args["receipt"], *(c.identifier for c in package.components if c.identifier)]))
         receipts = [f for rid in ids for f in receipt_files(rid)]
-        tracked = journal.track(self, state_dir, [*paths, *receipts, INSTALL_LOG], check_mode=False, trees=False)
+        tracked = journal.track(
+            self, state_dir, [*package.paths, *receipts, INSTALL_LOG], check_mode=False, trees=False
+        )
         if args["track"]:
             tracked_extra = journal.track(self, state_dir, args["track"], check_mode=False)
             tracked = {key: tracked[key] + tracked_extra[key] for key in ("added", "backed_up", "trees")}
         self._record_receipts_and_nvram(state_dir, ids, args["track_nvram"])
+        return tracked
+
+    def _install(self, args: dict[str, Any], installed_pkg: str, leftovers: set[str]) -> dict[str, Any]:
         cmd = f"installer -pkg {quote(installed_pkg)} -target /" + (
             " -allowUntrusted" if args["allow_untrusted"] else ""
         )
-        _, stdout, _ = run(self, cmd, what=f"installing {receipt}")
+        _, stdout, _ = run(self, cmd, what=f"installing {args['receipt']}")
         # The uploaded (or patched) copy is not needed once installed; the controller's cache keeps the original.
-        leftovers = {installed_pkg} | ({target_pkg} if local is not None else set())
-        run(self, "rm -f " + " ".join(quote(p) for p in sorted(leftovers) if p != args["remote_src"]), check_rc=False)
+        run(self, "rm -f " + " ".join(quote(p) for p in sorted(leftovers)), check_rc=False)
+        return {"cmd": cmd, "stdout": stdout}
+
+    def _check_receipt(self, receipt: str, want: str | None, out: dict[str, Any]) -> None:
         after = receipt_version(self, receipt)
-        out.update(cmd=cmd, stdout=stdout, after=after, tracked=tracked)
+        out["after"] = after
         if after is None or (want is not None and after != want):
             raise TargetCommandError(
                 f"installer finished but the receipt {receipt} says {after or 'absent'}, expected {want}: "
                 "the package is not the one the profile names",
-                cmd,
+                out["cmd"],
                 1,
-                stdout,
+                out["stdout"],
             )
-        return out
 
-    def _volume_check(self, pkg: Path, fix: str) -> None:
+    def _volume_check(self, name: str, distribution: str, fix: str) -> None:
         """Refuse, before Installer does, a package whose Distribution volume-check this Mac does not pass."""
         from ansible_collections.egpu.mac.plugins.action.mac_facts import SYSTEM_VERSION, parse_files, plist_value
 
-        text = flat_pkg.distribution(pkg)
-        req = volume_check.parse(text) if text else None
+        req = volume_check.parse(distribution)
         if req is None:
             return
         paths = [SYSTEM_VERSION, *(b.info_plist for b in req.bundles)]
@@ -180,9 +220,9 @@ class ActionModule(ActionBase):
             reason = req.description or "; ".join(found)
             detail = "" if not req.description else f" ({'; '.join(found)})"
             raise TargetCommandError(
-                f"installer would refuse {pkg.name} on this Mac: its Distribution's volume-check fails: {reason}"
+                f"installer would refuse {name} on this Mac: its Distribution's volume-check fails: {reason}"
                 f"{detail}. {fix}".rstrip(),
-                f"volume-check of {pkg.name}",
+                f"volume-check of {name}",
                 1,
             )
 
@@ -200,12 +240,6 @@ class ActionModule(ActionBase):
             lines.append(f"nvram\t{name}\t{'present' if value is not None else 'absent'}\t{value or ''}")
         for line in lines:
             journal.record(self, state_dir, line, check_mode=False)
-
-    def _remote_listing(self, target_pkg: str) -> tuple[list[str], list[dict[str, str]]]:
-        with tempfile.TemporaryDirectory(prefix="egpu-pkg-") as tmpdir:
-            local = Path(tmpdir) / posixpath.basename(target_pkg)
-            self._connection.fetch_file(target_pkg, str(local))
-            return flat_pkg.payload_paths(local), flat_pkg.components(local)
 
     def _without_installation_check(self, target_pkg: str, work: str) -> str:
         """Expand, drop the Distribution's installation-check, flatten again (payload untouched)."""

@@ -1,148 +1,177 @@
-"""Reading flat installer packages (xar) on the controller: the paths a package will install, and its Distribution.
+"""Reading flat installer packages (xar) on the controller, in one streaming pass through libarchive.
 
-A flat .pkg is a xar archive (header, zlib-compressed XML table of contents, heap). A product archive holds a
-`Distribution` and one `<name>.pkg/` directory per component; a component holds `PackageInfo` (its
-install-location) and `Payload` (gzip-compressed cpio, odc or newc). Format: the xar file format (mackyle/xar
-wiki "xarformat") and Apple's flat package layout as `pkgutil --expand` shows it. Standard library only.
+A flat .pkg is a xar archive. A product archive holds a `Distribution` and one `<name>.pkg/` directory per
+component; a component holds `PackageInfo` (its identifier, version, install-location) and `Payload` (gzip'd cpio).
+`read` walks the xar once and lists each Payload as it streams by (libarchive reads xar, cpio and gzip), so no
+package is held in memory. A package that stays on the Mac (inside a mounted dmg) is described from `pkgutil
+--expand`'s PackageInfo and `lsbom -s` lines instead (`LISTING_SCRIPT`, `from_listing`); both end in `FlatPackage`.
 """
 
 from __future__ import annotations
 
-import gzip
+import io
 import posixpath
 import re
 import shutil
-import struct
 import zipfile
-import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-_XAR_MAGIC = b"xar!"
+import libarchive
+from libarchive.exception import ArchiveError
 
 
 class PackageFormatError(Exception):
     """The file is not a flat package this reader understands."""
 
 
-def _xar_members(data: bytes) -> dict[str, bytes]:
-    """name (with directories, '/'-joined) -> uncompressed bytes of every file member."""
-    if data[:4] != _XAR_MAGIC:
-        raise PackageFormatError("not a xar archive (flat package)")
-    header_size, _version, toc_len, _toc_plain_len, _cksum = struct.unpack(">HHQQI", data[4:28])
-    toc = ElementTree.fromstring(zlib.decompress(data[header_size : header_size + toc_len]))
-    heap = header_size + toc_len
-    members: dict[str, bytes] = {}
+@dataclass(frozen=True)
+class Component:
+    """One component package, as its PackageInfo names it."""
 
-    def walk(node: ElementTree.Element, prefix: str) -> None:
-        for item in node.findall("file"):
-            name = posixpath.join(prefix, item.findtext("name", ""))
-            if item.findtext("type", "file") == "directory":
-                walk(item, name)
-                continue
-            dnode = item.find("data")
-            if dnode is None:
-                members[name] = b""
-                continue
-            offset = int(dnode.findtext("offset", "0"))
-            length = int(dnode.findtext("length", "0"))
-            raw = data[heap + offset : heap + offset + length]
-            enc = dnode.find("encoding")
-            style = enc.get("style", "") if enc is not None else ""
-            if "gzip" in style:
-                raw = zlib.decompress(raw)
-            elif "bzip2" in style:
-                import bz2
-
-                raw = bz2.decompress(raw)
-            members[name] = raw
-        for sub in node.findall("toc"):
-            walk(sub, prefix)
-
-    walk(toc.find("toc") if toc.find("toc") is not None else toc, "")
-    return members
+    identifier: str
+    version: str
+    install_location: str = "/"
 
 
-def _cpio_names(data: bytes) -> list[str]:
-    """Names in a cpio archive, odc (070707) or newc (070701/070702)."""
-    names: list[str] = []
-    pos = 0
-    while pos < len(data):
-        magic = data[pos : pos + 6]
-        if magic == b"070707":
-            namesize = int(data[pos + 59 : pos + 65], 8)
-            filesize = int(data[pos + 65 : pos + 76], 8)
-            name = data[pos + 76 : pos + 76 + namesize - 1].decode("utf-8", "replace")
-            pos += 76 + namesize + filesize
-        elif magic in (b"070701", b"070702"):
-            filesize = int(data[pos + 54 : pos + 62], 16)
-            namesize = int(data[pos + 94 : pos + 102], 16)
-            name = data[pos + 110 : pos + 110 + namesize - 1].decode("utf-8", "replace")
-            pos = (pos + 110 + namesize + 3) & ~3
-            pos = (pos + filesize + 3) & ~3
-        else:
-            raise PackageFormatError("payload is not a cpio archive")
-        if name == "TRAILER!!!":
-            break
-        names.append(name)
-    return names
+@dataclass
+class FlatPackage:
+    """What the controller needs of a package: its Distribution, components and the absolute paths it installs."""
+
+    distribution: str | None = None
+    components: list[Component] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
-def components(pkg: Path) -> list[dict[str, str]]:
-    """Each component's receipt id, version and install location, from its PackageInfo."""
-    members = _xar_members(pkg.read_bytes())
-    out = []
-    for name in sorted(members):
-        if posixpath.basename(name) != "PackageInfo":
-            continue
-        try:
-            root = ElementTree.fromstring(members[name])
-        except ElementTree.ParseError as exc:
-            raise PackageFormatError(f"{pkg.name}: {name} is not XML") from exc
-        out.append(
-            {
-                "identifier": root.get("identifier", ""),
-                "version": root.get("version", ""),
-                "install_location": root.get("install-location", "/") or "/",
-            }
-        )
-    return out
-
-
-def _install_location(package_info: bytes) -> str:
+def _package_info(blob: bytes, where: str) -> Component:
     try:
-        root = ElementTree.fromstring(package_info)
-    except ElementTree.ParseError:
-        return "/"
-    return root.get("install-location", "/") or "/"
+        root = ElementTree.fromstring(blob)
+    except ElementTree.ParseError as exc:
+        raise PackageFormatError(f"{where}: PackageInfo is not XML") from exc
+    return Component(root.get("identifier", ""), root.get("version", ""), root.get("install-location", "/") or "/")
 
 
-def payload_paths(pkg: Path) -> list[str]:
-    """Absolute paths the package installs (directories included), in archive order."""
-    members = _xar_members(pkg.read_bytes())
+def _absolute(location: str, names: Iterable[str]) -> Iterator[str]:
+    """Payload names ('./Library/X', '.') under the component's install-location, directories included."""
+    for name in names:
+        rel = name[2:] if name.startswith("./") else name.lstrip("/")
+        if rel not in ("", "."):
+            yield posixpath.normpath(posixpath.join(location, rel.rstrip("/")))
+
+
+def _assemble(distribution: str | None, infos: dict[str, Component], payloads: dict[str, list[str]]) -> FlatPackage:
+    """Components in directory order, each payload under its own component's install-location."""
     paths: list[str] = []
-    payloads = sorted(name for name in members if posixpath.basename(name) == "Payload")
+    for directory in sorted(payloads):
+        location = infos[directory].install_location if directory in infos else "/"
+        paths.extend(_absolute(location, payloads[directory]))
+    return FlatPackage(distribution, [infos[d] for d in sorted(infos)], list(dict.fromkeys(paths)))
+
+
+class _EntryStream(io.RawIOBase):
+    """The data of the xar member being read, as a file for a nested libarchive reader (no copy of the member)."""
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        self._blocks = iter(blocks)
+        self._rest = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._rest:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._rest = bytes(block)
+        size = min(len(buffer), len(self._rest))
+        buffer[:size] = self._rest[:size]
+        self._rest = self._rest[size:]
+        return size
+
+
+def _data(entry: libarchive.ArchiveEntry) -> Iterator[bytes]:
+    """The member's bytes, exactly the TOC's size of them.
+
+    libarchive 3.6's xar reader follows a member's data with zeros (archive_read_data fills a "hole" up to an
+    offset carried over from the members before it), so reading to the end would append them.
+    """
+    left = entry.size
+    for block in entry.get_blocks():
+        if left <= 0:
+            return
+        yield block[:left]
+        left -= len(block)
+
+
+def _payload_names(blocks: Iterable[bytes]) -> list[str]:
+    """Entry names of a Payload (cpio, gzip'd or not), read as the outer archive streams it."""
+    with libarchive.stream_reader(_EntryStream(blocks), format_name="cpio") as payload:
+        return [entry.pathname for entry in payload]
+
+
+def read(pkg: Path) -> FlatPackage:
+    """The package's Distribution, components and payload paths, from one pass over the file."""
+    distribution: str | None = None
+    infos: dict[str, Component] = {}
+    payloads: dict[str, list[str]] = {}
+    try:
+        with libarchive.file_reader(str(pkg), format_name="xar") as archive:
+            for entry in archive:
+                name = entry.pathname.rstrip("/")
+                directory, base = posixpath.split(name)
+                if entry.isdir:
+                    continue
+                if name == "Distribution":
+                    distribution = b"".join(_data(entry)).decode("utf-8")
+                elif base == "PackageInfo":
+                    infos[directory] = _package_info(b"".join(_data(entry)), f"{pkg.name}: {name}")
+                elif base == "Payload":
+                    payloads[directory] = _payload_names(_data(entry))
+    except ArchiveError as exc:
+        raise PackageFormatError(f"{pkg.name} is not a flat package libarchive can read ({exc})") from None
     if not payloads:
         raise PackageFormatError(f"{pkg.name} has no Payload")
-    for name in payloads:
-        component = posixpath.dirname(name)
-        location = _install_location(members.get(posixpath.join(component, "PackageInfo"), b"<x/>"))
-        data = members[name]
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        for entry in _cpio_names(data):
-            rel = entry[2:] if entry.startswith("./") else entry.lstrip("/")
-            if rel in ("", "."):
-                continue
-            paths.append(posixpath.normpath(posixpath.join(location, rel)))
-    return list(dict.fromkeys(paths))
+    return _assemble(distribution, infos, payloads)
 
 
-def distribution(pkg: Path) -> str | None:
-    """The product archive's Distribution text, or None for a component package."""
-    members = _xar_members(pkg.read_bytes())
-    data = members.get("Distribution")
-    return data.decode("utf-8") if data is not None else None
+# A package on the Mac: its components' PackageInfo and Bom listings, printed between markers for `from_listing`.
+# `pkgutil --expand` (pkgutil(1)) writes the members as files; `lsbom -s` (lsbom(8)) prints the payload's paths.
+LISTING_SCRIPT = (
+    'x={dir}; rm -rf "$x" && pkgutil --expand {pkg} "$x" && (for d in "$x" "$x"/*.pkg; do '
+    'if [ -f "$d/PackageInfo" ]; then echo "@@component ${{d#$x}}"; cat "$d/PackageInfo" && echo && '
+    'echo @@bom && lsbom -s "$d/Bom" || exit 1; fi; done); rc=$?; rm -rf "$x"; exit $rc'
+)
+
+
+def from_listing(text: str, where: str) -> FlatPackage:
+    """The FlatPackage that `LISTING_SCRIPT` printed (no Distribution: it is only read for local packages)."""
+    infos: dict[str, Component] = {}
+    payloads: dict[str, list[str]] = {}
+    directory, section = "", ""
+    lines: list[str] = []
+
+    def close() -> None:
+        if section == "info":
+            infos[directory] = _package_info("\n".join(lines).encode(), f"{where}: {directory or '.'}")
+        elif section == "bom":
+            payloads[directory] = [line for line in lines if line]
+
+    for line in text.splitlines():
+        if line.startswith("@@component"):
+            close()
+            directory, section, lines = line.removeprefix("@@component").strip().strip("/"), "info", []
+        elif line == "@@bom":
+            close()
+            section, lines = "bom", []
+        else:
+            lines.append(line)
+    close()
+    if not payloads:
+        raise PackageFormatError(f"{where}: no component package found in it")
+    return _assemble(None, infos, payloads)
 
 
 _CHECKS = re.compile(

@@ -28,7 +28,8 @@ options:
     description: The package on the controller (from the artifact cache).
     type: path
   remote_src:
-    description: The package on the Mac.
+    description: The package on the Mac (e.g. in a dmg mounted there); its components and payload are listed on
+      the Mac with C(pkgutil --expand) and C(lsbom -s), the package itself never comes to the controller.
     type: str
   receipt:
     description: The package id of its receipt (e.g. C(com.nvidia.web-driver)).
@@ -36,7 +37,7 @@ options:
     required: true
   version:
     description: The receipt version that counts as installed; default the version in the package's PackageInfo
-      for O(receipt) (O(src), or O(remote_src) read through the connection).
+      for O(receipt) (O(src), or O(remote_src) read on the Mac).
     type: str
   sha256:
     description: Expected SHA-256 of O(src); the uploaded copy is checked against it.
