@@ -27,8 +27,6 @@ from typing import Any
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
 
 JOURNAL = "journal.tsv"
-# The argument spec of the journal directory option every journal-keeping action takes (doc_fragments/journal.py).
-STATE_DIR_OPTION = {"type": "str", "default": "/private/var/db/egpu-setup"}
 
 
 @dataclass
