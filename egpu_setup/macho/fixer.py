@@ -178,113 +178,152 @@ def fix_rpaths(
         raise EgpuError(f"root {root}: not a directory", fix="give the Mac's root directory (/ on the Mac itself)")
     writer, found = tools.choose(tool)
     fs = Root(root)
-    search_dirs = [_to_mac(fs, s) for s in (search or DEFAULT_SEARCH)]
-    report = FixReport(str(fs.root), mode, check, search_dirs, tool=writer)
+    report = FixReport(str(fs.root), mode, check, [_to_mac(fs, s) for s in (search or DEFAULT_SEARCH)], tool=writer)
     if found is not None:
         report.tool_path, report.tool_how = found.path, found.how
     exe_mac = _to_mac(fs, executable) if executable else None
     if exe_mac is not None and fs.realpath(exe_mac) is None:
         raise EgpuError(f"executable {executable}: no such file", fix="give the main executable's path on the Mac")
 
-    targets = _collect(fs, paths, report)
-    plans: dict[str, tuple[MachOFile, dict[int, SliceEdit], FileReport]] = {}
-    for mac_real, shown in targets:
+    fixing = _Fixing(fs, report, exe_mac, explicit_tool=tool == tools.TOOL)
+    for mac_real, shown in _collect(fs, paths, report):
+        fixing.plan_file(mac_real, shown)
+    fixing.verify_plans()
+    if report.errors or check:
+        fixing.report_plans_only()
+        return report
+    fixing.write_all()
+    fixing.read_back()
+    return report
+
+
+# A file's plan: its image as read, the edits per slice, its report.
+FilePlan = tuple[MachOFile, dict[int, SliceEdit], FileReport]
+
+
+@dataclass
+class _Fixing:
+    """One fix_rpaths run, step by step: plan each file, verify the plans together, then write and read back."""
+
+    fs: Root
+    report: FixReport
+    exe_mac: str | None
+    explicit_tool: bool  # install_name_tool was asked for by name: a plan it cannot express is an error
+    plans: dict[str, FilePlan] = field(default_factory=dict)
+    regions: dict[str, dict[int, tuple[bytes, int]]] = field(default_factory=dict)  # the builtin writer's bytes
+    no_room: set[str] = field(default_factory=set)  # files install_name_tool must try first
+
+    def checks(self, mac_real: str, image: MachOFile) -> list[ImageCheck]:
+        return [check_slice(self.fs, mac_real, sl, self.exe_mac) for sl in image.slices]
+
+    def plan_file(self, mac_real: str, shown: str) -> None:
+        """Check the file by dyld's rules and plan its edits; the planned image goes into the overlay, so that
+        the files checked after it see it fixed."""
+        report, fs = self.report, self.fs
         file_report = FileReport(path=shown, mac_path=mac_real)
         report.files.append(file_report)
         image = fs.image(mac_real)
         if isinstance(image, MachOError):
             _fail(file_report, image.message, image.fix)
-            continue
+            return
         file_report.archs = image.archs
         file_report.before = image.describe()
-        checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in image.slices]
+        checks = self.checks(mac_real, image)
         file_report.unresolved_before = _failures(checks)
         for c in checks:
             unknown = [f"{r.name}: {r.note}" for r in c.direct if r.status == "unknown"]
             file_report.notes += [n for n in [*c.notes, *unknown] if n not in file_report.notes]
-        edits = _plan(fs, image, checks, search_dirs, mode, file_report)
+        edits = _plan(fs, image, checks, report.search, report.mode, file_report)
         if any(edits.values()):
             file_report.writer = "builtin"
-            if writer == tools.TOOL:
-                edits = _as_invocation(image, edits, file_report, report, str(fs.host(mac_real)), tool == tools.TOOL)
+            if report.tool == tools.TOOL:
+                edits = _as_invocation(image, edits, file_report, report, str(fs.host(mac_real)), self.explicit_tool)
             if file_report.status == "error":
-                continue
+                return
             fs.overlay[mac_real] = _simulate(image, edits)
-            if image.code_signed and check:
+            if image.code_signed and report.check:
                 file_report.notes.append(
                     "the file is code-signed: the fix invalidates the signature, which is then re-signed ad hoc "
                     "where codesign exists (on the Mac: codesign --force --sign - FILE)"
                 )
-        plans[mac_real] = (image, edits, file_report)
+        self.plans[mac_real] = (image, edits, file_report)
 
-    # Verify the plan as a whole (an rpath added to one file may serve the libraries it loads), check room.
-    regions: dict[str, dict[int, tuple[bytes, int]]] = {}
-    no_room: set[str] = set()
-    for mac_real, (image, edits, file_report) in plans.items():
-        after_image = fs.overlay.get(mac_real, image)
-        file_report.after = after_image.describe()
-        after_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in after_image.slices]
-        file_report.still_failing = _failures(after_checks)
-        file_report.references = _references(after_checks)
-        if any(edits.values()):
+    def verify_plans(self) -> None:
+        """Verify the plan as a whole (an rpath added to one file may serve the libraries it loads), check room."""
+        for mac_real, (image, edits, file_report) in self.plans.items():
+            after_image = self.fs.overlay.get(mac_real, image)
+            file_report.after = after_image.describe()
+            after_checks = self.checks(mac_real, after_image)
+            file_report.still_failing = _failures(after_checks)
+            file_report.references = _references(after_checks)
+            if not any(edits.values()):
+                continue
             try:
-                regions[mac_real] = plan_bytes(fs.host(mac_real), image, edits)
+                self.regions[mac_real] = plan_bytes(self.fs.host(mac_real), image, edits)
             except NoHeaderRoom as exc:
                 if file_report.writer == tools.TOOL:
-                    no_room.add(mac_real)  # install_name_tool decides; it goes first (see the module docstring)
+                    self.no_room.add(mac_real)  # install_name_tool decides; it goes first (see the module docstring)
                 else:
                     _fail(file_report, exc.message, exc.fix)
             except OSError as exc:
                 _fail(file_report, f"{file_report.path}: cannot read: {exc}")
-    if report.errors or check:
-        for _, _, file_report in plans.values():
+
+    def report_plans_only(self) -> None:
+        """Check mode, or stopped by an error before writing: each file reports its plan, not a result."""
+        for _, _, file_report in self.plans.values():
             if file_report.status != "error":
                 # Stopped by another file's error: nothing was written, so report the plan, not a result.
                 file_report.status = _status(file_report, check=True)
-                if not check and file_report.actions:
+                if not self.report.check and file_report.actions:
                     file_report.notes.append("not changed: the run stopped at an error in another file")
-        return report
 
-    order = sorted(plans, key=lambda m: m not in no_room)  # stable: otherwise in the order found
-    stopped = False
-    for mac_real in order:
-        image, edits, file_report = plans[mac_real]
-        if not any(edits.values()):
-            continue
-        if stopped:
-            file_report.notes.append("not changed: the run stopped at an error in another file")
-            continue
+    def write_all(self) -> None:
+        """Write every planned file, those install_name_tool may refuse first; stop at the first failure."""
+        order = sorted(self.plans, key=lambda m: m not in self.no_room)  # stable: otherwise in the order found
+        stopped = False
+        for mac_real in order:
+            image, edits, file_report = self.plans[mac_real]
+            if not any(edits.values()):
+                continue
+            if stopped:
+                file_report.notes.append("not changed: the run stopped at an error in another file")
+                continue
+            stopped = not self.write_file(mac_real, image, file_report)
+
+    def write_file(self, mac_real: str, image: MachOFile, file_report: FileReport) -> bool:
+        """Write one file's plan, check install_name_tool's result against it, re-sign; False when it failed."""
+        fs = self.fs
         if file_report.writer == tools.TOOL:
             written = _write_with_tool(fs, mac_real, file_report)
         else:
-            written = _write_builtin(fs, mac_real, image, regions[mac_real], file_report)
+            written = _write_builtin(fs, mac_real, image, self.regions[mac_real], file_report)
         if not written:
-            stopped = True
-            continue
+            return False
         file_report.changed = True
         fs.overlay.pop(mac_real, None)
         fs.forget(mac_real)
         if file_report.writer == tools.TOOL:
             _check_against_plan(fs, mac_real, file_report)
             if file_report.status == "error":
-                stopped = True
-                continue
+                return False
         if image.code_signed:
             file_report.notes.append(_resign(fs.host(mac_real)))
-    # What the files say now, read back from disk.
-    for mac_real, (_, _, file_report) in plans.items():
-        if file_report.status == "error":
-            continue
-        now = fs.image(mac_real)
-        if isinstance(now, MachOError):  # pragma: no cover - checked right after writing
-            _fail(file_report, f"rewritten file does not parse: {now.message}")
-            continue
-        file_report.after = now.describe()
-        final_checks = [check_slice(fs, mac_real, sl, exe_mac) for sl in now.slices]
-        file_report.still_failing = _failures(final_checks)
-        file_report.references = _references(final_checks)
-        file_report.status = _status(file_report, check=False)
-    return report
+        return True
+
+    def read_back(self) -> None:
+        """What the files say now, read back from disk."""
+        for mac_real, (_, _, file_report) in self.plans.items():
+            if file_report.status == "error":
+                continue
+            now = self.fs.image(mac_real)
+            if isinstance(now, MachOError):  # pragma: no cover - checked right after writing
+                _fail(file_report, f"rewritten file does not parse: {now.message}")
+                continue
+            file_report.after = now.describe()
+            final_checks = self.checks(mac_real, now)
+            file_report.still_failing = _failures(final_checks)
+            file_report.references = _references(final_checks)
+            file_report.status = _status(file_report, check=False)
 
 
 def _write_builtin(

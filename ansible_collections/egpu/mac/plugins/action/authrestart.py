@@ -15,9 +15,8 @@ from __future__ import annotations
 import plistlib
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import ENV_PREFIX
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed, MacAction
 
 ARM = "fdesetup authrestart -delayminutes -1 -inputplist"
 
@@ -31,10 +30,7 @@ def input_plist(password: str, user: str | None) -> bytes:
     return plistlib.dumps(doc)
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("state", "password", "user"))
-
+class ActionModule(MacAction):
     def become_password(self) -> str:
         become = getattr(self._connection, "become", None)
         if become is not None:
@@ -44,34 +40,23 @@ class ActionModule(ActionBase):
                 pass
         return str(getattr(self._play_context, "become_pass", "") or "")
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(
-            argument_spec={
-                "state": {"type": "str", "choices": ["ready", "armed"], "default": "armed"},
-                "password": {"type": "str", "no_log": True, "default": ""},
-                "user": {"type": "str"},
-            },
-        )
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         password, source = args["password"], "password"
         if not password:
             password, source = self.become_password(), "become password"
         result.update(changed=False, password_source=source if password else None)
         if args["state"] == "ready":
-            return result  # reads nothing on the Mac: whether an authenticated restart can be armed later
+            return  # reads nothing on the Mac: whether an authenticated restart can be armed later
         if not password:
-            result.update(
-                failed=True,
-                msg="no password for fdesetup authrestart: give the FileVault user's password as `password` (from a "
-                "vault) or as the become password (--ask-become-pass)",
+            raise ActionFailed(
+                "no password for fdesetup authrestart: give the FileVault user's password as `password` (from a "
+                "vault) or as the become password (--ask-become-pass)"
             )
-            return result
-        result.update(changed=True, cmd=ARM)
-        if self._task.check_mode:
-            return result
-        plist = input_plist(password, args["user"])
-        res = self._low_level_execute_command(ENV_PREFIX + ARM, sudoable=True, in_data=plist)
+        result["cmd"] = ARM
+        self.settle(result, True, lambda: self.arm(result, password, args["user"]))
+
+    def arm(self, result: dict[str, Any], password: str, user: str | None) -> None:
+        res = self._low_level_execute_command(ENV_PREFIX + ARM, sudoable=True, in_data=input_plist(password, user))
         rc = int(res.get("rc", 0) or 0)
         result.update(rc=rc, stdout=res.get("stdout", ""), stderr=res.get("stderr", ""))
         if rc != 0:
@@ -81,4 +66,3 @@ class ActionModule(ActionBase):
                 msg=f"fdesetup refused to arm the authenticated restart (rc={rc}): "
                 f"{(res.get('stderr') or res.get('stdout') or '').strip()}",
             )
-        return result

@@ -17,10 +17,9 @@ import contextlib
 import plistlib
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.egpu.mac.plugins.module_utils import macos_parse as parse
-from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run_sections
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run_sections
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed, MacAction
 
 NVIDIA_VENDOR_ID = 0x10DE
 SYSTEM_VERSION = "/System/Library/CoreServices/SystemVersion.plist"
@@ -191,38 +190,17 @@ def parse_filevault(sections: dict[str, tuple[int, str]]) -> dict[str, Any]:
     return info
 
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    "gather": {"type": "list", "elements": "str", "choices": list(SUBSETS)},
-    "receipts": {"type": "list", "elements": "str", "default": []},
-    "plists": {"type": "dict", "default": {}},
-    "paths": {"type": "list", "elements": "str", "default": []},
-    "nvram": {"type": "list", "elements": "str", "default": []},
-    "hardware": {"type": "bool", "default": True},
-    "probes": {"type": "dict", "default": {}},
-}
-
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+class ActionModule(MacAction):
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         for name, spec in args["plists"].items():
             if not isinstance(spec, dict) or not {"path", "key"} <= set(spec):
-                return {**result, "failed": True, "msg": f"plists.{name} needs `path` and `key`"}
+                raise ActionFailed(f"plists.{name} needs `path` and `key`")
         gather = args["gather"] if args["gather"] is not None else list(DEFAULT_GATHER)
         if args["gather"] is None and args["hardware"]:
             gather.append("hardware")
-        try:
-            sections = run_sections(self, build_commands(args, gather))
-        except TargetCommandError as exc:
-            return {**result, **exc.result()}
+        sections = run_sections(self, build_commands(args, gather))
         if "os" in gather and not parse_files(sections.get("files", (0, ""))[1]).get(SYSTEM_VERSION):
-            return {**result, "failed": True, "msg": f"the target has no {SYSTEM_VERSION}: is it a Mac?"}
-        facts = dict((task_vars or {}).get("egpu_mac") or {})
+            raise ActionFailed(f"the target has no {SYSTEM_VERSION}: is it a Mac?")
+        facts = dict(task_vars.get("egpu_mac") or {})
         facts.update(parse_facts(sections, args, gather))
         result.update(changed=False, ansible_facts={"egpu_mac": facts}, mac=facts)
-        return result

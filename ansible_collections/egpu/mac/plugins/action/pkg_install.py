@@ -16,33 +16,13 @@ import plistlib
 import posixpath
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from ansible.plugins.action import ActionBase
+from typing import Any, ClassVar
 
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal, volume_check
-from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, upload
-
-ARGUMENT_SPEC: dict[str, Any] = {
-    "src": {"type": "path"},
-    "remote_src": {"type": "str"},
-    "receipt": {"type": "str", "required": True},
-    "version": {"type": "str"},
-    "sha256": {"type": "str"},
-    "filename": {"type": "str"},
-    "archive_member": {"type": "str"},
-    "volume_check": {"type": "bool", "default": False},
-    "volume_check_fix": {"type": "str", "default": ""},
-    "drop_installation_check": {"type": "bool", "default": False},
-    "allow_untrusted": {"type": "bool", "default": False},
-    "track": {"type": "list", "elements": "str", "default": []},
-    "track_nvram": {"type": "list", "elements": "str", "default": []},
-    "state_dir": STATE_DIR_OPTION,
-    "work_dir": {"type": "str", "default": "/private/var/tmp/egpu-setup"},
-}
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
 
 
 def receipt_version(action: Any, receipt: str) -> str | None:
@@ -60,26 +40,18 @@ def receipt_files(receipt: str) -> list[str]:
     return [base + ".bom", base + ".plist"]
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # no remote tmp dir: nothing of Ansible's own is left on the Mac
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(MacAction):
+    ARG_RULES: ClassVar[dict[str, Any]] = {
+        "mutually_exclusive": [("src", "remote_src")],
+        "required_one_of": [("src", "remote_src")],
+    }
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=[("src", "remote_src")],
-            required_one_of=[("src", "remote_src")],
-        )
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         try:
             with tempfile.TemporaryDirectory(prefix="egpu-pkg-zip-") as unzipped:
                 result.update(self._ensure(args, Path(unzipped)))
-        except TargetCommandError as exc:
-            result.update(exc.result())
         except (flat_pkg.PackageFormatError, OSError) as exc:
             result.update(failed=True, msg=str(exc))
-        return result
 
     def _ensure(self, args: dict[str, Any], unzipped: Path) -> dict[str, Any]:
         receipt = args["receipt"]

@@ -15,20 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-ARGUMENT_SPEC: dict[str, Any] = {
-    "build": {"type": "str", "required": True},
-    "profile": {"type": "str", "default": "default"},
-    "overlay": {"type": "path"},
-    "gpu": {"type": "raw"},
-    "allow_nearest": {"type": "bool", "default": False},
-    "cache_dir": {"type": "path"},
-    "lock_file": {"type": "path"},
-    "mirror_url": {"type": "str"},
-    "urls": {"type": "dict", "default": {}},
-    "fetch": {"type": "list", "elements": "str"},
-}
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
 
 
 def resolve_and_fetch(args: dict[str, Any]) -> dict[str, Any]:
@@ -58,22 +45,9 @@ def resolve_and_fetch(args: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        from egpu_setup.errors import EgpuError
-
-        try:
-            plan = resolve_and_fetch(args)
-        except EgpuError as exc:
-            # str(exc) is "<message>\nfix: <remedy>" when the resolver names a remedy.
-            return {**result, "failed": True, "msg": str(exc), "fix": exc.fix}
+class ActionModule(MacAction):
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
+        plan = resolve_and_fetch(args)  # an EgpuError fails the task with the resolver's message and remedy
         result.update(changed=False, ansible_facts={"egpu_plan": plan}, plan=plan)
         for warning in plan.get("warnings") or []:
             self._display.warning(str(warning))
-        return result

@@ -9,41 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.egpu.mac.plugins.module_utils import journal
-from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
-from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed, MacAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("state_dir", "keep"))
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(
-            argument_spec={
-                "state_dir": STATE_DIR_OPTION,
-                "keep": {"type": "list", "elements": "str", "default": []},
-            }
-        )
-        state_dir = args["state_dir"]
-        try:
-            summary = journal.restore_all(self, state_dir, check_mode=self._task.check_mode, keep=args["keep"])
-        except TargetCommandError as exc:
-            return {**result, **exc.result()}
+class ActionModule(MacAction):
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
+        summary = journal.restore_all(self, args["state_dir"], check_mode=self.check_mode, keep=args["keep"])
         if summary is None or not any(summary[k] for k in summary if k not in ("kept", "mismatched")):
-            return {**result, "changed": False, "msg": "nothing to restore: no provisioning journal on the host"}
+            result.update(changed=False, msg="nothing to restore: no provisioning journal on the host")
+            return
         result.update(changed=True, **summary)
-        if self._task.diff:
-            result["diff"] = {
-                "before": "".join(f"{p}\n" for p in summary["removed"]),
-                "after": "".join(f"restored {p}\n" for p in summary["restored"]),
-            }
+        self.add_diff(
+            result,
+            before="".join(f"{p}\n" for p in summary["removed"]),
+            after="".join(f"restored {p}\n" for p in summary["restored"]),
+        )
         if summary.get("mismatched"):
-            result.update(
-                failed=True, msg="restored files differ from their backups: " + ", ".join(summary["mismatched"])
-            )
-        return result
+            raise ActionFailed("restored files differ from their backups: " + ", ".join(summary["mismatched"]))

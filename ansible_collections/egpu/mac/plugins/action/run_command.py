@@ -10,65 +10,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.egpu.mac.plugins.module_utils import journal
-from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
-from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
-
-ARGUMENT_SPEC: dict[str, Any] = {
-    "cmd": {"type": "str", "required": True},
-    "chdir": {"type": "str"},
-    "creates": {"type": "str"},
-    "removes": {"type": "str"},
-    "env": {"type": "dict", "default": {}},
-    "track": {"type": "list", "elements": "str", "default": []},
-    "undo": {"type": "str"},
-    "fetch": {
-        "type": "dict",
-        "options": {"src": {"type": "str", "required": True}, "dest": {"type": "path", "required": True}},
-    },
-    "state_dir": STATE_DIR_OPTION,
-}
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+class ActionModule(MacAction):
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         result["cmd"] = args["cmd"]
-        try:
-            if args["creates"]:
-                rc, _, _ = run(self, f"[ -e {quote(args['creates'])} ]", check_rc=False)
-                if rc == 0:
-                    return {**result, "changed": False, "msg": f"{args['creates']} exists, not run"}
-            if args["removes"]:
-                rc, _, _ = run(self, f"[ -e {quote(args['removes'])} ]", check_rc=False)
-                if rc != 0:
-                    return {**result, "changed": False, "msg": f"{args['removes']} does not exist, not run"}
-            if self._task.check_mode:
-                return {**result, "changed": True, "msg": "would run (check mode)"}
-            if args["track"]:
-                result["tracked"] = journal.track(self, args["state_dir"], args["track"], check_mode=False)
-            if args["undo"]:
-                journal.record(self, args["state_dir"], f"undo\t{args['undo']}", check_mode=False)
-            prefix = "".join(f"{k}={quote(str(v))}; export {k}; " for k, v in args["env"].items())
-            if args["chdir"]:
-                prefix += f"cd {quote(args['chdir'])} && "
-            rc, out, err = run(self, prefix + args["cmd"], check_rc=False)
-            result.update(changed=True, rc=rc, stdout=out, stderr=err)
-            if args["fetch"]:
-                # Brought back whatever the command's status: a failing check's report is what one wants to read.
-                result["fetched"] = self._fetch(args["fetch"])
-            if rc != 0:
-                result.update(failed=True, msg=f"non-zero return code {rc}: {(err or out).strip()[-1500:]}")
-        except TargetCommandError as exc:
-            result.update(exc.result())
-        return result
+        if args["creates"] and self._exists(args["creates"]):
+            result.update(changed=False, msg=f"{args['creates']} exists, not run")
+        elif args["removes"] and not self._exists(args["removes"]):
+            result.update(changed=False, msg=f"{args['removes']} does not exist, not run")
+        elif self.check_mode:
+            result.update(changed=True, msg="would run (check mode)")
+        else:
+            self._run(result, args)
+
+    def _exists(self, path: str) -> bool:
+        return run(self, f"[ -e {quote(path)} ]", check_rc=False)[0] == 0
+
+    def _run(self, result: dict[str, Any], args: dict[str, Any]) -> None:
+        if args["track"]:
+            result["tracked"] = journal.track(self, args["state_dir"], args["track"], check_mode=False)
+        if args["undo"]:
+            journal.record(self, args["state_dir"], f"undo\t{args['undo']}", check_mode=False)
+        prefix = "".join(f"{k}={quote(str(v))}; export {k}; " for k, v in args["env"].items())
+        if args["chdir"]:
+            prefix += f"cd {quote(args['chdir'])} && "
+        rc, out, err = run(self, prefix + args["cmd"], check_rc=False)
+        result.update(changed=True, rc=rc, stdout=out, stderr=err)
+        if args["fetch"]:
+            # Brought back whatever the command's status: a failing check's report is what one wants to read.
+            result["fetched"] = self._fetch(args["fetch"])
+        if rc != 0:
+            result.update(failed=True, msg=f"non-zero return code {rc}: {(err or out).strip()[-1500:]}")
 
     def _fetch(self, spec: dict[str, Any]) -> str | None:
         """Copy a file from the Mac to the controller with the connection alone; None when it does not exist."""

@@ -19,19 +19,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.egpu.mac.plugins.module_utils import journal
-from ansible_collections.egpu.mac.plugins.module_utils.journal import STATE_DIR_OPTION
-from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import upload
+from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
 
-ARGUMENT_SPEC: dict[str, Any] = {
-    "python": {"type": "str", "default": "/usr/local/bin/python3"},
-    "dir": {"type": "str", "default": "/usr/local/egpu-setup"},
-    "packages": {"type": "list", "elements": "str", "default": ["egpu_setup", "macholib", "altgraph", "yaml"]},
-    "state_dir": STATE_DIR_OPTION,
-}
 STAMP = "lib/.bundle-sha256"
 PTH = "egpu-setup-tools.pth"
 
@@ -54,60 +46,45 @@ def build_bundle(packages: list[str]) -> bytes:
     return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0)
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # no remote tmp dir: nothing of Ansible's own is left on the Mac
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+class ActionModule(MacAction):
+    def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         bundle = build_bundle(args["packages"])
-
         digest = hashlib.sha256(bundle).hexdigest()
         base = args["dir"]
+        venv = posixpath.join(base, "venv")
+        # One round trip: the stamped digest, and whether the venv's python starts (it may be a broken copy).
+        _, out, _ = run(
+            self,
+            f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; "
+            f"{quote(venv)}/bin/python3 -c 'import encodings' 2>/dev/null && echo venv-ok; true",
+        )
+        venv_ok = "venv-ok" in out.split()
+        out = "\n".join(w for w in out.split() if w != "venv-ok")
+        before = out.strip() or None
+        result.update(bundle_sha256=digest, before_sha256=before, venv=venv)
+        self.add_diff(result, f"tools bundle: {before or 'absent'}\n", f"tools bundle: {digest}\n")
+        self.settle(result, before != digest or not venv_ok, lambda: self.install(args, bundle, digest, venv_ok))
+
+    def install(self, args: dict[str, Any], bundle: bytes, digest: str, venv_ok: bool) -> None:
+        base = args["dir"]
         venv, lib = posixpath.join(base, "venv"), posixpath.join(base, "lib")
-        try:
-            # One round trip: the stamped digest, and whether the venv's python starts (it may be a broken copy).
-            _, out, _ = run(
-                self,
-                f"cat {quote(posixpath.join(base, STAMP))} 2>/dev/null; "
-                f"{quote(venv)}/bin/python3 -c 'import encodings' 2>/dev/null && echo venv-ok; true",
-            )
-            venv_ok = "venv-ok" in out.split()
-            out = "\n".join(w for w in out.split() if w != "venv-ok")
-            before = out.strip() or None
-            changed = before != digest or not venv_ok
-            result.update(changed=changed, bundle_sha256=digest, before_sha256=before, venv=venv)
-            if self._task.diff:
-                result["diff"] = {
-                    "before": f"tools bundle: {before or 'absent'}\n",
-                    "after": f"tools bundle: {digest}\n",
-                }
-            if not changed or self._task.check_mode:
-                return result
-            journal.track(self, args["state_dir"], [base], check_mode=False)
-            if not venv_ok:
-                # Create it from the interpreter's real path (python.org's framework bin/python3.11, behind the
-                # /usr/local/bin link): pyvenv.cfg's `home` must be the directory whose ../lib holds the stdlib.
-                real = f"\"$({quote(args['python'])} -c 'import os, sys; print(os.path.realpath(sys.executable))')\""
-                run(self, f"{real} -m venv --clear --without-pip {quote(venv)}", what="creating the venv")
-            with tempfile.TemporaryDirectory(prefix="egpu-tools-") as tmpdir:
-                local = Path(tmpdir) / "egpu-setup-tools.tar.gz"
-                local.write_bytes(bundle)
-                remote = posixpath.join(base, "egpu-setup-tools.tar.gz")
-                upload(self, local, remote, digest)
-            site = (
-                f'site=$({quote(venv)}/bin/python3 -c "import sysconfig; print(sysconfig.get_paths()[\\"purelib\\"])")'
-            )
-            run(
-                self,
-                f"set -e; rm -rf {quote(lib)}; mkdir -p {quote(lib)}; tar -xzf {quote(remote)} -C {quote(lib)}; "
-                f"rm -f {quote(remote)}; {site}; printf '%s\\n' {quote(lib)} > \"$site\"/{PTH}; "
-                f"printf '%s\\n' {digest} > {quote(posixpath.join(base, STAMP))}",
-                what="installing the tools bundle",
-            )
-            run(self, f"{quote(venv)}/bin/python3 -c 'import egpu_setup, macholib'", what="checking the tools")
-        except TargetCommandError as exc:
-            result.update(exc.result())
-        return result
+        journal.track(self, args["state_dir"], [base], check_mode=False)
+        if not venv_ok:
+            # Create it from the interpreter's real path (python.org's framework bin/python3.11, behind the
+            # /usr/local/bin link): pyvenv.cfg's `home` must be the directory whose ../lib holds the stdlib.
+            real = f"\"$({quote(args['python'])} -c 'import os, sys; print(os.path.realpath(sys.executable))')\""
+            run(self, f"{real} -m venv --clear --without-pip {quote(venv)}", what="creating the venv")
+        with tempfile.TemporaryDirectory(prefix="egpu-tools-") as tmpdir:
+            local = Path(tmpdir) / "egpu-setup-tools.tar.gz"
+            local.write_bytes(bundle)
+            remote = posixpath.join(base, "egpu-setup-tools.tar.gz")
+            upload(self, local, remote, digest)
+        site = f'site=$({quote(venv)}/bin/python3 -c "import sysconfig; print(sysconfig.get_paths()[\\"purelib\\"])")'
+        run(
+            self,
+            f"set -e; rm -rf {quote(lib)}; mkdir -p {quote(lib)}; tar -xzf {quote(remote)} -C {quote(lib)}; "
+            f"rm -f {quote(remote)}; {site}; printf '%s\\n' {quote(lib)} > \"$site\"/{PTH}; "
+            f"printf '%s\\n' {digest} > {quote(posixpath.join(base, STAMP))}",
+            what="installing the tools bundle",
+        )
+        run(self, f"{quote(venv)}/bin/python3 -c 'import egpu_setup, macholib'", what="checking the tools")

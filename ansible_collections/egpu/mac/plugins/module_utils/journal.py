@@ -27,8 +27,6 @@ from typing import Any
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
 
 JOURNAL = "journal.tsv"
-# The argument spec of the journal directory option every journal-keeping action takes (doc_fragments/journal.py).
-STATE_DIR_OPTION = {"type": "str", "default": "/private/var/db/egpu-setup"}
 
 
 @dataclass
@@ -131,10 +129,37 @@ def plan_tracking(
     directories are left alone: the payload's files in them are recorded one by one.
     """
     records = read_journal(action, state_dir)
-    wanted = [posixpath.normpath(p) for p in paths if p]
-    wanted = [p for p in dict.fromkeys(wanted) if not records.covers(p) and (trees or p not in records.modes)]
+    wanted = _untracked(records, paths, trees)
+    plan = _TrackingPlan(records)
     if not wanted:
-        return [], {"added": [], "backed_up": [], "trees": []}
+        return plan.lines, plan.summary
+    kinds = _probe_kinds(action, wanted)
+    tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"] if trees else []
+    tree_entries = _probe_trees(action, tree_roots)
+    for path in wanted:
+        kind, extra = kinds.get(path, ("M", ""))
+        if kind == "M":
+            plan.missing(path, kinds)
+        elif kind == "L":
+            plan.lines.append(f"link\t{extra}\t{path}")
+        elif kind == "F":
+            plan.backup(path)
+        elif kind == "D":
+            plan.mode(path, extra)
+            if trees:
+                plan.tree(path, tree_entries.get(path, []))
+    return plan.lines, plan.summary
+
+
+def _untracked(records: JournalRecords, paths: list[str], trees: bool) -> list[str]:
+    """The normalised paths, once each, that the journal does not cover yet (nor, without trees, has a mode of)."""
+    wanted = [posixpath.normpath(p) for p in paths if p]
+    return [p for p in dict.fromkeys(wanted) if not records.covers(p) and (trees or p not in records.modes)]
+
+
+def _probe_kinds(action: Any, wanted: list[str]) -> dict[str, tuple[str, str]]:
+    """Path -> (M missing | F file | L link | D directory, link target or `ls -ld` mode) for the paths and their
+    ancestors, in one round trip."""
     probes = dict.fromkeys(a for p in wanted for a in [p, *_ancestors(p)])
     _, out, _ = run(action, "\n".join(_PROBE_ONE.format(p=quote(p)) for p in probes), what="probing paths")
     kinds: dict[str, tuple[str, str]] = {}
@@ -142,60 +167,67 @@ def plan_tracking(
         parts = line.split("\t")
         if len(parts) >= 2:
             kinds[parts[1]] = (parts[0], parts[2] if len(parts) > 2 else "")
-    lines: list[str] = []
-    summary: dict[str, Any] = {"added": [], "backed_up": [], "trees": []}
-    new_added: set[str] = set()
-    tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"] if trees else []
-    tree_entries: dict[str, list[tuple[str, str, str]]] = {}
-    if tree_roots:
-        _, tout, _ = run(action, "\n".join(_PROBE_TREE.format(p=quote(p)) for p in tree_roots), what="listing trees")
-        for root in tree_roots:
-            tree_entries[root] = []
-        for line in tout.splitlines():
-            parts = line.split("\t")
-            if len(parts) < 2:
+    return kinds
+
+
+def _probe_trees(action: Any, roots: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Root -> its entries as (TL link | TF file | TD directory, path, link target), in one round trip."""
+    entries: dict[str, list[tuple[str, str, str]]] = {root: [] for root in roots}
+    if not roots:
+        return entries
+    _, out, _ = run(action, "\n".join(_PROBE_TREE.format(p=quote(p)) for p in roots), what="listing trees")
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        root = next((r for r in roots if parts[1].startswith(r.rstrip("/") + "/")), None)
+        if root is not None:
+            entries[root].append((parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
+    return entries
+
+
+@dataclass
+class _TrackingPlan:
+    """The journal lines planned so far and their summary, one method per kind of path found."""
+
+    records: JournalRecords
+    lines: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=lambda: {"added": [], "backed_up": [], "trees": []})
+    new_added: set[str] = field(default_factory=set)
+
+    def missing(self, path: str, kinds: dict[str, tuple[str, str]]) -> None:
+        # Record the topmost missing directory: everything below it is new as well.
+        top = path
+        for anc in _ancestors(path):
+            if kinds.get(anc, ("D", ""))[0] == "M":
+                top = anc
+        if top not in self.new_added and not self.records.covers(top):
+            self.new_added.add(top)
+            self.lines.append(f"added\t{top}")
+            self.summary["added"].append(top)
+
+    def backup(self, path: str) -> None:
+        self.lines.append(f"backup\t@\t{path}")
+        self.summary["backed_up"].append(path)
+
+    def mode(self, path: str, ls_text: str) -> None:
+        mode = ls_mode(ls_text)
+        if mode is not None:
+            self.lines.append(f"mode\t{mode:04o}\t{path}")
+
+    def tree(self, path: str, entries: list[tuple[str, str, str]]) -> None:
+        """The directory's listing, then its links and files that the journal does not cover yet."""
+        listing = hashlib.sha256(path.encode()).hexdigest()[:16]
+        names = [entry for _, entry, _ in entries]
+        self.lines.append(f"tree\t{listing}\t{path}\t" + "\n".join(names))
+        self.summary["trees"].append(path)
+        for kind, entry, target in entries:
+            if self.records.covers(entry) and entry != path:
                 continue
-            root = next((r for r in tree_roots if parts[1].startswith(r.rstrip("/") + "/")), None)
-            if root is not None:
-                tree_entries[root].append((parts[0], parts[1], parts[2] if len(parts) > 2 else ""))
-    for path in wanted:
-        kind, extra = kinds.get(path, ("M", ""))
-        if kind == "M":
-            # Record the topmost missing directory: everything below it is new as well.
-            top = path
-            for anc in _ancestors(path):
-                if kinds.get(anc, ("D", ""))[0] == "M":
-                    top = anc
-            if top not in new_added and not records.covers(top):
-                new_added.add(top)
-                lines.append(f"added\t{top}")
-                summary["added"].append(top)
-        elif kind == "L":
-            lines.append(f"link\t{extra}\t{path}")
-        elif kind == "F":
-            lines.append(f"backup\t@\t{path}")
-            summary["backed_up"].append(path)
-        elif kind == "D" and not trees:
-            mode = ls_mode(extra)
-            if mode is not None:
-                lines.append(f"mode\t{mode:04o}\t{path}")
-        elif kind == "D":
-            mode = ls_mode(extra)
-            if mode is not None:
-                lines.append(f"mode\t{mode:04o}\t{path}")
-            listing = hashlib.sha256(path.encode()).hexdigest()[:16]
-            names = [entry for _, entry, _ in tree_entries.get(path, [])]
-            lines.append(f"tree\t{listing}\t{path}\t" + "\n".join(names))
-            summary["trees"].append(path)
-            for ekind, entry, target in tree_entries.get(path, []):
-                if records.covers(entry) and entry != path:
-                    continue
-                if ekind == "TL":
-                    lines.append(f"link\t{target}\t{entry}")
-                elif ekind == "TF":
-                    lines.append(f"backup\t@\t{entry}")
-                    summary["backed_up"].append(entry)
-    return lines, summary
+            if kind == "TL":
+                self.lines.append(f"link\t{target}\t{entry}")
+            elif kind == "TF":
+                self.backup(entry)
 
 
 def apply_tracking(action: Any, state_dir: str, lines: list[str]) -> None:

@@ -28,6 +28,7 @@ options:
     description: The password of a FileVault user of the Mac (or its recovery key); empty means the become password.
     type: str
     default: ""
+    no_log: true
   user:
     description: The FileVault user's short name, sent as the plist's Username (authrestart ignores it).
     type: str
