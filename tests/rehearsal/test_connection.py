@@ -46,6 +46,20 @@ def test_an_unknown_user_is_unreachable_not_silently_admin(tmp_path, ansible):
     lab.down()
 
 
+def test_a_command_may_outlast_ansibles_connect_timeout(tmp_path, ansible):
+    # Ansible hands a connection option named `timeout` its connect timeout (-T, 10 s by default); an MXNet build
+    # takes minutes, so the per-command limit is an option of its own, and -T must not cut a command short.
+    lab = Lab(tmp_path / "lab")
+    lab.up(LabOptions(hosts=1, reboot_seconds=0.0, mirror=False))
+    r = ansible("mac1", "-i", str(lab.inventory), "-T", "1", "-m", "ansible.builtin.raw", "-a", "sleep 2; echo done",
+                cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0 and "done" in r.stdout, r.stdout
+    r = ansible("mac1", "-i", str(lab.inventory), "-m", "ansible.builtin.raw", "-a", "sleep 5",
+                "-e", "egpu_rehearsal_command_timeout=1", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 4 and "command timed out after 1" in r.stdout, r.stdout
+    lab.down()
+
+
 def test_a_host_down_after_shutdown_is_unreachable(tmp_path, ansible):
     lab = Lab(tmp_path / "lab")
     lab.up(LabOptions(hosts=1, reboot_seconds=60.0, mirror=False))

@@ -52,9 +52,11 @@ options:
       - name: ansible_user
     keyword:
       - name: remote_user
-  timeout:
+  command_timeout:
     description:
       - Seconds a single command may run before it is killed.
+      - Not named C(timeout), because Ansible gives a connection's C(timeout) option its connect timeout (10 s
+        by default), which would kill an MXNet build.
     type: int
     default: 3600
     vars:
@@ -149,7 +151,7 @@ class Connection(ConnectionBase):
                 input=in_data,
                 stdin=stdin if in_data is None else None,
                 capture_output=True,
-                timeout=self.get_option("timeout"),
+                timeout=self.get_option("command_timeout"),
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
@@ -164,7 +166,7 @@ class Connection(ConnectionBase):
         code that sudo would read as the next password)."""
         self._ensure_up()
         become = self.become
-        timeout = float(self.get_option("timeout"))
+        timeout = float(self.get_option("command_timeout"))
         try:
             proc = subprocess.Popen(
                 self._sandbox.argv(argv, user=self._user()),
