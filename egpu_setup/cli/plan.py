@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="show per host what provision would change (check mode with diff; changes nothing)",
-        description="Run playbooks/provision.yml in check mode with diff and list, per host, the tasks that would "
+        description="Run egpu.mac.provision in check mode with diff and list, per host, the tasks that would "
         "change something and their diffs. Nothing on the hosts changes.",
     )
     add_run_options(parser)

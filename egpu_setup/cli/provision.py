@@ -1,4 +1,4 @@
-"""`egpu-setup provision`: run playbooks/provision.yml on an inventory (or a rehearsal lab) with a live view."""
+"""`egpu-setup provision`: run egpu.mac.provision on an inventory (or a rehearsal lab) with a live view."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="install the eGPU stack (web driver, CUDA, cuDNN, MXNet) on the Macs of an inventory",
         description="Provision the Macs of an Ansible inventory: web driver, eGPU support, CUDA driver and toolkit, "
         "Command Line Tools, cuDNN, MXNet from source, then verify the GPU. A second run changes nothing. "
-        "The same as `ansible-playbook -i INVENTORY playbooks/provision.yml`, with a live view and a run report.",
+        "The same as `ansible-playbook egpu.mac.provision -i INVENTORY`, with a live view and a run report.",
     )
     add_run_options(parser)
     parser.set_defaults(run=run)

@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rollback",
         help="restore the Macs to their state before provision (backups, receipts, nvram), rebooting if needed",
-        description="Run playbooks/rollback.yml: restore every file provision replaced or patched from the backup "
+        description="Run egpu.mac.rollback: restore every file provision replaced or patched from the backup "
         "on the host (checked against its SHA-256 manifest), remove what it added, forget its receipts, remove "
         "nvram nvda_drv and reboot when a driver it loaded must go.",
     )

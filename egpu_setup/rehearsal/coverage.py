@@ -2,11 +2,12 @@
 
     python -m egpu_setup.rehearsal.coverage [--root REPO] [--json]
 
-Scans `roles/**/*.yml` (`cmd:` values and `raw` tasks) and `ansible_collections/**/plugins/**/*.py` (absolute
-command paths in strings) and sorts every command found into: imitated (a shim of egpu_setup.rehearsal.macos),
-Linux tool (linked from the hidden runtime, see image.LINUX_TOOLS), installed (a path that a role installs, e.g.
-/usr/local/bin/python3), or missing (a rehearsal host answers `command not found`). It reads the code as
-text: a heuristic that finds the commands written out literally.
+Scans the collections' roles, `ansible_collections/*/*/roles/**/*.yml` (`cmd:` values and `raw` tasks), and
+`ansible_collections/**/plugins/**/*.py` (absolute command paths in strings), and sorts every command found
+into: imitated (a shim of egpu_setup.rehearsal.macos), Linux tool (linked from the hidden runtime, see
+image.LINUX_TOOLS), installed (a path that a role installs, e.g. /usr/local/bin/python3), or missing (a rehearsal
+host answers `command not found`). It reads the code as text: a heuristic that finds the commands written out
+literally.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _first_words(text: str) -> set[str]:
 def referenced(repo: Path) -> dict[str, set[str]]:
     """Command (bare name or absolute path) -> files that use it."""
     uses: dict[str, set[str]] = {}
-    for yml in sorted((repo / "roles").rglob("*.yml")):
+    for yml in sorted((repo / "ansible_collections").glob("*/*/roles/**/*.yml")):
         lines = yml.read_text(errors="replace").splitlines()
         for i, line in enumerate(lines):
             match = CMD_LINE.match(line)

@@ -1,4 +1,4 @@
-"""Where the Ansible content (playbooks/, roles/, the egpu.mac collection) lives on the controller."""
+"""Where the Ansible content (the egpu.mac collection: its playbooks, roles and plugins) lives on the controller."""
 
 from __future__ import annotations
 
@@ -8,41 +8,56 @@ from pathlib import Path
 
 from egpu_setup.errors import EgpuError
 
+COLLECTION = "egpu.mac"
 PLAYBOOKS = ("provision", "verify", "rollback")
 
 
 @dataclass(frozen=True)
 class Content:
-    """The project root: it holds ansible.cfg, playbooks/, roles/ and ansible_collections/."""
+    """A collections root: the directory that holds ansible_collections/egpu/mac (site-packages or the checkout)."""
 
     root: Path
 
     @property
+    def collection_dir(self) -> Path:
+        return self.root.joinpath("ansible_collections", *COLLECTION.split("."))
+
+    @property
     def playbooks_dir(self) -> Path:
-        return self.root / "playbooks"
+        return self.collection_dir / "playbooks"
 
     @property
     def roles_dir(self) -> Path:
-        return self.root / "roles"
+        return self.collection_dir / "roles"
+
+    def role_dir(self, name: str) -> Path:
+        """The directory of role `name`, given by its FQCN (egpu.mac.preflight) or its short name."""
+        return self.roles_dir / name.removeprefix(f"{COLLECTION}.")
 
     def playbook(self, name: str) -> Path:
         path = self.playbooks_dir / f"{name}.yml"
         if not path.is_file():
-            raise EgpuError(f"the playbook {path} is missing", fix="reinstall egpu-setup (scripts/setup)")
+            raise EgpuError(f"the playbook {path} is missing", fix="reinstall egpu-setup")
         return path
+
+    def playbook_fqcn(self, name: str) -> str:
+        """The collection playbook's name, as ansible-playbook takes it: egpu.mac.provision."""
+        self.playbook(name)  # it must be there
+        return f"{COLLECTION}.{name}"
 
 
 def find_content() -> Content:
-    """The project root next to the `egpu_setup` package ($EGPU_SETUP_CONTENT overrides it).
+    """The collections root beside the `egpu_setup` package ($EGPU_SETUP_CONTENT overrides it).
 
-    The playbooks and roles are not Python package data: they sit beside the package in the source tree,
-    which an editable install (scripts/setup) uses in place.
+    `egpu_setup` and `ansible_collections` are both top level: in site-packages when installed from the wheel, in
+    the checkout when installed editable (scripts/setup). Taking the collection from beside the package keeps the
+    Python code and the roles it runs of one installation.
     """
     override = os.environ.get("EGPU_SETUP_CONTENT")
-    root = Path(override) if override else Path(__file__).resolve().parents[2]
-    if not (root / "playbooks").is_dir():
+    content = Content(Path(override) if override else Path(__file__).resolve().parents[2])
+    if not content.playbooks_dir.is_dir():
         raise EgpuError(
-            f"no playbooks/ under {root}",
-            fix="run egpu-setup from its source tree installed with scripts/setup, or set EGPU_SETUP_CONTENT",
+            f"no {COLLECTION} collection with playbooks under {content.root}",
+            fix="reinstall egpu-setup (pip install egpu-setup), or set EGPU_SETUP_CONTENT to a collections root",
         )
-    return Content(root)
+    return content

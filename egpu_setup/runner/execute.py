@@ -37,6 +37,7 @@ IDENT = "ansible"  # artifacts/<IDENT>/ under the run dir: job_events/, stdout, 
 LOG_NAME = "ansible.log"  # the full ansible-playbook output: a link to artifacts/<IDENT>/stdout
 VERIFY_DIR = "verify"  # gpu_verify fetches <host>.json here (extravar egpu_verify_fetch_dir)
 BECOME_PROMPT = r"^BECOME password.*:\s*?$"  # what ansible-playbook --ask-become-pass prints
+RUN_CONFIG = Path(__file__).with_name("ansible.cfg")  # the runs' settings, packaged with egpu_setup
 
 
 def make_run_dir(runs_dir: Path, command: str) -> Path:
@@ -54,14 +55,13 @@ def make_run_dir(runs_dir: Path, command: str) -> Path:
 
 
 def ansible_env(content: Content) -> dict[str, str]:
-    """The environment ansible-playbook gets on top of ours: our roles, collection, config and tools."""
+    """The environment ansible-playbook gets on top of ours: our collection, settings (RUN_CONFIG) and tools."""
     bin_dir = str(Path(sys.executable).parent)  # ansible-playbook of the same virtual environment
     collections = [str(content.root), str(Path.home() / ".ansible/collections"), "/usr/share/ansible/collections"]
     return {
         "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "/usr/bin:/bin")]),
-        "ANSIBLE_CONFIG": str(content.root / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(content.roles_dir),
-        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(collections),
+        "ANSIBLE_CONFIG": str(RUN_CONFIG),
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(collections),  # this installation's egpu.mac comes first
         "ANSIBLE_NOCOLOR": "1",  # the log file is read with less and grep, not a terminal
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
     }
@@ -76,7 +76,7 @@ def playbook_args(content: Content, request: RunRequest, extravars: dict[str, An
         args += ["-e", json.dumps(extravars, sort_keys=True)]
     if request.check:
         args += ["--check", "--diff"]
-    return [*args, str(content.playbook(request.playbook))]
+    return [*args, content.playbook_fqcn(request.playbook)]
 
 
 @contextlib.contextmanager
@@ -149,8 +149,7 @@ def run_playbook(
             state.tasks = count_playbook(content, playbook)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
-            project_dir=str(content.root),
-            playbook=str(playbook),
+            playbook=content.playbook_fqcn(request.playbook),  # run from the run dir, found in the collection
             inventory=str(request.inventory),
             limit=request.limit,
             extravars=extravars,

@@ -13,7 +13,7 @@ from egpu_setup.runner.report import REPORT_KIND, print_summary
 from egpu_setup.runner.request import INVENTORY_HELP, RunRequest, check_hosts, check_inventory, check_profile
 from egpu_setup.runner.view import LiveView, PlainView, View
 
-# command -> playbook under playbooks/; `plan` is provision in check mode.
+# command -> playbook of the egpu.mac collection; `plan` is provision in check mode.
 PLAYBOOK_OF = {"provision": "provision", "plan": "provision", "rollback": "rollback"}
 
 

@@ -19,7 +19,7 @@ class RunRequest:
     """One ansible-playbook run as a command asks for it."""
 
     command: str  # provision | plan | rollback: names the run directory and the report
-    playbook: str  # a playbook name under playbooks/
+    playbook: str  # a playbook of the egpu.mac collection: provision runs egpu.mac.provision
     inventory: Path
     limit: str | None = None
     profile: str | None = None  # -> extravar egpu_profile; None leaves it to the inventory's group_vars

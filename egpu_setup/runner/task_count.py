@@ -64,8 +64,9 @@ class _Walker:
         self._depth = 0
 
     def role(self, name: str, tasks_from: str = "main") -> int:
-        path = self.content.roles_dir / name / "tasks" / f"{tasks_from}.yml"
-        return self.tasks(_load(path), path.parent, name)
+        role_dir = self.content.role_dir(name)
+        path = role_dir / "tasks" / f"{tasks_from}.yml"
+        return self.tasks(_load(path), path.parent, role_dir.name)  # events name a role without its collection
 
     def tasks(self, tasks: list[dict[str, Any]], base: Path, role: str | None) -> int:
         self._depth += 1

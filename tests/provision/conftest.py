@@ -1,4 +1,4 @@
-"""Fixtures of the provisioning tests: a small Ansible project standing in for playbooks/ and roles/ (fast runner
+"""Fixtures of the provisioning tests: a small egpu.mac collection standing in for the real one (fast runner
 tests over the local connection), and the end-to-end fixtures on rehearsal Macs (test_e2e_*.py)."""
 
 from __future__ import annotations
@@ -48,23 +48,24 @@ PLAYBOOK = """\
   hosts: all
   gather_facts: false
   roles:
-    - role: demo
+    - role: egpu.mac.demo
 """
 
 
 @pytest.fixture
 def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project root with ansible.cfg, playbooks/{provision,rollback}.yml and roles/demo; runs under tmp."""
+    """The demo egpu.mac collection: playbooks/{provision,rollback}.yml and roles/demo, under a collections root
+    in tmp that EGPU_SETUP_CONTENT names (so it comes before the real collection). Returns the collection's dir."""
     root = tmp_path / "project"
-    (root / "playbooks").mkdir(parents=True)
-    (root / "roles/demo/tasks").mkdir(parents=True)
-    (root / "ansible.cfg").write_text("[defaults]\nroles_path = ./roles\nretry_files_enabled = false\n")
-    (root / "roles/demo/tasks/main.yml").write_text(DEMO_ROLE)
+    collection = root / "ansible_collections/egpu/mac"
+    (collection / "playbooks").mkdir(parents=True)
+    (collection / "roles/demo/tasks").mkdir(parents=True)
+    (collection / "roles/demo/tasks/main.yml").write_text(DEMO_ROLE)
     for name in ("provision", "rollback"):
-        (root / "playbooks" / f"{name}.yml").write_text(PLAYBOOK)
+        (collection / "playbooks" / f"{name}.yml").write_text(PLAYBOOK)
     monkeypatch.setenv("EGPU_SETUP_CONTENT", str(root))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    return root
+    return collection
 
 
 def write_inventory(path: Path, hosts: list[str], **group_vars: object) -> Path:

@@ -12,7 +12,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = sorted((ROOT / "playbooks").glob("*.yml"))
+COLLECTION = ROOT / "ansible_collections/egpu/mac"
+PLAYBOOKS = sorted((COLLECTION / "playbooks").glob("*.yml"))
+ROLE_STEPS = ["python_bootstrap", "nvidia_webdriver", "egpu_support", "cuda_driver", "reboot", "cuda_toolkit",
+              "xcode_clt", "cudnn", "mxnet", "gpu_verify"]  # fmt: skip
 BIN = Path(sys.executable).parent
 
 
@@ -29,15 +32,20 @@ def test_the_three_playbooks_exist():
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: p.name)
 def test_syntax_check_is_clean(playbook):
-    done = ansible("ansible-playbook", "--syntax-check", "-i", "inventory/example/hosts.yml", str(playbook))
+    # By the collection playbook's name, as people run it: egpu.mac.provision.
+    fqcn = f"egpu.mac.{playbook.stem}"
+    done = ansible("ansible-playbook", "--syntax-check", "-i", "inventory/example/hosts.yml", fqcn)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr
 
 
 def test_provision_runs_the_roles_in_order():
-    play = yaml.safe_load((ROOT / "playbooks/provision.yml").read_text())[0]
+    play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
     roles = [task["ansible.builtin.import_role"] for task in play["tasks"]]
-    steps = ["reboot" if role.get("tasks_from") == "reboot" else role["name"] for role in roles]
+    assert all(role["name"].startswith("egpu.mac.") for role in roles)  # by FQCN
+    steps = [
+        "reboot" if role.get("tasks_from") == "reboot" else role["name"].removeprefix("egpu.mac.") for role in roles
+    ]
     assert steps == [
         "preflight",
         "python_bootstrap",
@@ -51,6 +59,27 @@ def test_provision_runs_the_roles_in_order():
         "mxnet",
         "gpu_verify",
     ]
+    assert steps == ["preflight", *ROLE_STEPS]
+
+
+def test_each_step_has_its_tag_and_preflight_always_runs():
+    play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
+    assert [task["tags"] for task in play["tasks"]] == [["always", "preflight"], *([step] for step in ROLE_STEPS)]
+
+
+def test_tags_select_one_role_after_preflight():
+    # What `--tags cuda_toolkit` runs, as ansible-playbook lists it: preflight (always: it resolves the plan the
+    # others read) and the toolkit's own tasks, nothing of the other roles.
+    done = ansible(
+        "ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tasks", "--tags", "cuda_toolkit"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    roles = {line.split(" : ")[0].strip() for line in done.stdout.splitlines() if " : " in line}
+    assert roles == {"egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
+    done = ansible("ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tags")
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = set(done.stdout.split("TASK TAGS: [", 1)[1].split("]", 1)[0].split(", "))
+    assert listed == {"always", "preflight", *ROLE_STEPS}
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_provision_reports_counts_failures_log_and_exits_1(cli, demo_project, tm
     run_dir = Path(report["run_dir"])
     assert json.loads((run_dir / "report.json").read_text()) == report
     log = Path(report["log"]).read_text()
-    assert "TASK [demo : Ensure the marker file is written]" in log
+    assert "TASK [egpu.mac.demo : Ensure the marker file is written]" in log  # a collection role, by FQCN
     assert "beta is broken" in log
     assert f"log: {report['log']}" in result.err
     # not a terminal: plain ordered lines, the failure's message under its line

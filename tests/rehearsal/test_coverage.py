@@ -6,7 +6,7 @@ from egpu_setup.rehearsal.coverage import classify, main, referenced
 
 
 def test_coverage_sorts_commands_from_roles_and_plugins(tmp_path, capsys):
-    tasks = tmp_path / "roles/demo/tasks"
+    tasks = tmp_path / "ansible_collections/egpu/demo/roles/demo/tasks"
     tasks.mkdir(parents=True)
     (tasks / "main.yml").write_text(
         "- name: Ensure the cache is rebuilt\n"

@@ -17,7 +17,7 @@ from egpu_setup.matrix import load_matrix
 from egpu_setup.rehearsal import facts
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = ROOT / "roles"
+ROLES = ROOT / "ansible_collections/egpu/mac/roles"
 
 
 def _role_default(role: str, var: str) -> Any:

@@ -32,13 +32,13 @@ pytestmark = [
 def _play(lab: Path, tasks_from: str | None, *extra: str) -> tuple[int, dict[str, int], str]:
     """preflight (the plan), then the mxnet role's python_deps tasks, or python_bootstrap when tasks_from is None."""
     if tasks_from is None:
-        roles = ["preflight", "python_bootstrap"]
+        roles = ["egpu.mac.preflight", "egpu.mac.python_bootstrap"]
         body = [{"name": "Bootstrap", "hosts": "all", "gather_facts": False, "roles": roles}]
     else:
         body = [{
-            "name": "numpy for MXNet", "hosts": "all", "gather_facts": False, "roles": ["preflight"],
+            "name": "numpy for MXNet", "hosts": "all", "gather_facts": False, "roles": ["egpu.mac.preflight"],
             "tasks": [{"name": "Include the mxnet role's numpy tasks",
-                       "ansible.builtin.include_role": {"name": "mxnet", "tasks_from": tasks_from}}],
+                       "ansible.builtin.include_role": {"name": "egpu.mac.mxnet", "tasks_from": tasks_from}}],
         }]  # fmt: skip
     playbook = lab / "play.yml"
     playbook.write_text(yaml.safe_dump(body))
@@ -56,7 +56,7 @@ def _play(lab: Path, tasks_from: str | None, *extra: str) -> tuple[int, dict[str
 def _rollback(lab: Path) -> tuple[int, str]:
     playbook = lab / "rollback.yml"
     playbook.write_text(yaml.safe_dump([{"name": "Rollback", "hosts": "all", "gather_facts": False,
-                                         "roles": ["rollback"]}]))  # fmt: skip
+                                         "roles": ["egpu.mac.rollback"]}]))  # fmt: skip
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     done = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(lab / "inventory.yml"), str(playbook)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)  # fmt: skip

@@ -37,7 +37,8 @@ def make_lab(tmp: Path, cli: Callable[..., object], *options: str) -> Path:
 
 def play(lab: Path, roles: list[str], *extra: str) -> tuple[int, dict[str, int], str]:
     playbook = lab / f"play-{'-'.join(roles)}.yml"
-    body = [{"name": "Roles under test", "hosts": "all", "gather_facts": False, "roles": roles}]
+    fqcns = [f"egpu.mac.{r}" for r in roles]
+    body = [{"name": "Roles under test", "hosts": "all", "gather_facts": False, "roles": fqcns}]
     playbook.write_text(yaml.safe_dump(body))
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     done = subprocess.run(

@@ -13,8 +13,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta/main.yml").exists())
-COLLECTION = ROOT / "ansible_collections/egpu/mac/plugins"
+CONTENT = ROOT / "ansible_collections/egpu/mac"
+ROLES = sorted(p.name for p in (CONTENT / "roles").iterdir() if (p / "meta/main.yml").exists())
+COLLECTION = CONTENT / "plugins"
 
 
 def ansible(tool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -32,7 +33,7 @@ def test_the_issue_roles_exist() -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_conventions(role: str) -> None:
-    base = ROOT / "roles" / role
+    base = CONTENT / "roles" / role
     assert (base / "README.md").read_text().startswith(f"# {role}")
     defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
     assert all(name.startswith(f"{role}_") for name in defaults), sorted(defaults)
@@ -42,7 +43,7 @@ def test_role_conventions(role: str) -> None:
     assert not unlisted, f"{role}/README.md does not list {unlisted}"
     meta = yaml.safe_load((base / "meta/main.yml").read_text())
     if role != "egpu_common":
-        assert {"role": "egpu_common"} in meta["dependencies"]
+        assert {"role": "egpu.mac.egpu_common"} in meta["dependencies"]  # by FQCN: one role, not two
 
 
 def test_every_action_plugin_has_a_documented_module_stub() -> None:
@@ -57,7 +58,7 @@ def test_every_action_plugin_has_a_documented_module_stub() -> None:
 
 def test_syntax_check_of_a_play_with_every_role(tmp_path: Path) -> None:
     play = [{"name": "All roles", "hosts": "all", "gather_facts": False,
-             "roles": [{"role": r} for r in ROLES if r != "egpu_common"]}]  # fmt: skip
+             "roles": [{"role": f"egpu.mac.{r}"} for r in ROLES if r != "egpu_common"]}]  # fmt: skip
     playbook = tmp_path / "all.yml"
     playbook.write_text(yaml.safe_dump(play))
     done = ansible("ansible-playbook", "--syntax-check", "-i", "localhost,", str(playbook))
@@ -90,17 +91,17 @@ def test_no_task_or_play_turns_become_off() -> None:
     # permissions, which a Mac would refuse (docs/rehearsal.md, "What is not imitated").
     # The one exception: the user's own shell profile, written as the user so that it stays theirs.
     allowed = {"roles/cuda_toolkit/tasks/profile.yml: Ensure the shell profile puts CUDA's bin directory on PATH"}
-    files = [*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("playbooks/*.yml")]
-    offenders = {f"{f.relative_to(ROOT)}: {t.get('name')}" for f in files
+    files = [*CONTENT.glob("roles/*/tasks/*.yml"), *CONTENT.glob("playbooks/*.yml")]
+    offenders = {f"{f.relative_to(CONTENT)}: {t.get('name')}" for f in files
                  for t in _tasks(yaml.safe_load(f.read_text())) if t.get("become") is False}  # fmt: skip
     assert files and offenders <= allowed, offenders - allowed
 
 
 def test_the_enabler_kext_is_given_to_root_wheel_after_its_install() -> None:
     # kextd refuses a kext not owned by root:wheel; the lab cannot tell owners apart, so this holds the step.
-    tasks = _tasks(yaml.safe_load((ROOT / "roles/egpu_support/tasks/install.yml").read_text()))
+    tasks = _tasks(yaml.safe_load((CONTENT / "roles/egpu_support/tasks/install.yml").read_text()))
     install = next(i for i, t in enumerate(tasks) if "egpu.mac.pkg_install" in t)
     chown = [i for i, t in enumerate(tasks) if "chown -R" in str(t.get("egpu.mac.run_command", {}).get("cmd", ""))]
     assert chown and chown[0] > install
-    defaults = yaml.safe_load((ROOT / "roles/egpu_support/defaults/main.yml").read_text())
+    defaults = yaml.safe_load((CONTENT / "roles/egpu_support/defaults/main.yml").read_text())
     assert (defaults["egpu_support_owner"], defaults["egpu_support_group"]) == ("root", "wheel")

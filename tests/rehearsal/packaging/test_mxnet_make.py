@@ -20,7 +20,7 @@ from egpu_setup.rehearsal.macos.toolchain import nvcc
 from egpu_setup.rehearsal.standins import common, install_clt, mxnet
 
 ROOT = Path(__file__).resolve().parents[3]
-ROLE = ROOT / "roles/mxnet"
+ROLE = ROOT / "ansible_collections/egpu/mac/roles/mxnet"
 CUDA_SETTINGS = "USE_CUDA = 1\nUSE_CUDA_PATH = {cuda}\nUSE_CUDNN = 1\nUSE_OPENCV = 0\n"
 SM61 = "-gencode arch=compute_61,code=sm_61"
 CLT_CXX = "/Library/Developer/CommandLineTools/usr/bin/clang++"
