@@ -30,7 +30,7 @@ from egpu_lab import kexts
 HIDDEN = "/.rehearsal"
 LINUX = f"{HIDDEN}/linux"  # the controller's /usr, read-only
 PYTHON3 = f"{HIDDEN}/python3"  # the controller's Python prefix (sys.base_prefix), read-only
-PROJECT = f"{HIDDEN}/project"  # holds egpu_lab/ and egpu_setup/ (read-only) for the shims
+PROJECT = f"{HIDDEN}/project"  # holds egpu_lab/, egpu_setup/, macholib/ (read-only)
 STATE = f"{HIDDEN}/machine"  # the host's machine state dir, read-write
 ZIGLANG = f"{HIDDEN}/ziglang"  # the controller's ziglang package (zig binary + lib), read-only, for the toolchain
 ZIG_CACHE = f"{HIDDEN}/zig-cache"  # the controller's zig cache, read-write (zig locks its entries)
@@ -185,6 +185,7 @@ DIRS: tuple[str, ...] = (
     ".rehearsal/python3",
     ".rehearsal/project/egpu_lab",
     ".rehearsal/project/egpu_setup",
+    ".rehearsal/project/macholib",
     ".rehearsal/machine",
     ".rehearsal/lib",
     ".rehearsal/ziglang",

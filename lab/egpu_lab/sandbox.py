@@ -7,7 +7,7 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/` | `<host>/root`, the Mac tree (see image.py) | read-write |
 | `/.rehearsal/linux/usr` | the controller's `/usr` (behind the `/bin`, `/usr/bin` tool links) | read-only |
 | `/.rehearsal/python3` | the controller's Python prefix (`sys.base_prefix`), `bin/python3.11` | read-only |
-| `/.rehearsal/project/{egpu_lab,egpu_setup}` | the lab's package (for the command shims), the product's | read-only |
+| `/.rehearsal/project/{egpu_lab,egpu_setup,macholib}` | the lab's package (shims, dyld), its imports | read-only |
 | `/.rehearsal/machine` | `<host>/machine`, the machine state (`Machine.from_env()`) | read-write |
 | `/.rehearsal/ziglang` | the ziglang wheel's package dir (`zig`), for the simulated clang | read-only |
 | `/.rehearsal/zig-cache` | the controller's zig cache (egpu_lab.macho_build.zig_cache_dir) | read-write |

@@ -23,9 +23,8 @@ string_types = (str,)
 numeric_types = (float, int, np.generic)
 integer_types = int
 
-_PROJECT = "/.rehearsal/project"  # where the rehearsal sandbox exposes egpu_lab
-# The dyld model needs macholib: next to egpu_lab in the sandbox, or in egpu-setup's target venv on the host.
-_MACHOLIB_DIRS = (_PROJECT, "/usr/local/egpu-setup/venv/lib/python3.11/site-packages")
+_PROJECT = "/.rehearsal/project"  # where the rehearsal sandbox exposes egpu_lab and the macholib it reads with
+_MACHOLIB_DIRS = (_PROJECT,)
 _STATE = os.path.join(os.environ.get("EGPU_SIM_STATE", "/.rehearsal/machine"), "state.json")
 DEV_GPU = 2  # Context.devstr2type["gpu"]
 
