@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from egpu_lab.macho_build import build_dylib, build_stub_dylib
-
 from egpu_setup.macho.fixer import fix_rpaths
 
 CUDA = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcudnn.7.dylib")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from egpu_lab.macho_build import build_dylib, build_executable, build_stub_dylib, make_universal
 
 CUDA_LIBS = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcurand.9.1.dylib", "libcudnn.7.dylib")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from egpu_lab import macho_build as build
 
+from egpu_lab import macho_build as build
 from egpu_setup.errors import EgpuError
 from egpu_setup.macho.reader import read_macho
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from egpu_lab.accounts import hash_password
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]

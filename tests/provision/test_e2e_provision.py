@@ -135,7 +135,6 @@ def _libmxnet(root: Path) -> list[Path]:
 
 def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provisioned):
     from egpu_lab import facts
-
     from egpu_setup.macho.dyld import Root, check_slice
 
     for name in HOSTS:

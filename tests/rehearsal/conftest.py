@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from egpu_lab import boot, kexts
 from egpu_lab.lab import LabOptions, make_host
 from egpu_lab.machine import Machine

@@ -7,6 +7,7 @@ import json
 import plistlib
 
 import pytest
+
 from egpu_lab import accounts, boot, facts
 from egpu_lab.lab import PASSWORD_ENV, Lab
 from egpu_lab.macos import fdesetup as fdesetup_cmd

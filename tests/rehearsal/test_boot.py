@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from egpu_lab import boot, kexts
 from egpu_lab.boot import HostDown
 from egpu_lab.lab import allow_kexts

@@ -6,6 +6,7 @@ import plistlib
 import re
 
 import pytest
+
 from egpu_lab.lab import allow_kexts
 
 pytestmark = pytest.mark.lab

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from egpu_lab.lab import Lab, LabOptions
 
 pytestmark = pytest.mark.lab

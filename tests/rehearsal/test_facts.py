@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from egpu_lab import facts
 
+from egpu_lab import facts
 from egpu_setup.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+
 from egpu_lab.lab import Lab
 
 pytestmark = pytest.mark.lab

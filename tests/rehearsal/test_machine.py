@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from egpu_lab.machine import Gpu, Hardware, Machine, MachineState, sip_preset
 
 
@@ -102,7 +103,6 @@ def test_every_registered_executable_has_a_documented_handler():
 
 def test_builds_come_from_the_matrix_with_their_darwin_version():
     from egpu_lab import builds
-
     from egpu_setup.errors import EgpuError
 
     assert builds.product_version("17C88") == "10.13.2"

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import uname_lib
 
 

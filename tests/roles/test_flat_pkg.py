@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from egpu_lab.macos import distribution_check
-from egpu_lab.standins.webdriver import build_webdriver_pkg
 
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg
+from egpu_lab.macos import distribution_check
+from egpu_lab.standins.webdriver import build_webdriver_pkg
 
 
 @pytest.fixture(scope="module")

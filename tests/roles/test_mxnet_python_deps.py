@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from egpu_lab import facts
 from egpu_lab.sandbox import Sandbox
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from egpu_lab.machine import Machine, MachineState
 from egpu_lab.macos import xar_pkg
 from egpu_lab.macos.base import Sim, SimExit

@@ -7,6 +7,7 @@ real macOS paths, so this covers the shims, the installer's postinstall inside t
 from __future__ import annotations
 
 import pytest
+
 from egpu_lab.standins import WEBDRIVER_BUILT_FOR, WEBDRIVER_VERSION, webdriver
 
 pytestmark = pytest.mark.lab
@@ -81,6 +82,7 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
 
     import altgraph
     import macholib
+
     from egpu_lab.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, numpy_wheel, python3
 
     mac = make_host(clt="9.2")

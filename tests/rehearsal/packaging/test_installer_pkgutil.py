@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from egpu_lab.macos import xar_pkg
 from egpu_lab.macos.installer import FAILED, installer
 from egpu_lab.macos.pkgutil import lsbom, mkbom, pkgutil

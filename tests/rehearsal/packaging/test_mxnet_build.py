@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import facts
 from egpu_lab.macos import dyld_sim as dyld
 

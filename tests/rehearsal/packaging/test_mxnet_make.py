@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import facts
 from egpu_lab.macos.toolchain import nvcc
 from egpu_lab.standins import common, install_clt, mxnet
-
 from egpu_setup.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import facts
 from egpu_lab.machine import Machine, MachineState
 from egpu_lab.standins import mxnet, numpy_wheel

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from egpu_lab import facts
 from egpu_lab.standins import numpy_wheel, python3
 

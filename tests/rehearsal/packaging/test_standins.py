@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import kexts
 from egpu_lab.macos import xar_pkg
 from egpu_lab.macos.cuda_installer import cuda_installer
 from egpu_lab.macos.hdiutil import hdiutil
 from egpu_lab.macos.installer import installer
 from egpu_lab.standins import build_standins, udif, write_overlay
-
 from egpu_setup.matrix import load_matrix
 
 WD = "387.10.10.10.25.156"
@@ -129,7 +129,6 @@ def test_webdriver_refused_on_17c88(mirror, host):
 
 def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
     from egpu_lab.standins import build_mirror
-
     from egpu_setup.cache.store import Cache
 
     lab = tmp_path / "lab"

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from egpu_lab import facts, kexts
 from egpu_lab.macos import distribution_check, xar_pkg
 from egpu_lab.macos.installer import installer
