@@ -1,7 +1,8 @@
 """Which macOS builds a rehearsal host can run: build -> product version and Darwin kernel version.
 
-The product version comes from the compatibility matrix (`egpu_setup.matrix`, its `macos_builds` table) when it can
-be loaded, else from the small table below (the builds of the facts page). The Darwin version of each 10.13 update
+The product version comes from the product's compatibility matrix (its data file, read with `egpu_setup.matrix`, the
+`macos_builds` table): one list of the builds, no copy here; a matrix that cannot be read is its EgpuError (file and
+line), which `lab up` reports. The Darwin version of each 10.13 update
 follows Apple's numbering (10.13 -> Darwin 17.0.0, 10.13.1 -> 17.2.0, 10.13.2 -> 17.3.0 ... 10.13.6 -> 17.7.0; the
 10.13.1 update skipped 17.1; listed on Wikipedia's "Darwin (operating system)" release table and in `uname -r`
 transcripts).
@@ -13,12 +14,6 @@ import functools
 
 from egpu_setup.errors import EgpuError
 
-FALLBACK: dict[str, str] = {
-    "17A365": "10.13", "17A405": "10.13", "17B48": "10.13.1", "17B1002": "10.13.1", "17B1003": "10.13.1",
-    "17C88": "10.13.2", "17C89": "10.13.2", "17C205": "10.13.2", "17C2120": "10.13.2", "17C2205": "10.13.2",
-    "17D47": "10.13.3", "17D2047": "10.13.3", "17D102": "10.13.3", "17D2102": "10.13.3", "17E199": "10.13.4",
-    "17E202": "10.13.4", "17F77": "10.13.5", "17G65": "10.13.6",
-}  # fmt: skip
 DARWIN: dict[str, str] = {
     "10.13": "17.0.0", "10.13.1": "17.2.0", "10.13.2": "17.3.0", "10.13.3": "17.4.0",
     "10.13.4": "17.5.0", "10.13.5": "17.6.0", "10.13.6": "17.7.0",
@@ -32,20 +27,15 @@ KERNEL_BUILD_STRINGS: dict[str, str] = {
 
 @functools.cache  # lab up asks once per host; the matrix does not change under a running process
 def _matrix_builds() -> dict[str, str]:
-    try:
-        from egpu_setup.matrix import load_matrix
-    except ImportError:
-        return {}
-    try:
-        matrix = load_matrix()
-    except Exception:  # the matrix is a teammate's work in progress; fall back rather than fail lab up
-        return {}
-    return {build: str(entry.product_version) for build, entry in getattr(matrix, "builds", {}).items()}
+    """Build -> product version, from the product's matrix (EgpuError naming file and line when it is broken)."""
+    from egpu_setup.matrix import load_matrix
+
+    return {build: str(entry.product_version) for build, entry in load_matrix().builds.items()}
 
 
 def product_version(build: str) -> str:
     """The macOS version of a build (17C88 -> 10.13.2); EgpuError for a build the matrix does not know."""
-    known = _matrix_builds() or FALLBACK
+    known = _matrix_builds()
     version = known.get(build)
     if version is None:
         raise EgpuError(

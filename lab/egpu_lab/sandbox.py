@@ -16,8 +16,8 @@ Mounts inside a host (`<host>` = `<lab>/hosts/<name>`):
 | `/dev`, `/proc` | Linux's (bubblewrap's minimal /dev, a new /proc) | |
 
 The Python 3 stand-in installer links `/Library/Frameworks/Python.framework/Versions/3.11` to the whole
-prefix `/.rehearsal/python3` (`PYTHON3_PREFIX`); its `bin/python3.11` is then the interpreter
-(`PYTHON3_INTERPRETER`) and `python3 -m venv` works: a venv's python finds the standard library through
+prefix `/.rehearsal/python3` (`image.PYTHON3`); its `bin/python3.11` is then the interpreter
+(`image.SIM_PYTHON`) and `python3 -m venv` works: a venv's python finds the standard library through
 pyvenv.cfg's `home` (`<home>/../lib/python3.11`), so linking only `bin/python3.11` makes venv's ensurepip fail
 ("No module named 'encodings'"; PYTHONHOME cannot help: venv drops it). The interpreter's libpython is found
 through `LD_LIBRARY_PATH=/.rehearsal/python3/lib`, set for every process of the host.
@@ -44,8 +44,6 @@ from egpu_lab import image, permissions
 from egpu_lab.machine import ENV_ENTITLED_ROOT, Machine
 from egpu_setup.errors import EgpuError
 
-PYTHON3_PREFIX = image.PYTHON3
-PYTHON3_INTERPRETER = image.SIM_PYTHON
 MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 # The host's whole tree, writable, for the entitled tools while SIP mounts its protected paths read-only.
 ENTITLED_ROOT = f"{image.HIDDEN}/root"

@@ -3,7 +3,7 @@
 A handler is `def name(argv: list[str], sim: Sim) -> int`; `argv` excludes the program name (`sim.prog`).
 
 - Output: `sim.out("line")` / `sim.err("line")` write one line (newline added) to stdout / stderr;
-  `sim.stdout` / `sim.stderr` are the raw text streams, `sim.stdout_bytes()` the binary stdout.
+  `sim.stdout` / `sim.stderr` are the raw text streams.
 - Failing: `sim.fail(message, code)` prints `message` on stderr and stops the handler with exit `code`
   (raises `SimExit`, which the dispatcher turns into the exit code). `sim.require_root(message, code)` does the
   same unless the simulated user is root.
@@ -22,7 +22,7 @@ import plistlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from egpu_lab.machine import Machine
 
@@ -94,10 +94,6 @@ class Sim:
 
     def err(self, line: str = "") -> None:
         self.stderr.write(line + "\n")
-
-    def stdout_bytes(self) -> IO[bytes]:
-        self.stdout.flush()
-        return getattr(self.stdout, "buffer", sys.stdout.buffer)
 
     def fail(self, message: str | None, code: int = 1) -> NoReturn:
         if message:

@@ -6,7 +6,7 @@ Homebrew and MacPorts discussions): PythonFramework-3.11.pkg (org.python.Python.
 links /usr/local/bin/python3 etc. into it with relative links.
 
 Versions/3.11 is a prefix of its own, as in the real framework: bin/python3.11 is a copy of the controller's
-Linux CPython 3.11 interpreter (the lab's hidden prefix, sandbox.PYTHON3_PREFIX, gives it its libpython), the
+Linux CPython 3.11 interpreter (the lab's hidden prefix, image.PYTHON3, gives it its libpython), the
 standard library entries of lib/python3.11 are links into the hidden prefix, and lib/python3.11/site-packages is
 a directory of the framework. Python finds its prefix from the interpreter's real path, so sys.prefix is the
 framework and its site-packages holds only what is installed on the simulated Mac: the controller's own packages
