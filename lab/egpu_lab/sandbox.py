@@ -61,11 +61,14 @@ def bwrap_path() -> str:
 
 
 def project_package_dirs() -> dict[str, Path]:
-    """The egpu_lab and egpu_setup package directories of the running controller, by package name."""
+    """The package directories of the running controller that the shims and the lab's dyld (the MXNet stand-in's
+    dlopen) import inside a host, by package name: the lab, the product (EgpuError), macholib."""
+    import macholib
+
     import egpu_lab
     import egpu_setup
 
-    return {pkg.__name__: Path(pkg.__file__ or "").resolve().parent for pkg in (egpu_lab, egpu_setup)}
+    return {pkg.__name__: Path(pkg.__file__ or "").resolve().parent for pkg in (egpu_lab, egpu_setup, macholib)}
 
 
 @functools.cache
