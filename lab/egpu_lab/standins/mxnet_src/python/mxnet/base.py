@@ -24,7 +24,6 @@ numeric_types = (float, int, np.generic)
 integer_types = int
 
 _PROJECT = "/.rehearsal/project"  # where the rehearsal sandbox exposes egpu_lab and the macholib it reads with
-_MACHOLIB_DIRS = (_PROJECT,)
 _STATE = os.path.join(os.environ.get("EGPU_SIM_STATE", "/.rehearsal/machine"), "state.json")
 DEV_GPU = 2  # Context.devstr2type["gpu"]
 
@@ -39,9 +38,10 @@ class MXNetError(Exception):
 
 
 def _dlopen(path):
-    for extra in _MACHOLIB_DIRS:
-        if os.path.isdir(extra) and extra not in sys.path:
-            sys.path.append(extra)
+    # The lab's own packages first: the Mac's tools venv holds only the product's bundle, whose macholib is partial
+    # (its reader modules); the lab's dyld must not depend on what the product put on the Mac.
+    if os.path.isdir(_PROJECT) and sys.path[:1] != [_PROJECT]:
+        sys.path.insert(0, _PROJECT)
     try:
         from egpu_lab.macos import dyld_sim as dyld
 
