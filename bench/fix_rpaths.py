@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from egpu_setup.macho.build import build_dylib, build_stub_dylib
+from egpu_lab.macho_build import build_dylib, build_stub_dylib
 from egpu_setup.macho.fixer import fix_rpaths
 
 CUDA = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcudnn.7.dylib")

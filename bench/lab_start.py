@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from egpu_setup.rehearsal.lab import Lab, LabOptions
+from egpu_lab.lab import Lab, LabOptions
 
 GOAL_S = 2.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from egpu_setup.cli.context import Context
 
 LAB_HELP = """A rehearsal lab is N simulated macOS High Sierra Macs (bubblewrap sandboxes) that Ansible reaches
-through the egpu.mac.sandbox connection. `lab up` writes <dir>/inventory.yml; use it with
+through the egpu.lab.sandbox connection. `lab up` writes <dir>/inventory.yml; use it with
 `egpu-setup provision -i <dir>/inventory.yml` or plain `ansible -i <dir>/inventory.yml`."""
 
 
@@ -90,8 +90,10 @@ def read_password(path: Path | None, ctx: Context, *, needed_by: str | None) -> 
     needs it (`needed_by` None) and none was given. Never from argv: other users' `ps` shows a command line."""
     import os
 
+    from egpu_setup import lab_loader
     from egpu_setup.errors import EgpuError
-    from egpu_setup.rehearsal.lab import PASSWORD_ENV
+
+    PASSWORD_ENV = lab_loader.load("lab").PASSWORD_ENV
 
     if path is not None:
         try:
@@ -132,9 +134,11 @@ _seconds.__name__ = "seconds"  # argparse names the type in its message: "invali
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from egpu_setup import paths
+    from egpu_setup import lab_loader, paths
     from egpu_setup.errors import EgpuError
-    from egpu_setup.rehearsal.lab import Lab, LabOptions
+
+    lab_module = lab_loader.load("lab")
+    Lab, LabOptions = lab_module.Lab, lab_module.LabOptions
 
     if not args.lab_command:
         raise EgpuError(
@@ -143,7 +147,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
     lab = Lab(args.dir or paths.default_lab_dir())
     if args.lab_command == "up":
-        from egpu_setup.rehearsal.accounts import hash_password
+        hash_password = lab_loader.load("accounts").hash_password
 
         paths.require_directory(lab.dir, f"lab directory {lab.dir}")
         options = LabOptions(

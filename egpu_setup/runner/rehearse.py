@@ -16,8 +16,10 @@ REHEARSAL_SIP = "kext-off"
 def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -> Path:
     """The inventory of the lab at `lab_dir` (default: the default lab), bringing up a one-host lab when none is
     there and `bring_up` says so (provision, plan); rollback needs a lab that exists."""
-    from egpu_setup.rehearsal.lab import Lab, LabOptions
+    from egpu_setup import lab_loader
 
+    lab_module = lab_loader.load("lab")
+    Lab, LabOptions = lab_module.Lab, lab_module.LabOptions
     lab = Lab(lab_dir or paths.default_lab_dir())
     if not lab.exists():
         if not bring_up:

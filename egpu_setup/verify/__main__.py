@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from egpu_setup.cli import verify as verify_command
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.output import Context
+from egpu_setup.verify import command as verify_command
 
 
 def main(argv: list[str] | None = None) -> int:

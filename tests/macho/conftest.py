@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.macho.build import build_dylib, build_executable, build_stub_dylib, make_universal
+from egpu_lab.macho_build import build_dylib, build_executable, build_stub_dylib, make_universal
 
 CUDA_LIBS = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcurand.9.1.dylib", "libcudnn.7.dylib")
 MXNET_DEPS = ("libcudart.9.1.dylib", "libcublas.9.1.dylib", "libcudnn.7.dylib")
@@ -131,7 +131,7 @@ class ToolBin:
 
 @pytest.fixture
 def tool_bin(tmp_path: Path) -> Callable[..., ToolBin]:
-    """`tool_bin("sim")`: the rehearsal's cctools-900 install_name_tool (egpu_setup.rehearsal.macos.cctools) run
+    """`tool_bin("sim")`: the rehearsal's cctools-900 install_name_tool (egpu_lab.macos.cctools) run
     on this machine's paths; `tool_bin("noop")`: one that exits 0 and writes nothing. Both log their argv."""
     import sys
 
@@ -140,7 +140,7 @@ def tool_bin(tmp_path: Path) -> Callable[..., ToolBin]:
         d.mkdir()
         log = tmp_path / f"bin-{kind}.log"
         body = (
-            "from egpu_setup.rehearsal.macos.__main__ import dispatch\n"
+            "from egpu_lab.macos.__main__ import dispatch\n"
             "sys.exit(dispatch('cctools', 'install_name_tool', sys.argv[1:], prog=sys.argv[0]))\n"
             if kind == "sim"
             else "sys.exit(0)\n"

@@ -1,11 +1,11 @@
-"""egpu_setup.macho.build: the ziglang-wheel builder that tests and the rehearsal stand-ins use."""
+"""egpu_lab.macho_build: the ziglang-wheel builder that tests and the rehearsal stand-ins use."""
 
 from __future__ import annotations
 
 import pytest
 
+from egpu_lab import macho_build as build
 from egpu_setup.errors import EgpuError
-from egpu_setup.macho import build
 from egpu_setup.macho.reader import read_macho
 
 

@@ -43,7 +43,7 @@ def test_rpath_unresolved_without_lc_rpath_then_fallback_in_usr_local_lib(mac_tr
 
 def test_first_usable_rpath_wins_and_a_wrong_architecture_is_skipped(mac_tree, built, tmp_path):
     # Two LC_RPATHs: the first directory holds an arm64-only libcudart, the second the x86_64 one.
-    from egpu_setup.macho.build import build_dylib, build_stub_dylib
+    from egpu_lab.macho_build import build_dylib, build_stub_dylib
 
     arm = build_stub_dylib(tmp_path / "arm" / "libcudart.9.1.dylib", CUDART, target="aarch64-macos.11.0")
     lib = build_dylib(tmp_path / "libuser.dylib", "int u(void) { return 0; }\n", "@rpath/libuser.dylib",
@@ -77,7 +77,7 @@ def test_loader_path_and_the_rpath_chain(mac_tree, built):
 
 
 def test_executable_path_needs_the_executable(mac_tree, built, tmp_path):
-    from egpu_setup.macho.build import build_dylib
+    from egpu_lab.macho_build import build_dylib
 
     plugin = build_dylib(tmp_path / "libplug.dylib", "int p(void) { return 0; }\n", "@rpath/libplug.dylib",
                          rpaths=["@executable_path/../lib"], link=[built.lib_a])  # fmt: skip
@@ -112,7 +112,7 @@ def test_symlinks_resolve_inside_the_root_and_never_escape(mac_tree, built):
 
 
 def test_relative_and_loader_path_rpaths_are_expanded_like_getrpaths(built, tmp_path):
-    from egpu_setup.macho.build import build_dylib
+    from egpu_lab.macho_build import build_dylib
 
     lib = build_dylib(tmp_path / "librp.dylib", "int r(void) { return 0; }\n", "@rpath/librp.dylib",
                       rpaths=["@loader_path/../lib", "@loader_path", "relative/dir", "/abs/dir/"])  # fmt: skip
@@ -126,7 +126,7 @@ def test_an_older_compatibility_version_is_refused_and_the_search_stops_there(ma
     """dyld takes the first file found and then checks its LC_ID_DYLIB compatibility version against the one
     the loading image recorded: lower is "Incompatible library version", fatal for a required library (the next
     LC_RPATH, holding a good one, is not tried), ignored for a weak one."""
-    from egpu_setup.macho.build import build_dylib, build_stub_dylib
+    from egpu_lab.macho_build import build_dylib, build_stub_dylib
 
     curand = "@rpath/libcurand.9.1.dylib"
     made = {
@@ -192,7 +192,7 @@ def test_each_library_gets_the_rpath_chain_of_the_first_image_to_recurse_into_it
     that loaded it. app needs libA and libC; libA also needs libC and has the LC_RPATH (/opt/extra) where libC's
     @rpath/libcudart lies. With libA first, libC is entered from libA and finds libcudart; with libC first, it is
     entered from app, whose chain lacks /opt/extra, and dyld stops."""
-    from egpu_setup.macho.build import build_dylib, build_executable
+    from egpu_lab.macho_build import build_dylib, build_executable
 
     cudart = built.cuda["libcudart.9.1.dylib"]
     lib_c = build_dylib(tmp_path / "libC.dylib", "int c(void) { return 3; }\n", "@rpath/libC.dylib", link=[cudart])

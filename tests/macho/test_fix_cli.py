@@ -317,7 +317,7 @@ def test_target_side_modules_import_only_stdlib_and_macholib(tmp_path):
     code = (
         "import sys, egpu_setup.macho.fixer, egpu_setup.macho.dyld, egpu_setup.macho.reader, egpu_setup.macho.edit\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'yaml', 'ansible', 'ziglang', 'psutil')"
-        " or m == 'egpu_setup.macho.build')\n"
+        " or m == 'egpu_lab.macho_build')\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
@@ -340,7 +340,7 @@ def test_a_file_that_cannot_be_written_is_exit_2_and_stays_whole(cli, mac_tree, 
 
 
 def test_an_incompatible_library_version_is_reported_with_dyld_s_reason(cli, mac_tree, built, tmp_path):
-    from egpu_setup.macho.build import build_stub_dylib
+    from egpu_lab.macho_build import build_stub_dylib
 
     old = build_stub_dylib(tmp_path / "libcudnn.7.dylib", "@rpath/libcudnn.7.dylib", compatibility_version="0.0.1")
     root = mac_tree(files={MX: built.mxnet})  # linked against a libcudnn.7.dylib of compatibility version 1.0.0
@@ -376,7 +376,7 @@ def _i386_dylib(out: Path, install_name: str, deps: tuple[str, ...] = ()) -> Pat
 
 
 def test_a_32_bit_slice_gets_4_byte_aligned_commands_beside_the_64_bit_one(cli, mac_tree, built, llvm, tmp_path):
-    from egpu_setup.macho.build import make_universal
+    from egpu_lab.macho_build import make_universal
 
     cudart = "libcudart.9.1.dylib"
     i386_mx = _i386_dylib(tmp_path / "i386/libmxnet.so", "lib/libmxnet.so", (f"@rpath/{cudart}",))
@@ -414,7 +414,7 @@ def test_universal_file_with_room_in_one_slice_only_is_left_whole(cli, mac_tree,
     all its edits or none, so it stays byte-identical and the error names the slice."""
     import subprocess
 
-    from egpu_setup.macho.build import make_universal
+    from egpu_lab.macho_build import make_universal
 
     arm = tmp_path / "arm64.so"
     subprocess.run(["llvm-lipo-14", "-thin", "arm64", "-output", str(arm), str(built.mxnet_fat)], check=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from egpu_setup.macho.build import build_dylib, make_universal
+from egpu_lab.macho_build import build_dylib, make_universal
 
 MX = "/opt/mxnet/lib/libmxnet.so"
 OTHER = "/opt/other/libmxnet.so"

@@ -178,14 +178,14 @@ class Lab:
         return self.dir / "hosts" / name
 
     def machine(self, name: str) -> Any:
-        from egpu_setup.rehearsal.machine import Machine
+        from egpu_lab.machine import Machine
 
         return Machine(self.host_dir(name) / "machine", self.host_dir(name) / "root")
 
     def preinstall_clt(self, name: str, version: str) -> None:
         """Put Command Line Tools `version` on one host and select them, as its owner would have."""
-        from egpu_setup.rehearsal.lab import preinstall_clt
-        from egpu_setup.rehearsal.sandbox import Sandbox
+        from egpu_lab.lab import preinstall_clt
+        from egpu_lab.sandbox import Sandbox
 
         preinstall_clt(Sandbox(self.host_dir(name)), version, self.dir / "work")
 
@@ -204,11 +204,11 @@ class Lab:
 
 @contextlib.contextmanager
 def lab_up(base: Path, **options: Any) -> Iterator[Lab]:
-    """A lab under <base>/lab made with egpu_setup.rehearsal.lab (`egpu-setup lab up`'s API): bare 10.13.2 17C88
+    """A lab under <base>/lab made with egpu_lab.lab (`egpu-setup lab up`'s API): bare 10.13.2 17C88
     Macs with kext signing off and instant reboots unless `options` (LabOptions fields) say otherwise; runs keep
     their directories under <base>/data. Taken down afterwards."""
-    from egpu_setup.rehearsal.lab import Lab as RehearsalLab
-    from egpu_setup.rehearsal.lab import LabOptions
+    from egpu_lab.lab import Lab as RehearsalLab
+    from egpu_lab.lab import LabOptions
 
     _need_bwrap()
     with pytest.MonkeyPatch.context() as env:

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from egpu_setup.rehearsal.accounts import hash_password
+from egpu_lab.accounts import hash_password
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 

@@ -17,7 +17,7 @@ REBOOT_TASK = "Restart the Mac so that the drivers running are the ones installe
 def test_preflight_refuses_with_the_remedy_and_changes_nothing(tmp_path, make_lab, digest_of):
     """mac1 has kext signing on: the Recovery OS command. mac2 has Command Line Tools 9.3, whose clang nvcc 9.1
     refuses: the CLT remedy."""
-    from egpu_setup.rehearsal.machine import sip_preset
+    from egpu_lab.machine import sip_preset
 
     with make_lab(tmp_path, hosts=2) as lab:
         with lab.machine("mac1").edit() as state:

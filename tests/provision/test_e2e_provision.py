@@ -134,8 +134,8 @@ def _libmxnet(root: Path) -> list[Path]:
 
 
 def test_mxnet_is_built_for_sm_61_only_and_every_dependency_resolves(lab, provisioned):
+    from egpu_lab import facts
     from egpu_setup.macho.dyld import Root, check_slice
-    from egpu_setup.rehearsal import facts
 
     for name in HOSTS:
         root_dir = lab.host_dir(name) / "root"

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from egpu_setup.rehearsal import boot, kexts
-from egpu_setup.rehearsal.lab import LabOptions, make_host
-from egpu_setup.rehearsal.machine import Machine
-from egpu_setup.rehearsal.sandbox import Sandbox
+from egpu_lab import boot, kexts
+from egpu_lab.lab import LabOptions, make_host
+from egpu_lab.machine import Machine
+from egpu_lab.sandbox import Sandbox
 
 WEB_VERSION = "387.10.10.10.25.156"
 

@@ -8,10 +8,10 @@ import plistlib
 
 import pytest
 
-from egpu_setup.rehearsal import accounts, boot, facts
-from egpu_setup.rehearsal.lab import PASSWORD_ENV, Lab
-from egpu_setup.rehearsal.macos import fdesetup as fdesetup_cmd
-from egpu_setup.rehearsal.macos import sudo as sudo_cmd
+from egpu_lab import accounts, boot, facts
+from egpu_lab.lab import PASSWORD_ENV, Lab
+from egpu_lab.macos import fdesetup as fdesetup_cmd
+from egpu_lab.macos import sudo as sudo_cmd
 
 pytestmark = pytest.mark.lab
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from egpu_setup.rehearsal import boot, kexts
-from egpu_setup.rehearsal.boot import HostDown
-from egpu_setup.rehearsal.lab import allow_kexts
+from egpu_lab import boot, kexts
+from egpu_lab.boot import HostDown
+from egpu_lab.lab import allow_kexts
 
 pytestmark = pytest.mark.lab
 

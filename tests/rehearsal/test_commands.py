@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from egpu_setup.rehearsal.lab import allow_kexts
+from egpu_lab.lab import allow_kexts
 
 pytestmark = pytest.mark.lab
 

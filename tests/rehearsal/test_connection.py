@@ -1,4 +1,4 @@
-"""The egpu.mac.sandbox connection plugin: its documentation, unreachable hosts, and nothing left running."""
+"""The egpu.lab.sandbox connection plugin: its documentation, unreachable hosts, and nothing left running."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from egpu_setup.rehearsal.lab import Lab, LabOptions
+from egpu_lab.lab import Lab, LabOptions
 
 pytestmark = pytest.mark.lab
 
 
 def test_plugin_documentation_parses(tmp_path):
     exe = str(Path(sys.executable).with_name("ansible-doc"))
-    r = subprocess.run([exe, "-t", "connection", "--json", "egpu.mac.sandbox"], cwd=tmp_path, capture_output=True,
+    r = subprocess.run([exe, "-t", "connection", "--json", "egpu.lab.sandbox"], cwd=tmp_path, capture_output=True,
                        text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert '"egpu_rehearsal_host_dir"' in r.stdout and '"pipelining"' in r.stdout
@@ -26,7 +26,7 @@ def test_plugin_documentation_parses(tmp_path):
 def test_a_missing_host_is_unreachable_with_a_clear_message(tmp_path, ansible):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
-        "all:\n  hosts:\n    ghost:\n      ansible_connection: egpu.mac.sandbox\n"
+        "all:\n  hosts:\n    ghost:\n      ansible_connection: egpu.lab.sandbox\n"
         f"      egpu_rehearsal_host_dir: {tmp_path}/nowhere\n"
     )
     r = ansible("ghost", "-i", str(inventory), "-m", "ansible.builtin.raw", "-a", "true", cwd=tmp_path)

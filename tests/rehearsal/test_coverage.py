@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from egpu_setup.rehearsal.coverage import classify, main, referenced
+from egpu_lab.coverage import classify, main, referenced
 
 
 def test_coverage_sorts_commands_from_roles_and_plugins(tmp_path, capsys):

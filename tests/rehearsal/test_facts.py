@@ -1,4 +1,4 @@
-"""The facts table (egpu_setup.rehearsal.facts): every row sourced, and the roles and the matrix held to it.
+"""The facts table (egpu_lab.facts): every row sourced, and the roles and the matrix held to it.
 
 The roles' identifiers are compared with the table written from the real packages, never with the stand-ins (which
 are built from the same table and tested against it in their own tests): a role that expects what the real artifact
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from egpu_lab import facts
 from egpu_setup.matrix import load_matrix
-from egpu_setup.rehearsal import facts
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "ansible_collections/egpu/mac/roles"

@@ -9,7 +9,7 @@ import psutil
 import pytest
 import yaml
 
-from egpu_setup.rehearsal.lab import Lab
+from egpu_lab.lab import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -60,7 +60,7 @@ def test_inventory_and_group_vars(lab_dir):
     hosts = inventory["rehearsal_macs"]["hosts"]
     assert list(hosts) == ["mac1", "mac2"]
     assert hosts["mac2"] == {
-        "ansible_connection": "egpu.mac.sandbox",
+        "ansible_connection": "egpu.lab.sandbox",
         "egpu_rehearsal_host_dir": str(lab_dir / "hosts/mac2"),
         "ansible_user": "admin",
     }

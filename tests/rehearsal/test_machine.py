@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from egpu_setup.rehearsal.machine import Gpu, Hardware, Machine, MachineState, sip_preset
+from egpu_lab.machine import Gpu, Hardware, Machine, MachineState, sip_preset
 
 
 def _bump(state_dir: str, root: str, times: int) -> None:
@@ -70,13 +70,13 @@ def test_sip_presets():
 
 
 def test_runner_dispatches_a_handler_outside_the_sandbox(tmp_path):
-    """`python -m egpu_setup.rehearsal.macos MODULE HANDLER args` with the state pointed at by the environment."""
+    """`python -m egpu_lab.macos MODULE HANDLER args` with the state pointed at by the environment."""
     machine = Machine(tmp_path / "machine", tmp_path / "root")
     state = MachineState()
     state.nvram_set("nvda_drv", b"1")
     machine.write(state)
     env = dict(os.environ, EGPU_SIM_STATE=str(machine.state_dir), EGPU_SIM_ROOT=str(machine.root))
-    cmd = [sys.executable, "-m", "egpu_setup.rehearsal.macos", "nvram", "nvram", "nvda_drv"]
+    cmd = [sys.executable, "-m", "egpu_lab.macos", "nvram", "nvram", "nvda_drv"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert (r.returncode, r.stdout) == (0, "nvda_drv\t1\n")
     r = subprocess.run([*cmd[:-1], "missing"], env=env, capture_output=True, text=True)
@@ -86,7 +86,7 @@ def test_runner_dispatches_a_handler_outside_the_sandbox(tmp_path):
 def test_every_registered_executable_has_a_documented_handler():
     import importlib
 
-    from egpu_setup.rehearsal.macos import executables
+    from egpu_lab.macos import executables
 
     table = executables()
     for path in ("/usr/bin/sw_vers", "/usr/sbin/kextstat", "/usr/libexec/PlistBuddy", "/sbin/shutdown",
@@ -97,13 +97,13 @@ def test_every_registered_executable_has_a_documented_handler():
     for path, (module, handler) in table.items():
         if module not in mine:  # the installer/toolchain families are tested with them (tests/rehearsal/packaging)
             continue
-        func = getattr(importlib.import_module(f"egpu_setup.rehearsal.macos.{module}"), handler)
+        func = getattr(importlib.import_module(f"egpu_lab.macos.{module}"), handler)
         assert func.__doc__ and len(func.__doc__) > 40, f"{path}: handler {module}.{handler} needs its source"
 
 
 def test_builds_come_from_the_matrix_with_their_darwin_version():
+    from egpu_lab import builds
     from egpu_setup.errors import EgpuError
-    from egpu_setup.rehearsal import builds
 
     assert builds.product_version("17C88") == "10.13.2"
     assert builds.product_version("17A365") == "10.13"  # sw_vers of the first release says 10.13

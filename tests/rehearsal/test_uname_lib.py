@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.rehearsal import uname_lib
+from egpu_lab import uname_lib
 
 
 def test_build_writes_only_into_its_cache_and_hits_it_next_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

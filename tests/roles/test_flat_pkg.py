@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg
-from egpu_setup.rehearsal.macos import distribution_check
-from egpu_setup.rehearsal.standins.webdriver import build_webdriver_pkg
+from egpu_lab.macos import distribution_check
+from egpu_lab.standins.webdriver import build_webdriver_pkg
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_not_a_package_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def enabler_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from egpu_setup.rehearsal.standins import egpu_support
+    from egpu_lab.standins import egpu_support
 
     work = tmp_path_factory.mktemp("enabler")
     return egpu_support.build_enabler_zip(work, work / "build", "4")
@@ -78,7 +78,7 @@ def test_the_package_is_taken_from_the_top_of_the_zip(enabler_zip: Path, tmp_pat
 
 
 def _infos(short_version: str | None) -> dict[str, dict[str, str]]:
-    from egpu_setup.rehearsal import facts
+    from egpu_lab import facts
 
     out = {"/System/Library/Extensions/IONDRVSupport.kext/Contents/Info.plist":
            {"CFBundleIdentifier": "com.apple.iokit.IONDRVSupport", "CFBundleShortVersionString": "519.20"}}  # fmt: skip
@@ -152,7 +152,7 @@ def bsdtar_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_package_bsdtar_wrote_reads_the_same_in_both_readers(bsdtar_pkg: Path) -> None:
-    from egpu_setup.rehearsal.macos import flatpkg
+    from egpu_lab.macos import xar_pkg as flatpkg
 
     pkg = flat_pkg.read(bsdtar_pkg)
     assert pkg.distribution is None
@@ -167,7 +167,7 @@ def test_a_package_bsdtar_wrote_reads_the_same_in_both_readers(bsdtar_pkg: Path)
 
 def test_the_listing_printed_on_the_mac_reads_as_the_package_does(webdriver_pkg: Path, tmp_path: Path) -> None:
     """`from_listing` (a package in a mounted dmg) and `read` (a package on the controller) agree on one package."""
-    from egpu_setup.rehearsal.macos import flatpkg
+    from egpu_lab.macos import xar_pkg as flatpkg
 
     flatpkg.expand(webdriver_pkg, tmp_path / "x")  # what `pkgutil --expand` leaves, read as LISTING_SCRIPT does
     lines = []

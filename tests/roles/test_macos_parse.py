@@ -166,11 +166,11 @@ def test_sysctl_lines() -> None:
     assert parse.parse_sysctl(out) == {"hw.model": "MacBookPro14,3", "hw.ncpu": "8", "hw.memsize": "17179869184"}
 
 
-# --- fdesetup (egpu_setup/rehearsal/facts/filevault.yaml) ---------------------------------------------------------
+# --- fdesetup (lab/egpu_lab/facts/filevault.yaml) ---------------------------------------------------------
 
 
 def test_fdesetup_status_texts_are_the_facts_tables() -> None:
-    from egpu_setup.rehearsal import facts
+    from egpu_lab import facts
 
     assert facts.value("filevault", "status_on") == parse.FILEVAULT_ON
     assert facts.value("filevault", "status_off") == parse.FILEVAULT_OFF

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from egpu_setup.rehearsal import facts
-from egpu_setup.rehearsal.sandbox import Sandbox
+from egpu_lab import facts
+from egpu_lab.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

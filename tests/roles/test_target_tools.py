@@ -6,7 +6,7 @@ import hashlib
 import io
 import tarfile
 
-from ansible_collections.egpu.mac.plugins.action.target_tools import build_bundle
+from egpu_setup.mac_bundle import MAC_BUNDLE, build_bundle
 
 
 def test_bundle_is_reproducible_and_holds_only_sources() -> None:
@@ -18,3 +18,33 @@ def test_bundle_is_reproducible_and_holds_only_sources() -> None:
     assert "egpu_setup/__init__.py" in names and "macholib/MachO.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".so"))]
     assert "egpu_setup/verify/report.schema.json" in names  # data files travel too
+
+
+def test_the_macs_bundle_holds_what_runs_there_and_no_cli_or_lab() -> None:
+    """What goes onto a Mac is its code only: no egpu_setup.cli, no runner or cache, no rehearsal lab (egpu_lab),
+    and every egpu_setup module that the Mac's entry points import (at any depth, lazily too) is in it."""
+    import ast
+    from pathlib import Path
+
+    with tarfile.open(fileobj=io.BytesIO(build_bundle(MAC_BUNDLE)), mode="r:gz") as tar:
+        names = set(tar.getnames())
+    assert not [n for n in names if n.startswith(("egpu_lab/", "egpu_setup/cli/", "egpu_setup/runner/"))]
+    assert not [n for n in names if n.startswith(("egpu_setup/cache/", "altgraph/"))]
+    root = Path(__file__).resolve().parents[2]
+    todo = ["egpu_setup/verify/__main__.py", "egpu_setup/macho/fixer.py", "egpu_setup/verify/macos.py"]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        assert name in names, f"{name} runs on a Mac but is not in egpu_setup.mac_bundle.MAC_BUNDLE"
+        for node in ast.walk(ast.parse((root / name).read_text())):
+            module = node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else None
+            if not module or not module.startswith("egpu_setup"):
+                continue
+            for dotted in [module, *(f"{module}.{alias.name}" for alias in node.names)]:
+                for candidate in (f"{dotted.replace('.', '/')}.py", f"{dotted.replace('.', '/')}/__init__.py"):
+                    if (root / candidate).is_file():
+                        todo.append(candidate)
+    assert "egpu_setup/verify/command.py" in seen and "egpu_setup/macho/reader.py" in seen

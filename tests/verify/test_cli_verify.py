@@ -72,14 +72,16 @@ def test_bad_json_path_and_unknown_profile_are_usage_errors(cli, tmp_path) -> No
 
 
 @no_gpu_here
-def test_python_m_without_rich_or_yaml_prints_plain_text(tmp_path, repo_root, validate) -> None:
-    """The target's venv has neither rich nor PyYAML: `python -m egpu_setup verify` must still print its table,
+@pytest.mark.parametrize("module", ["egpu_setup.verify", "egpu_setup"])
+def test_python_m_without_rich_or_yaml_prints_plain_text(module, tmp_path, repo_root, validate) -> None:
+    """The target's venv has neither rich nor PyYAML: `python -m egpu_setup.verify` (what the gpu_verify role runs
+    on a Mac, whose tools bundle has no CLI) and `python -m egpu_setup verify` must still print its table,
     judge against the default profile (the built-in copy of the matrix's figures) and write its report."""
     report_path = tmp_path / "v.json"
+    argv = [module, *(["verify"] if module == "egpu_setup" else []), "--profile", "default", "--json", str(report_path)]
     code = (
         "import runpy, sys; sys.modules['rich'] = None; sys.modules['yaml'] = None; "
-        f"sys.argv = ['egpu_setup', 'verify', '--profile', 'default', '--json', {str(report_path)!r}]; "
-        "runpy.run_module('egpu_setup', run_name='__main__')"
+        f"sys.argv = {argv!r}; runpy.run_module({module!r}, run_name='__main__')"
     )
     env = {k: v for k, v in os.environ.items() if k != "EGPU_REHEARSAL"}
     done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, env=env, capture_output=True, text=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.macho.build import zig_cc_command
+from egpu_lab.macho_build import zig_cc_command
 
 pytestmark = pytest.mark.slow  # the first zig build for Linux in a session compiles libc stubs
 

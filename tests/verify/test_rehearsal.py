@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from egpu_lab.machine import Machine, MachineState
+from egpu_lab.macho_build import build_dylib, build_stub_dylib
+from egpu_lab.standins import mxnet as mxnet_standin
+from egpu_lab.standins import numpy_wheel
 from egpu_setup.errors import ExitCode
-from egpu_setup.macho.build import build_dylib, build_stub_dylib
-from egpu_setup.rehearsal.machine import Machine, MachineState
-from egpu_setup.rehearsal.standins import mxnet as mxnet_standin
-from egpu_setup.rehearsal.standins import numpy_wheel
 from egpu_setup.verify.backend import SystemBackend
 from egpu_setup.verify.expectations import expectations_for
 from egpu_setup.verify.result import Status

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.rehearsal.machine import Machine, MachineState
-from egpu_setup.rehearsal.macos import flatpkg
-from egpu_setup.rehearsal.macos.base import Sim, SimExit
+from egpu_lab.machine import Machine, MachineState
+from egpu_lab.macos import xar_pkg
+from egpu_lab.macos.base import Sim, SimExit
 
 
 @dataclass
@@ -63,20 +63,20 @@ def host(tmp_path: Path) -> Host:
     return Host(tmp_path / "mac1", machine)
 
 
-def tree(*files: tuple[str, bytes]) -> list[flatpkg.CpioEntry]:
+def tree(*files: tuple[str, bytes]) -> list[xar_pkg.CpioEntry]:
     """Payload entries for `files` (paths './a/b'), with their parent directories."""
-    entries = {".": flatpkg.CpioEntry(".", stat.S_IFDIR | 0o755)}
+    entries = {".": xar_pkg.CpioEntry(".", stat.S_IFDIR | 0o755)}
     for path, data in files:
         parts = path.removeprefix("./").split("/")
         for i in range(1, len(parts)):
             d = "./" + "/".join(parts[:i])
-            entries.setdefault(d, flatpkg.CpioEntry(d, stat.S_IFDIR | 0o755))
-        entries[path] = flatpkg.CpioEntry(path, stat.S_IFREG | 0o644, data)
+            entries.setdefault(d, xar_pkg.CpioEntry(d, stat.S_IFDIR | 0o755))
+        entries[path] = xar_pkg.CpioEntry(path, stat.S_IFREG | 0o644, data)
     return list(entries.values())
 
 
 @pytest.fixture
-def make_tree() -> Callable[..., list[flatpkg.CpioEntry]]:
+def make_tree() -> Callable[..., list[xar_pkg.CpioEntry]]:
     return tree
 
 
@@ -84,7 +84,7 @@ def make_tree() -> Callable[..., list[flatpkg.CpioEntry]]:
 
 WRAPPER = """#!{python}
 import sys
-from egpu_setup.rehearsal.macos.__main__ import dispatch
+from egpu_lab.macos.__main__ import dispatch
 sys.exit(dispatch("{module}", "{handler}", sys.argv[1:], "{prog}"))
 """
 # The commands MXNet's make runs, as wrappers of the lab's handlers (the sandbox's shims, outside a sandbox).
@@ -112,7 +112,7 @@ class BuildHost:
         """A fresh copy of the MXNet stand-in tree (what the source tarball unpacks to)."""
         import shutil
 
-        from egpu_setup.rehearsal.standins import mxnet
+        from egpu_lab.standins import mxnet
 
         shutil.copytree(mxnet.TEMPLATE, where, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         return where
@@ -130,7 +130,7 @@ def build_host(host: Host, tmp_path: Path) -> Callable[..., BuildHost]:
     libcuda.dylib only with `driver`), and wrappers first on PATH (plus `ccache`, which runs its arguments)."""
     import sys
 
-    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda, install_clt, machos
+    from egpu_lab.standins import CUDA_DRIVER_VERSION, cuda, install_clt, machos
 
     def make(clt: str | None = "9.2", driver: bool = True) -> BuildHost:
         if clt:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from egpu_setup.macho import build
-from egpu_setup.rehearsal.macos.cctools import install_name_tool, otool, xcrun_otool
-from egpu_setup.rehearsal.macos.toolchain import clang, make, xcrun_clang
-from egpu_setup.rehearsal.standins import install_clt, machos
+from egpu_lab import macho_build as build
+from egpu_lab.macos.cctools import install_name_tool, otool, xcrun_otool
+from egpu_lab.macos.toolchain import clang, make, xcrun_clang
+from egpu_lab.standins import install_clt, machos
 
 PREFIX = "error: /Library/Developer/CommandLineTools/usr/bin/install_name_tool: "
 

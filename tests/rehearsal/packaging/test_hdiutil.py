@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from egpu_setup.rehearsal.macos.hdiutil import hdiutil
-from egpu_setup.rehearsal.standins import udif
+from egpu_lab.macos.hdiutil import hdiutil
+from egpu_lab.standins import udif
 
 
 def make_dmg(host, volume="CUDADriver"):

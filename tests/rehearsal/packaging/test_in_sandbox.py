@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from egpu_setup.rehearsal.standins import WEBDRIVER_BUILT_FOR, WEBDRIVER_VERSION, webdriver
+from egpu_lab.standins import WEBDRIVER_BUILT_FOR, WEBDRIVER_VERSION, webdriver
 
 pytestmark = pytest.mark.lab
 
@@ -39,7 +39,7 @@ def test_webdriver_patch_and_install_in_a_sandbox(make_host, tmp_path):
 
 
 def test_cuda_toolkit_dmg_install_and_uninstall_in_a_sandbox(make_host, tmp_path):
-    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda
+    from egpu_lab.standins import CUDA_DRIVER_VERSION, cuda
 
     mac = make_host()
     cuda.build_toolkit_dmg(mac.root / "private/tmp/cuda.dmg", tmp_path, CUDA_DRIVER_VERSION)
@@ -61,8 +61,8 @@ def test_cuda_toolkit_dmg_install_and_uninstall_in_a_sandbox(make_host, tmp_path
 
 
 def test_python_pkg_gives_a_python3_that_makes_venvs(make_host, tmp_path):
-    from egpu_setup.rehearsal import facts
-    from egpu_setup.rehearsal.standins import python3
+    from egpu_lab import facts
+    from egpu_lab.standins import python3
 
     mac = make_host()
     assert mac.sh("python3 --version").rc == 127  # 10.13 has no python3
@@ -83,7 +83,7 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
     import altgraph
     import macholib
 
-    from egpu_setup.rehearsal.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, numpy_wheel, python3
+    from egpu_lab.standins import CUDA_DRIVER_VERSION, cuda, cudnn, mxnet, numpy_wheel, python3
 
     mac = make_host(clt="9.2")
     tmp = mac.root / "private/tmp"
@@ -138,7 +138,7 @@ def test_mxnet_from_source_in_a_host(make_host, tmp_path):
 
 def _web_kexts(mac, short_version: str) -> None:
     """NVIDIA's three kexts NVDAEGPUSupport's required-bundles name, at a CFBundleShortVersionString."""
-    from egpu_setup.rehearsal import facts, kexts
+    from egpu_lab import facts, kexts
 
     table = facts.value("webdriver", "kexts")
     for name in ("NVDAStartupWeb", "NVDAResmanWeb", "NVDAResmanTeslaWeb"):
@@ -147,7 +147,7 @@ def _web_kexts(mac, short_version: str) -> None:
 
 
 def _enabler(mac, tmp_path, with_volume_check: bool = True) -> str:
-    from egpu_setup.rehearsal.standins import egpu_support
+    from egpu_lab.standins import egpu_support
 
     egpu_support.build_enabler_pkg(mac.root / "private/tmp/e.pkg", tmp_path, "6", with_volume_check)
     return "installer -pkg /private/tmp/e.pkg -target /"

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from egpu_setup.macho import build
-from egpu_setup.rehearsal.macos import cctools_edit
-from egpu_setup.rehearsal.macos.cctools import install_name_tool
-from egpu_setup.rehearsal.macos.xcrun import xcrun
-from egpu_setup.rehearsal.standins import install_clt, machos
+from egpu_lab import macho_build as build
+from egpu_lab.macos import cctools_edit
+from egpu_lab.macos.cctools import install_name_tool
+from egpu_lab.macos.xcrun import xcrun
+from egpu_lab.standins import install_clt, machos
 
 PROG = "/Library/Developer/CommandLineTools/usr/bin/install_name_tool"
 PREFIX = f"error: {PROG}: "

@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from egpu_setup.rehearsal.macos import flatpkg
-from egpu_setup.rehearsal.macos.installer import FAILED, installer
-from egpu_setup.rehearsal.macos.pkgutil import lsbom, mkbom, pkgutil
+from egpu_lab.macos import xar_pkg
+from egpu_lab.macos.installer import FAILED, installer
+from egpu_lab.macos.pkgutil import lsbom, mkbom, pkgutil
 
 CHECK = """
 function InstallationCheck() {
@@ -34,16 +34,16 @@ function validateSoftware() {
 
 def build_pkg(path, make_tree, check: str | None = CHECK, ident: str = "com.example.driver", version: str = "1.0"):
     plist = plistlib.dumps({"NVDARequiredOS": "17D47"})
-    comp = flatpkg.Component(
+    comp = xar_pkg.Component(
         ident,
         version,
         make_tree(("./Library/Extensions/Demo.kext/Contents/Info.plist", plist)),
         dirname="Demo.pkg",
     )
-    dist = flatpkg.distribution_xml(
+    dist = xar_pkg.distribution_xml(
         "Demo Driver 1.0", [comp], script=check, installation_check="InstallationCheck()" if check else None
     )
-    return flatpkg.write_product_pkg(path, dist, [comp])
+    return xar_pkg.write_product_pkg(path, dist, [comp])
 
 
 def test_bsdtar_lists_the_package_as_xar(tmp_path, make_tree):
@@ -67,7 +67,7 @@ def test_reads_a_package_written_by_bsdtar(tmp_path, make_tree):
     subprocess.run(["bsdtar", "-xf", str(pkg), "-C", str(src)], check=True)
     again = tmp_path / "bsdtar.pkg"
     subprocess.run(["bsdtar", "--format", "xar", "-cf", str(again), "-C", str(src), "."], check=True)
-    read = flatpkg.read_package(again)
+    read = xar_pkg.read_package(again)
     assert read.is_product and read.components[0].info.identifier == "com.example.driver"
 
 
@@ -235,10 +235,10 @@ def test_package_whose_toc_checksum_does_not_match_is_refused(host, make_tree):
 
 def test_symlinks_survive_expand_and_flatten(host, make_tree, tmp_path):
     (tmp_path / "x/a").mkdir(parents=True)
-    (tmp_path / "x/a/PackageInfo").write_bytes(flatpkg.Component("com.example.l", "1", make_tree()).package_info())
-    (tmp_path / "x/a/Payload").write_bytes(flatpkg.gzip_payload(make_tree()))
+    (tmp_path / "x/a/PackageInfo").write_bytes(xar_pkg.Component("com.example.l", "1", make_tree()).package_info())
+    (tmp_path / "x/a/Payload").write_bytes(xar_pkg.gzip_payload(make_tree()))
     (tmp_path / "x/link").symlink_to("a/PackageInfo")
-    out = flatpkg.flatten(tmp_path / "x", tmp_path / "l.pkg")
+    out = xar_pkg.flatten(tmp_path / "x", tmp_path / "l.pkg")
     listing = subprocess.run(["bsdtar", "-tvf", str(out)], capture_output=True, text=True, check=True).stdout
     assert "link -> a/PackageInfo" in listing
-    assert {m.path: m.link for m in flatpkg.read_xar(out)}["link"] == "a/PackageInfo"
+    assert {m.path: m.link for m in xar_pkg.read_xar(out)}["link"] == "a/PackageInfo"

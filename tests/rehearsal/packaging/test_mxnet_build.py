@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.rehearsal import facts
-from egpu_setup.rehearsal.macos import dyld
+from egpu_lab import facts
+from egpu_lab.macos import dyld_sim as dyld
 
 CUDA_LIB = "/usr/local/cuda/lib"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from egpu_lab import facts
+from egpu_lab.macos.toolchain import nvcc
+from egpu_lab.standins import common, install_clt, mxnet
 from egpu_setup.matrix import load_matrix
-from egpu_setup.rehearsal import facts
-from egpu_setup.rehearsal.macos.toolchain import nvcc
-from egpu_setup.rehearsal.standins import common, install_clt, mxnet
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "ansible_collections/egpu/mac/roles/mxnet"

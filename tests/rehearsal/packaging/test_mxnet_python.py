@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.rehearsal import facts
-from egpu_setup.rehearsal.machine import Machine, MachineState
-from egpu_setup.rehearsal.standins import mxnet, numpy_wheel
+from egpu_lab import facts
+from egpu_lab.machine import Machine, MachineState
+from egpu_lab.standins import mxnet, numpy_wheel
 
 PACKAGE = mxnet.TEMPLATE / "python" / "mxnet"
 PROJECT = Path(__file__).resolve().parents[3]
@@ -101,7 +101,7 @@ def test_find_lib_path_searches_as_1_0_0(tmp_path: Path, system: str) -> None:
 
 @pytest.fixture(scope="module")
 def libraries(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
-    from egpu_setup.macho.build import build_dylib
+    from egpu_lab.macho_build import build_dylib
 
     out = tmp_path_factory.mktemp("libmxnet")
     made = {}

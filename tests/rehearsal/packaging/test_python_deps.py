@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from egpu_setup.rehearsal import facts
-from egpu_setup.rehearsal.standins import numpy_wheel, python3
+from egpu_lab import facts
+from egpu_lab.standins import numpy_wheel, python3
 
 pytestmark = pytest.mark.lab
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from egpu_lab import kexts
+from egpu_lab.macos import xar_pkg
+from egpu_lab.macos.cuda_installer import cuda_installer
+from egpu_lab.macos.hdiutil import hdiutil
+from egpu_lab.macos.installer import installer
+from egpu_lab.standins import build_standins, udif, write_overlay
 from egpu_setup.matrix import load_matrix
-from egpu_setup.rehearsal import kexts
-from egpu_setup.rehearsal.macos import flatpkg
-from egpu_setup.rehearsal.macos.cuda_installer import cuda_installer
-from egpu_setup.rehearsal.macos.hdiutil import hdiutil
-from egpu_setup.rehearsal.macos.installer import installer
-from egpu_setup.rehearsal.standins import build_standins, udif, write_overlay
 
 WD = "387.10.10.10.25.156"
 
@@ -53,7 +53,7 @@ def test_webdriver_pkg_is_xar_with_the_real_layout(mirror):
     pkg = out / "WebDriver-387.10.10.10.25.156.pkg"
     listing = subprocess.run(["bsdtar", "-tvvf", str(pkg)], capture_output=True, text=True, check=True).stdout
     assert "Archive Format: xar" in listing and "NVWebDrivers.pkg/Payload" in listing
-    read = flatpkg.read_package(pkg)
+    read = xar_pkg.read_package(pkg)
     comp = read.components[0]
     assert comp.info.identifier == "com.nvidia.web-driver"
     files = {e.path: e for e in comp.entries()}
@@ -128,8 +128,8 @@ def test_webdriver_refused_on_17c88(mirror, host):
 
 
 def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
+    from egpu_lab.standins import build_mirror
     from egpu_setup.cache.store import Cache
-    from egpu_setup.rehearsal.standins import build_mirror
 
     lab = tmp_path / "lab"
     (lab / "cache").mkdir(parents=True)
@@ -143,14 +143,14 @@ def test_build_mirror_imports_login_only_standins_into_the_lab_cache(tmp_path):
     assert not cache.has(next(s.sha256 for s in standins if s.artifact == "egpu_support"))
 
 
-def _component_info(pkg: Path) -> tuple[str, dict[str, flatpkg.CpioEntry]]:
-    comp = flatpkg.read_package(pkg).components[0]
+def _component_info(pkg: Path) -> tuple[str, dict[str, xar_pkg.CpioEntry]]:
+    comp = xar_pkg.read_package(pkg).components[0]
     return comp.info.identifier, {e.path: e for e in comp.entries()}
 
 
 def test_package_ids_and_kext_versions_come_from_the_facts_table(mirror):
-    """The receipts and bundle ids the real packages carry (egpu_setup.rehearsal.facts), not the roles' guesses."""
-    from egpu_setup.rehearsal import facts
+    """The receipts and bundle ids the real packages carry (egpu_lab.facts), not the roles' guesses."""
+    from egpu_lab import facts
 
     out, _ = mirror
     assert _component_info(out / "WebDriver-387.10.10.10.25.156.pkg")[0] == facts.value("webdriver", "receipt_id")
@@ -167,7 +167,7 @@ def test_package_ids_and_kext_versions_come_from_the_facts_table(mirror):
     assert info["CFBundleShortVersionString"] == facts.value("egpu_support", "bundle_short_version")
     assert info["CFBundleVersion"] == facts.value("egpu_support", "bundle_version")
     assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17D47"  # v6 was made for 17D47
-    scripts = flatpkg.read_package(out / "unzipped-v6.pkg").components[0].scripts()
+    scripts = xar_pkg.read_package(out / "unzipped-v6.pkg").components[0].scripts()
     assert set(scripts) == {"preinstall", "postinstall"}
     assert b"/Library/Extensions/NVDAStartupWeb.kext" in scripts["preinstall"]
     assert b"nvram nvda_drv=1" in scripts["postinstall"]
@@ -186,7 +186,7 @@ def test_package_ids_and_kext_versions_come_from_the_facts_table(mirror):
 
 def test_cuda_driver_receipt_and_version_key_are_the_real_ones(mirror, host):
     """CUDADriver.pkg leaves com.nvidia.cuda.kext.pkg; the version is in CFBundleVersion only (what learex reads)."""
-    from egpu_setup.rehearsal import facts
+    from egpu_lab import facts
 
     out, _ = mirror
     shutil.copy(out / "cudadriver_387.128_macos.dmg", host.root / "private/tmp/d.dmg")

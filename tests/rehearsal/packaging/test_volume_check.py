@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from egpu_setup.rehearsal import facts, kexts
-from egpu_setup.rehearsal.macos import distribution_check, flatpkg
-from egpu_setup.rehearsal.macos.installer import installer
-from egpu_setup.rehearsal.standins import egpu_support
+from egpu_lab import facts, kexts
+from egpu_lab.macos import distribution_check, xar_pkg
+from egpu_lab.macos.installer import installer
+from egpu_lab.standins import egpu_support
 
 DISABLED = "installer: Cannot install on volume / because it is disabled."
 
@@ -59,7 +59,7 @@ def test_without_the_web_driver_the_volume_check_refuses_before_any_script(host,
 
 def test_the_v6_stand_in_requires_exactly_what_the_driver_stand_in_carries():
     # Both values are the same unconfirmed placeholder (facts: low confidence): the lab is strict, not guessing.
-    from egpu_setup.rehearsal.standins import WEBDRIVER_VERSION, webdriver
+    from egpu_lab.standins import WEBDRIVER_VERSION, webdriver
 
     carried, _ = webdriver.kext_versions(WEBDRIVER_VERSION)
     assert egpu_support.required_kext_version("6") == carried
@@ -133,10 +133,10 @@ def test_versions_compare_number_by_number():
 
 
 def test_a_package_without_scripts_installs_once_its_bundles_are_there(host, make_tree):
-    comp = flatpkg.Component("com.example.needs", "1", make_tree(("./Library/N.txt", b"n")), dirname="N.pkg")
+    comp = xar_pkg.Component("com.example.needs", "1", make_tree(("./Library/N.txt", b"n")), dirname="N.pkg")
     check = f'<volume-check><required-bundles all="false">{A}{B}</required-bundles></volume-check>'
     pkg = host.root / "private/tmp/n.pkg"
-    flatpkg.write_product_pkg(pkg, flatpkg.distribution_xml("Needs", [comp], volume_check=check), [comp])
+    xar_pkg.write_product_pkg(pkg, xar_pkg.distribution_xml("Needs", [comp], volume_check=check), [comp])
     assert host.run(installer, "-pkg", "/private/tmp/n.pkg", "-target", "/").code == 1
     kexts.make_kext(host.root / "Library/Extensions/B.kext", "com.b", "1")
     r = host.run(installer, "-pkg", "/private/tmp/n.pkg", "-target", "/")

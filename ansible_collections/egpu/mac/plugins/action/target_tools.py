@@ -1,20 +1,16 @@
 """egpu.mac.target_tools: the egpu-setup target tools on a Mac, without Python modules (raw-level only).
 
 A virtual environment (`python3 -m venv --without-pip`) whose site-packages hold a `.pth` line pointing at a copy
-of pure-Python packages taken from the controller (egpu_setup, macholib, altgraph, yaml by default), pushed as one
-deterministic tar.gz. Custom modules that need egpu_setup (Mach-O references, verify) run with the venv's python,
-so the logic exists once. The bundle's SHA-256 is kept in a stamp file: a new egpu-setup version re-installs it,
-the same version changes nothing.
+of the pure-Python code that runs on a Mac, taken from the controller (egpu_setup.mac_bundle.MAC_BUNDLE, the one
+list of it), pushed as one deterministic tar.gz. Custom modules that need egpu_setup (Mach-O references, verify)
+run with the venv's python, so the logic exists once. The bundle's SHA-256 is kept in a stamp file: a new
+egpu-setup version re-installs it, the same version changes nothing.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import importlib
-import io
 import posixpath
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,27 +24,11 @@ STAMP = "lib/.bundle-sha256"
 PTH = "egpu-setup-tools.pth"
 
 
-def build_bundle(packages: list[str]) -> bytes:
-    """A reproducible tar.gz of the named packages' .py and data files (no bytecode, fixed owner and mtime)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in packages:
-            module = importlib.import_module(name)
-            root = Path(module.__file__ or "").parent
-            for path in sorted(root.rglob("*")):
-                if "__pycache__" in path.parts or path.suffix in (".pyc", ".so") or not path.is_file():
-                    continue
-                info = tarfile.TarInfo(f"{name}/{path.relative_to(root).as_posix()}")
-                data = path.read_bytes()
-                info.size, info.mode, info.mtime = len(data), 0o644, 0
-                info.uname = info.gname = "root"
-                tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0)
-
-
 class ActionModule(MacAction):
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
-        bundle = build_bundle(args["packages"])
+        from egpu_setup.mac_bundle import MAC_BUNDLE, build_bundle
+
+        bundle = build_bundle(args["packages"] or MAC_BUNDLE)
         digest = hashlib.sha256(bundle).hexdigest()
         base = args["dir"]
         venv = posixpath.join(base, "venv")

@@ -190,7 +190,7 @@ def parse_sysctl(text: str) -> dict[str, str]:
     return out
 
 
-# `fdesetup status` (Apple's fdesetup(8); egpu_setup/rehearsal/facts/filevault.yaml): a first line saying On or Off,
+# `fdesetup status` (Apple's fdesetup(8); lab/egpu_lab/facts/filevault.yaml): a first line saying On or Off,
 # and while the volume converts a second line `Encryption in progress: Percent completed = N` (or Decryption).
 FILEVAULT_ON = "FileVault is On."
 FILEVAULT_OFF = "FileVault is Off."

@@ -25,10 +25,11 @@ options:
     type: str
     default: /usr/local/egpu-setup
   packages:
-    description: Importable package names on the controller to copy.
+    description:
+      - What to copy from the controller, as packages or paths below one (C(egpu_setup/verify)); by default the
+        code that runs on a Mac, as C(egpu_setup.mac_bundle.MAC_BUNDLE) lists it (no CLI, no rehearsal lab).
     type: list
     elements: str
-    default: [egpu_setup, macholib, altgraph, yaml]
 extends_documentation_fragment:
   - egpu.mac.journal
 attributes:
