@@ -11,8 +11,8 @@ import argparse
 import os
 from pathlib import Path
 
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.output import Context
 from egpu_setup.paths import require_directory
 
 

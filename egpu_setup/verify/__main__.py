@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from egpu_setup.cli import verify as verify_command
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.output import Context
 
 
 def main(argv: list[str] | None = None) -> int:
