@@ -1,4 +1,7 @@
-"""What every command receives: the output streams, and the one way to print errors and JSON."""
+"""What every command receives: the output streams, and the one way to print errors and JSON.
+
+Below the CLI (the runner, verify on the Mac) as well as in it, so it sits beside them, not in `cli`.
+"""
 
 from __future__ import annotations
 

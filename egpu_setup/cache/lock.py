@@ -15,9 +15,12 @@ keeps that SHA-512. Format::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +130,23 @@ class Lock:
         return True
 
     def save(self) -> None:
-        """Write atomically (temp file + rename), so a crash never leaves a half-written lock."""
+        """Write atomically (temp file + rename) under an exclusive lock on the sibling `<name>.lock`, merged with
+        what the file holds now: two processes saving entries for different artifacts (hosts of different builds,
+        `cache fetch` beside a run) both keep theirs, and a crash never leaves a half-written lock."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _exclusive(self.path.with_name(self.path.name + ".lock")):
+                if self.path.exists():  # what others saved since this lock was loaded stays; ours are added
+                    self.entries = {**self.entries, **Lock.load(self.path).entries}
+                _replace(self.path, self._text())
+            self.changed = False
+        except OSError as exc:
+            raise EgpuError(
+                f"cannot write lock file {self.path}: {exc}",
+                fix="check that its directory is writable and has space, then run the command again",
+            ) from None
+
+    def _text(self) -> str:
         lines = [_HEADER.rstrip("\n"), f"lock_version: {LOCK_VERSION}", "artifacts:" + ("" if self.entries else " {}")]
         for key in sorted(self.entries):
             entry = self.entries[key]
@@ -136,22 +155,24 @@ class Lock:
                 f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}"
                 f"{sha512}}}"
             )
-        text = "\n".join(lines) + "\n"
-        tmp: Path | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=".egpu-setup.lock.", dir=self.path.parent)
-            tmp = Path(name)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, self.path)
-            tmp = None
-        except OSError as exc:
-            raise EgpuError(
-                f"cannot write lock file {self.path}: {exc}",
-                fix="check that its directory is writable and has space, then run the command again",
-            ) from None
-        finally:
-            if tmp is not None:  # the rename did not happen: leave no temporary file behind
-                tmp.unlink(missing_ok=True)
-        self.changed = False
+        return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _replace(path: Path, text: str) -> None:
+    """`text` into `path` through a temp file in the same directory and a rename (readers see old or new)."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)  # the rename did not happen: leave no temporary file behind
+        raise

@@ -257,6 +257,16 @@ class Cache:
             download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
             return self._accept(artifact, partial, source, wanted, lock)
 
+    def find(self, artifact: Artifact, lock: Lock | None = None) -> Path | None:
+        """The cached file of `artifact` by its published or pinned digest (or its one unpinned copy), without
+        downloading or pinning anything: what `plan` (check mode) may use."""
+        pinned = lock.get(artifact) if lock else None
+        wanted = artifact.sha256 or (pinned.sha256 if pinned else None)
+        if wanted:
+            return self.path_for(wanted) if self.has(wanted) and not self._size_changed(wanted) else None
+        cached = self._unpinned_copy(artifact)
+        return self.path_for(cached.sha256) if cached is not None else None
+
     def _accept(self, artifact: Artifact, partial: Path, source: str, wanted: str | None, lock: Lock | None) -> Path:
         """Check a finished download against the wanted digest; store it, or delete it and say why."""
         published = artifact.sha256

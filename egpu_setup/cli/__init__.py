@@ -13,8 +13,8 @@ import sys
 from typing import TextIO
 
 from egpu_setup import __version__
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EXIT_CODE_HELP, EgpuError, ExitCode
+from egpu_setup.output import Context
 
 # name -> module under egpu_setup.cli; each module has register(subparsers) and run(args, ctx) -> int.
 COMMANDS: tuple[str, ...] = (

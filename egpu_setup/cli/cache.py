@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
+from egpu_setup.output import Context
 from egpu_setup.paths import DEFAULT_LOCK_NAME
 
 if TYPE_CHECKING:  # only for annotations: the cache package loads inside the commands

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import ExitCode
+from egpu_setup.output import Context
 
 DESCRIPTION = """\
 Resolve every library reference (LC_LOAD_DYLIB and its weak/re-export forms) of the Mach-O files named, or

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from egpu_setup.cli.context import Context
+from egpu_setup.output import Context
 
 LAB_HELP = """A rehearsal lab is N simulated macOS High Sierra Macs (bubblewrap sandboxes) that Ansible reaches
 through the egpu.lab.sandbox connection. `lab up` writes <dir>/inventory.yml; use it with

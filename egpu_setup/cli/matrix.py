@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.output import Context
 
 if TYPE_CHECKING:  # only for annotations: the matrix package (and PyYAML) load inside `run`
     from egpu_setup.matrix import Matrix, Resolution

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from egpu_setup.cli.context import Context
-from egpu_setup.runner.options import add_run_options, run_playbook_command
+from egpu_setup.cli.run_options import add_run_options, run_playbook_command
+from egpu_setup.output import Context
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -17,25 +17,27 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from egpu_setup import paths
 from egpu_setup.errors import EgpuError, ExitCode
-from egpu_setup.runner.content import Content
-from egpu_setup.runner.report import RunOutcome, build_report, write_report
-from egpu_setup.runner.request import RunRequest
-from egpu_setup.runner.state import RunState
+from egpu_setup.runner.content import Content, find_content
+from egpu_setup.runner.facts import read_plan_inputs, wants_plans
+from egpu_setup.runner.plans import resolve_all, write_plans
+from egpu_setup.runner.report import build_report, write_report
+from egpu_setup.runner.request import RunOutcome, RunRequest
+from egpu_setup.runner.run_state import RunState
 from egpu_setup.runner.task_count import count_playbook
-from egpu_setup.runner.view import SafeView, View
+from egpu_setup.runner.view import PlainView, SafeView
 
 log = logging.getLogger("egpu_setup.runner")
 
 IDENT = "ansible"  # artifacts/<IDENT>/ under the run dir: job_events/, stdout, rc, status
 LOG_NAME = "ansible.log"  # the full ansible-playbook output: a link to artifacts/<IDENT>/stdout
-VERIFY_DIR = "verify"  # gpu_verify fetches <host>.json here (extravar egpu_verify_fetch_dir)
 BECOME_PROMPT = r"^BECOME password.*:\s*?$"  # what ansible-playbook --ask-become-pass prints
 RUN_CONFIG = Path(__file__).with_name("ansible.cfg")  # the runs' settings, packaged with egpu_setup
 
@@ -96,23 +98,74 @@ def _run_log(run_dir: Path) -> Iterator[Path]:
         handler.close()
 
 
-def run_playbook(
-    content: Content, request: RunRequest, view: View, on_start: Callable[[Path], None] | None = None
-) -> RunOutcome:
+@dataclass
+class _Run:
+    """One run's working set, passed between the steps of `run_playbook`."""
+
+    request: RunRequest
+    content: Content
+    run_dir: Path
+    log: Path
+    extravars: dict[str, Any]
+    summary: dict[str, Any]
+    state: RunState = field(default_factory=RunState)
+    events: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    killed: threading.Event = field(default_factory=threading.Event)
+
+    def on_event(self, event: dict[str, Any]) -> bool:
+        # ansible-runner's thread: only queue. A requested kill is done right here, within milliseconds of Ansible
+        # writing the event: ansible-runner's own cancel is polled and lands several tasks later.
+        self.events.put(event)
+        kill_when = self.request.kill_when
+        if kill_when is not None and not self.killed.is_set() and kill_when(event):
+            self.killed.set()
+            kill_ansible_playbook()
+            self.cancel.set()
+        return True  # keep the event in artifacts/
+
+
+def run_playbook(request: RunRequest) -> RunOutcome:
     """Run the request's playbook; returns the outcome with its report (also written to the run dir).
 
-    `on_start` gets the log's path before Ansible starts (so people can follow it with `tail -F`).
+    `request.on_start` gets the log's path before Ansible starts (so people can follow it with `tail -F`).
 
     Raises EgpuError when ansible-playbook stops before any host ran (exit 2 when its inputs are at fault: a
     parser or option error, rc 4 or 5; else 1), and when no host of the inventory matches (exit 2). The report
     is written first in every case.
     """
-    import ansible_runner
+    run = _prepare(request)
+    view = SafeView(request.view or PlainView(sys.stderr))
+    started = time.monotonic()
+    with _run_log(run.run_dir):
+        log.info("run %s: %s", request.command, " ".join(run.summary["ansible_playbook"]))
+        _resolve_plans(run)
+        if getattr(request.view, "wants_task_total", False):
+            run.state.tasks = count_playbook(run.content, run.content.playbook(request.playbook))
+        thread, runner = _start(run)
+        interrupted = _follow(run, thread, view)
+        status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), interrupted)
+        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, runner.rc, exit_code)
+    report = build_report(
+        command=request.command, request=run.summary, state=run.state, status=status, exit_code=exit_code,
+        run_dir=run.run_dir, log=run.log, duration_s=time.monotonic() - started,
+        verify_reports=run.state.verify_reports,
+    )  # fmt: skip
+    if error is not None:
+        report["error"] = {"message": error.message, "fix": error.fix}
+    write_report(report, run.run_dir)
+    if error is not None:
+        raise error
+    if interrupted:
+        raise KeyboardInterrupt
+    return RunOutcome(report=report, exit_code=exit_code, run_dir=run.run_dir, log=run.log)
 
+
+def _prepare(request: RunRequest) -> _Run:
+    """The run directory, its log link and the summary of what runs (the equivalent ansible-playbook command)."""
+    content = find_content()
     run_dir = make_run_dir(request.runs_dir or paths.runs_dir(), request.command)
     extravars = request.all_extravars()
-    (run_dir / VERIFY_DIR).mkdir()
-    extravars.setdefault("egpu_verify_fetch_dir", str(run_dir / VERIFY_DIR))
     playbook = content.playbook(request.playbook)
     summary = {
         "playbook": str(playbook),
@@ -122,81 +175,77 @@ def run_playbook(
         "check": request.check,
         "ansible_playbook": ["ansible-playbook", *playbook_args(content, request, extravars)],
     }
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
-    cancel = threading.Event()
-    killed = threading.Event()
-    state = RunState()
-    safe_view = SafeView(view)
+    run = _Run(request, content, run_dir, _link_log(run_dir), extravars, summary)
+    if request.on_start is not None:
+        request.on_start(run.log)
+    return run
 
-    def on_event(event: dict[str, Any]) -> bool:
-        # ansible-runner's thread: only queue. A requested kill is done right here, within milliseconds of Ansible
-        # writing the event: ansible-runner's own cancel is polled and lands several tasks later.
-        events.put(event)
-        if request.kill_when is not None and not killed.is_set() and request.kill_when(event):
-            killed.set()
-            kill_ansible_playbook()
-            cancel.set()
-        return True  # keep the event in artifacts/
 
-    started = time.monotonic()
-    interrupted = False
-    log_path = _link_log(run_dir)
-    if on_start is not None:
-        on_start(log_path)
-    with _run_log(run_dir):
-        log.info("run %s: %s", request.command, " ".join(summary["ansible_playbook"]))
-        if getattr(view, "wants_task_total", False):
-            state.tasks = count_playbook(content, playbook)
-        thread, runner = ansible_runner.run_async(
-            private_data_dir=str(run_dir),
-            playbook=content.playbook_fqcn(request.playbook),  # run from the run dir, found in the collection
-            inventory=str(request.inventory),
-            limit=request.limit,
-            extravars=extravars,
-            envvars=ansible_env(content),
-            cmdline=" ".join(_cmdline(request)) or None,
-            passwords={BECOME_PROMPT: request.become_password} if request.become_password is not None else None,
-            ident=IDENT,
-            suppress_env_files=True,  # nothing of this run's env (--check!) may leak into another
-            quiet=True,  # ansible's output goes to the log file, the view shows progress
-            settings={"pexpect_timeout": 0.5},  # how often ansible-runner looks at a cancel (Ctrl-C)
-            event_handler=on_event,
-            cancel_callback=cancel.is_set,
-        )
-        safe_view.start()
-        try:
-            _pump(thread, events, state, safe_view)
-        except KeyboardInterrupt:
-            # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
-            # ansible-runner's cancel would SIGKILL it at its next poll: do that now.
-            interrupted = True
-            cancel.set()
-            kill_ansible_playbook()
-            _pump(thread, events, state, safe_view)
-        finally:
-            safe_view.stop(state)
-        duration = time.monotonic() - started
-        status, exit_code, error = _judge(request, state, runner, log_path, killed.is_set(), interrupted)
-        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, runner.rc, exit_code)
-    report = build_report(
-        command=request.command,
-        request=summary,
-        state=state,
-        status=status,
-        exit_code=exit_code,
-        run_dir=run_dir,
-        log=log_path,
-        duration_s=duration,
-        verify_reports=collect_verify_reports(run_dir / VERIFY_DIR),
+def _runner_args(run: _Run) -> dict[str, Any]:
+    """What the facts play and the main play share: inventory, limit, extravars, environment, become password."""
+    password = run.request.become_password
+    return {
+        "inventory": str(run.request.inventory),
+        "limit": run.request.limit,
+        "extravars": dict(run.extravars),
+        "envvars": ansible_env(run.content),
+        "cmdline": "--ask-become-pass" if password is not None else None,
+        "passwords": {BECOME_PROMPT: password} if password is not None else None,
+    }
+
+
+def _resolve_plans(run: _Run) -> None:
+    """Before the play: every host's plan resolved on the controller once (plans.py), its artifacts fetched once
+    with progress bars (not in check mode), and the plans file handed to the play (extravar egpu_plans_file)."""
+    if not (run.request.resolve_plans and wants_plans(run.content)):
+        return
+    inputs = read_plan_inputs(run.content, run.run_dir, _runner_args(run))
+    log.info("plan inputs: %s", {host: i.key() for host, i in inputs.items()})
+    console = run.request.console
+    if console is None or run.request.check:
+        resolved = resolve_all(inputs, fetch=not run.request.check)
+    else:
+        from egpu_setup.cache.progress import RichProgress
+
+        with RichProgress(console) as progress:
+            resolved = resolve_all(inputs, fetch=True, progress=progress)
+    run.extravars["egpu_plans_file"] = str(write_plans(resolved, run.run_dir))
+
+
+def _start(run: _Run) -> tuple[threading.Thread, Any]:
+    """ansible-playbook started in ansible-runner's thread; its events go to the run's queue."""
+    import ansible_runner
+
+    args = _runner_args(run)
+    args["cmdline"] = " ".join(_cmdline(run.request)) or None
+    return ansible_runner.run_async(  # type: ignore[no-any-return]
+        private_data_dir=str(run.run_dir),
+        playbook=run.content.playbook_fqcn(run.request.playbook),  # run from the run dir, found in the collection
+        ident=IDENT,
+        suppress_env_files=True,  # nothing of this run's env (--check!) may leak into another
+        quiet=True,  # ansible's output goes to the log file, the view shows progress
+        settings={"pexpect_timeout": 0.5},  # how often ansible-runner looks at a cancel (Ctrl-C)
+        event_handler=run.on_event,
+        cancel_callback=run.cancel.is_set,
+        **args,
     )
-    if error is not None:
-        report["error"] = {"message": error.message, "fix": error.fix}
-    write_report(report, run_dir)
-    if error is not None:
-        raise error
-    if interrupted:
-        raise KeyboardInterrupt
-    return RunOutcome(report=report, exit_code=exit_code, run_dir=run_dir, log=log_path)
+
+
+def _follow(run: _Run, thread: threading.Thread, view: SafeView) -> bool:
+    """Apply the events to the state and the view until the run ends; True when Ctrl-C stopped it."""
+    view.start()
+    try:
+        _pump(thread, run.events, run.state, view)
+    except KeyboardInterrupt:
+        # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
+        # ansible-runner's cancel would SIGKILL it at its next poll: do that now.
+        run.cancel.set()
+        kill_ansible_playbook()
+        _pump(thread, run.events, run.state, view)
+        return True
+    finally:
+        view.stop(run.state)
+    return False
 
 
 def _cmdline(request: RunRequest) -> list[str]:
@@ -297,19 +346,3 @@ def ansible_error(log_path: Path) -> str | None:
         return None
     errors = [line.strip() for line in lines if line.startswith(("ERROR!", "[ERROR]"))]
     return " ".join(errors[:3]) if errors else None
-
-
-def collect_verify_reports(directory: Path) -> dict[str, dict[str, Any]]:
-    """The verification reports gpu_verify fetched, one `<host>.json` per host."""
-    reports: dict[str, dict[str, Any]] = {}
-    if not directory.is_dir():
-        return reports
-    for path in sorted(directory.glob("*.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            log.warning("unreadable verify report %s: %s", path, exc)
-            continue
-        if isinstance(doc, dict):
-            reports[path.stem] = doc
-    return reports

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from egpu_setup import paths
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError
+from egpu_setup.output import Context
 
 # A bare 10.13.2 (17C88) Mac with a GTX 1080 eGPU, as its owner prepared it: kext signing turned off from the
 # Recovery OS (`csrutil enable --without kext`), nothing else installed.

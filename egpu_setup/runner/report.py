@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egpu_setup.cli.context import JSON_SCHEMA_VERSION
-from egpu_setup.runner.state import HostState, RunState
+from egpu_setup.output import JSON_SCHEMA_VERSION
+from egpu_setup.runner.run_state import HostState, RunState
 
 REPORT_KIND = "run_report"
-
-
-@dataclass
-class RunOutcome:
-    """What a run produced; `exit_code` follows egpu_setup.errors.ExitCode."""
-
-    report: dict[str, Any]
-    exit_code: int
-    run_dir: Path
-    log: Path
 
 
 def host_entry(host: HostState, verify: dict[str, Any] | None) -> dict[str, Any]:

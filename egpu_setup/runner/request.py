@@ -1,4 +1,6 @@
-"""The validated inputs of one run: which playbook, on which inventory, with which options."""
+"""A run's request and outcome (`egpu_setup.runner.run(RunRequest) -> RunOutcome`), and the checks of its inputs.
+
+Nothing here knows argparse or the CLI: the CLI builds the request; views and consoles come in as objects."""
 
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ class RunRequest:
     # Called in ansible-runner's thread with every event; True kills ansible-playbook right there (its process
     # group gets SIGKILL), the way a crash or a power cut would stop a run. Tests use it to stop between steps.
     kill_when: Callable[[dict[str, Any]], bool] | None = None
+    view: Any = None  # a runner.view.View; None: plain lines on stderr
+    on_start: Callable[[Path], None] | None = None  # gets the log's path before Ansible starts
+    console: Any = None  # a rich Console for the cache's download bars; None: downloads stay quiet
+    # resolve every host's plan and fetch its artifacts on the controller before the play (provision, plan)
+    resolve_plans: bool = False
 
     def all_extravars(self) -> dict[str, Any]:
         """The extra vars on the command line; only non-secret values belong here (they show in `ps`)."""
@@ -39,6 +46,16 @@ class RunRequest:
         if self.profile:
             merged["egpu_profile"] = self.profile
         return merged
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced; `exit_code` follows egpu_setup.errors.ExitCode."""
+
+    report: dict[str, Any]
+    exit_code: int
+    run_dir: Path
+    log: Path
 
 
 def check_inventory(path: Path) -> Path:

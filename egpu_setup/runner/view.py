@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any, Protocol, TextIO
 
-from egpu_setup.runner.state import RESULT_EVENTS, RunState
+from egpu_setup.runner.run_state import RESULT_EVENTS, RunState
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,3 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-
-def load_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())  # type: ignore[no-any-return]

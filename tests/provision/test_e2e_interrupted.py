@@ -65,17 +65,15 @@ def rehearsal(tmp_path_factory, lab_at):
 
 
 def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(rehearsal):
+    from egpu_setup import runner
     from egpu_setup.cli import main
-    from egpu_setup.runner.content import find_content
-    from egpu_setup.runner.execute import run_playbook
     from egpu_setup.runner.request import RunRequest
     from egpu_setup.runner.view import PlainView
 
     lab = rehearsal
     machine = lab.machine("mac1")
     boots = machine.read().boot.count
-    killed = run_playbook(
-        find_content(),
+    killed = runner.run(
         RunRequest(
             command="provision",
             playbook="provision",
@@ -84,8 +82,9 @@ def test_a_run_killed_before_the_restart_is_restarted_by_the_next_run(rehearsal)
             kill_when=lambda event: (
                 event.get("event") == "playbook_on_task_start" and event["event_data"].get("task") == REBOOT_CHECK
             ),
+            view=PlainView(io.StringIO()),
+            resolve_plans=True,
         ),
-        PlainView(io.StringIO()),
     )
     assert killed.report["status"] == "killed"
     state = machine.read()

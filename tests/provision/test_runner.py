@@ -8,16 +8,17 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from egpu_setup import runner
 from egpu_setup.runner.content import find_content
-from egpu_setup.runner.execute import run_playbook
 from egpu_setup.runner.request import RunRequest
-from egpu_setup.runner.state import RunState
+from egpu_setup.runner.run_state import RunState
 from egpu_setup.runner.task_count import TaskCount, count_playbook
 from egpu_setup.runner.view import LiveView, PlainView
 
@@ -177,7 +178,7 @@ def test_a_broken_view_is_logged_and_the_run_goes_on(demo_project, demo_inventor
     stream = io.StringIO()
     request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory)
 
-    outcome = run_playbook(find_content(), request, ExplodingView(stream))
+    outcome = runner.run(replace(request, view=ExplodingView(stream)))
 
     assert outcome.exit_code == 0
     assert outcome.report["hosts"]["beta"]["changed"] == 1  # events after the error still counted
@@ -198,13 +199,13 @@ def test_kill_when_stops_ansible_on_the_spot(demo_project, tmp_path, inventory_o
     )
     started = time.monotonic()
 
-    outcome = run_playbook(find_content(), request, PlainView(io.StringIO()))
+    outcome = runner.run(replace(request, view=PlainView(io.StringIO())))
 
     assert time.monotonic() - started < 30  # not the 60 s sleep
     assert outcome.report["status"] == "killed" and outcome.exit_code == 1
     assert (outcome.run_dir / "artifacts/ansible/status").read_text() == "canceled"
     # killed as the task started: it never ran, and the marker task before it did
-    assert not (outcome.run_dir / "verify/alpha.json").exists()
+    assert outcome.report["hosts"]["alpha"].get("verify") is None  # no report came back in the events
     assert (tmp_path / "hosts/alpha.txt").exists()
 
 
@@ -308,7 +309,7 @@ def test_the_become_password_answers_ansibles_prompt_and_is_nowhere_on_disk(demo
     secret = "s3cret-become-pass"
     request = RunRequest(command="provision", playbook="provision", inventory=demo_inventory, become_password=secret)
 
-    outcome = run_playbook(find_content(), request, PlainView(io.StringIO()))
+    outcome = runner.run(replace(request, view=PlainView(io.StringIO())))
 
     assert outcome.exit_code == 0  # ansible-playbook -K got its answer (else it would wait at the prompt)
     assert "--ask-become-pass" in (outcome.run_dir / "artifacts/ansible/command").read_text()
@@ -347,7 +348,7 @@ def test_ctrl_c_stops_ansible_and_still_writes_the_report(demo_project, tmp_path
     started = time.monotonic()
 
     with pytest.raises(KeyboardInterrupt):
-        run_playbook(find_content(), request, CtrlCView(io.StringIO()))
+        runner.run(replace(request, view=CtrlCView(io.StringIO())))
 
     assert time.monotonic() - started < 30  # ansible-playbook was stopped, not waited for
     (run_dir,) = runs_of(tmp_path)

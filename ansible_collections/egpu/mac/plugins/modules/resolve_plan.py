@@ -51,10 +51,15 @@ options:
     description: Artifact ids to put in the cache (default all the plan names).
     type: list
     elements: str
+  plans_file:
+    description:
+      - The plans egpu-setup resolved on the controller before the play (extravar C(egpu_plans_file)); the task
+        then only reads this host's entry and neither fetches nor writes the lock file.
+    type: path
 attributes:
   check_mode:
     support: full
-    description: Same in check mode (only the controller cache and lock change).
+    description: In check mode nothing is downloaded and no lock file is written; cached artifacts get their path.
   diff_mode:
     support: none
 author:

@@ -1,24 +1,35 @@
-"""From parsed arguments to an exit code: inputs checked, the playbook run with a view, the report printed."""
+"""From parsed arguments to the runner's request, and from its outcome to an exit code and the printed report."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from egpu_setup.cli.context import Context
 from egpu_setup.errors import EgpuError
-from egpu_setup.runner.content import find_content
-from egpu_setup.runner.execute import run_playbook
-from egpu_setup.runner.report import REPORT_KIND, print_summary
+from egpu_setup.output import Context
 from egpu_setup.runner.request import INVENTORY_HELP, RunRequest, check_hosts, check_inventory, check_profile
-from egpu_setup.runner.view import LiveView, PlainView, View
 
 # command -> playbook of the egpu.mac collection; `plan` is provision in check mode.
 PLAYBOOK_OF = {"provision": "provision", "plan": "provision", "rollback": "rollback"}
 
 
 def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:
-    content = find_content()
+    from egpu_setup import runner
+    from egpu_setup.runner.content import find_content
+    from egpu_setup.runner.report import REPORT_KIND, print_summary
+
+    find_content()  # no playbooks: refused before anything else
+    request = build_request(args, ctx, command=command, check=check)
+    outcome = runner.run(request)
+    report = outcome.report
+    print_summary(ctx.console("stderr" if args.json else "stdout"), report)
+    if args.json:
+        ctx.emit_json(REPORT_KIND, {k: v for k, v in report.items() if k not in ("schema_version", "kind")})
+    return outcome.exit_code
+
+
+def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check: bool) -> RunRequest:
+    """The options checked (exit 2 on bad input, before a run directory exists) and turned into a RunRequest."""
     check_profile(args.profile)
     if args.rehearse and args.inventory is not None:
         raise EgpuError("-i and --rehearse exclude each other", fix="--rehearse makes and uses the lab's inventory")
@@ -33,7 +44,7 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
     else:
         inventory = check_inventory(args.inventory)
     check_hosts(inventory, args.limit)
-    request = RunRequest(
+    return RunRequest(
         command=command,
         playbook=PLAYBOOK_OF[command],
         inventory=inventory,
@@ -41,13 +52,11 @@ def run(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = F
         profile=args.profile,
         check=check,
         become_password=ask_become_password(ctx) if args.ask_become_pass else None,
+        view=choose_view(ctx, command),
+        on_start=lambda log: ctx.note(f"log: {log}"),
+        console=ctx.console("stderr"),
+        resolve_plans=command != "rollback",
     )
-    outcome = run_playbook(content, request, choose_view(ctx, command), on_start=lambda log: ctx.note(f"log: {log}"))
-    report = outcome.report
-    print_summary(ctx.console("stderr" if args.json else "stdout"), report)
-    if args.json:
-        ctx.emit_json(REPORT_KIND, {k: v for k, v in report.items() if k not in ("schema_version", "kind")})
-    return outcome.exit_code
 
 
 def ask_become_password(ctx: Context) -> str:
@@ -56,8 +65,10 @@ def ask_become_password(ctx: Context) -> str:
     return getpass.getpass("BECOME password: ", stream=ctx.stderr)
 
 
-def choose_view(ctx: Context, command: str) -> View:
+def choose_view(ctx: Context, command: str) -> object:
     """The live table on a terminal; plain lines in pipes, logs and CI (and where TERM is dumb)."""
+    from egpu_setup.runner.view import LiveView, PlainView
+
     isatty = getattr(ctx.stderr, "isatty", lambda: False)()
     if isatty and os.environ.get("TERM", "") != "dumb":
         return LiveView(ctx.console("stderr"), f"egpu-setup {command}")

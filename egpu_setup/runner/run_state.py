@@ -101,6 +101,9 @@ class HostState:
         return "failed" if self.failed else "ok"
 
 
+VERIFY_FACT = "egpu_verify_report"  # the fact gpu_verify sets with the Mac's report: it comes in the event stream
+
+
 @dataclass
 class RunState:
     """Everything the views and the report need, updated one event at a time."""
@@ -110,6 +113,8 @@ class RunState:
     # task results per host and the playbook's dynamic includes, when known (task_count.count_playbook)
     tasks: TaskCount | None = None
     stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
+    # host -> the verification report gpu_verify handed back in its task's result (fact egpu_verify_report)
+    verify_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
     def host(self, name: str) -> HostState:
@@ -144,6 +149,9 @@ class RunState:
         task = data.get("task") or ""
         if status == "ok":
             host.ok += 1
+            report = (res.get("ansible_facts") or {}).get(VERIFY_FACT)
+            if isinstance(report, dict):
+                self.verify_reports[host.name] = report
             if res.get("changed"):
                 host.changed += 1
                 host.changes.append(Change(task, data.get("role"), data.get("task_action"), render_diff(res)))

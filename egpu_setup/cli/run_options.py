@@ -1,7 +1,7 @@
 """The options and the flow that `provision`, `plan` and `rollback` share.
 
-Only argparse here: the CLI imports this module at start-up; `flow` (ansible-runner, rich) is imported when a
-command runs.
+Only argparse here: the CLI imports this module at start-up; `run_command` (which builds the runner's request) is
+imported when a command runs.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from egpu_setup.cli.context import Context
+from egpu_setup.output import Context
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +49,6 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def run_playbook_command(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:
     """Shared by the three commands: validate, run the playbook named after the command, report."""
-    from egpu_setup.runner.flow import run
+    from egpu_setup.cli.run_command import run
 
     return run(args, ctx, command=command, check=check)

@@ -1,0 +1,133 @@
+"""Every host's plan, resolved once on the controller before the play: the matrix loaded once, each distinct
+(build, profile, GPU, ...) resolved once, each artifact fetched once (with the cache's progress bars), each lock
+file written once (atomically, under its file lock). The play's `egpu.mac.resolve_plan` only reads the result.
+
+`plan` (check mode) downloads nothing: an artifact already in the cache gets its `local_path`, any other a
+warning saying provision will fetch it, and no lock file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from egpu_setup.errors import EgpuError
+
+PLANS_FILE = "plans.json"  # in the run directory; extravar egpu_plans_file names it
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a host's plan depends on: the Mac's build and GPU (read from it) and the inventory's settings."""
+
+    build: str
+    profile: str = "default"
+    overlay: str | None = None
+    gpu: int | str | None = None
+    allow_nearest: bool = False
+    cache_dir: str | None = None
+    lock_file: str | None = None
+    mirror_url: str | None = None
+    urls: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> PlanInputs:
+        """From resolve_plan's arguments (or the facts play's `egpu_plan_inputs`, which has the same keys)."""
+        known = {name: args.get(name) for name in cls.__dataclass_fields__ if args.get(name) not in (None, "")}
+        for name in ("overlay", "cache_dir", "lock_file"):  # as Ansible's `path` type gives them to resolve_plan
+            if name in known:
+                known[name] = os.path.expanduser(os.path.expandvars(str(known[name])))
+        return cls(**known)
+
+    def key(self) -> str:
+        """The same for two hosts that get the same plan and artifacts; the plans file is keyed by it."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def resolve_plan(inputs: PlanInputs, *, fetch: bool, wanted: list[str] | None = None, lock: Any = None,
+                 progress: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The plan dict (docs/architecture.md, Resolution) with `local_path` and `local_sha256` per cached artifact;
+    artifacts are downloaded only when `fetch`. Raises EgpuError (the resolver's refusal or a fetch failure)."""
+    from egpu_setup.cache import Cache
+    from egpu_setup.matrix import load_matrix
+
+    matrix = load_matrix(overlay=Path(inputs.overlay) if inputs.overlay else None)
+    gpu = inputs.gpu
+    if isinstance(gpu, str) and gpu.lower().startswith("0x"):
+        gpu = int(gpu, 16)
+    resolution = matrix.resolve(inputs.build, profile=inputs.profile, gpu=gpu, allow_nearest=inputs.allow_nearest)
+    plan = resolution.to_dict()
+    cache = Cache(inputs.cache_dir) if inputs.cache_dir else Cache()
+    for artifact_id, artifact in resolution.artifacts.items():
+        if artifact is None or (wanted is not None and artifact_id not in wanted):
+            continue
+        if fetch:
+            url = inputs.urls.get(artifact_id)
+            path = cache.ensure(artifact, lock=lock, mirror=inputs.mirror_url, url=url, progress=progress)
+        else:
+            path = cache.find(artifact, lock)
+        if path is None:
+            plan.setdefault("warnings", []).append(
+                f"{artifact.filename} ({artifact_id}) is not in the cache: provision downloads it"
+            )
+            continue
+        plan["artifacts"][artifact_id]["local_path"] = str(path)
+        plan["artifacts"][artifact_id]["local_sha256"] = path.name  # the store names files by their SHA-256
+    return plan
+
+
+def resolve_saving_lock(inputs: PlanInputs, *, fetch: bool, wanted: list[str] | None = None,
+                        progress: Any = None) -> dict[str, Any]:  # fmt: skip
+    """`resolve_plan` with the inputs' lock file loaded and, when something was pinned, saved (even when a later
+    artifact fails, as `cache fetch` does: what was verified stays pinned). Check mode (not `fetch`) writes none."""
+    from egpu_setup.cache import Lock
+
+    lock = Lock.load(inputs.lock_file) if inputs.lock_file else None
+    try:
+        return resolve_plan(inputs, fetch=fetch, wanted=wanted, lock=lock, progress=progress)
+    finally:
+        if fetch and lock is not None and lock.changed:
+            lock.save()
+
+
+def resolve_all(inputs_by_host: dict[str, PlanInputs], *, fetch: bool, progress: Any = None) -> dict[str, Any]:
+    """{key: {"plan": ...} or {"error": ..., "fix": ...}} for each distinct input of the hosts. One Lock per lock
+    file serves every host that names it, and is written once at the end (merged, under its file lock)."""
+    from egpu_setup.cache import Lock
+
+    locks: dict[str, Lock] = {}
+    resolved: dict[str, Any] = {}
+    try:
+        for inputs in inputs_by_host.values():
+            key = inputs.key()
+            if key in resolved:
+                continue
+            try:
+                if inputs.lock_file and inputs.lock_file not in locks:
+                    locks[inputs.lock_file] = Lock.load(inputs.lock_file)
+                lock = locks.get(inputs.lock_file or "")
+                resolved[key] = {"plan": resolve_plan(inputs, fetch=fetch, lock=lock, progress=progress)}
+            except EgpuError as exc:
+                resolved[key] = {"error": str(exc), "fix": exc.fix}
+    finally:
+        for lock in locks.values():
+            if fetch and lock.changed:
+                lock.save()
+    return resolved
+
+
+def write_plans(resolved: dict[str, Any], run_dir: Path) -> Path:
+    path = run_dir / PLANS_FILE
+    path.write_text(json.dumps({"plans": resolved}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def read_plan(plans_file: Path, inputs: PlanInputs) -> dict[str, Any] | None:
+    """The entry the controller resolved for these inputs ({"plan"} or {"error", "fix"}); None when it has none
+    (the Mac's build changed between the facts play and this one)."""
+    doc = json.loads(plans_file.read_text(encoding="utf-8"))
+    entry = doc.get("plans", {}).get(inputs.key())
+    return entry if isinstance(entry, dict) else None
