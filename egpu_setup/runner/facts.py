@@ -45,7 +45,7 @@ def read_plan_inputs(content: Content, run_dir: Path, runner_args: dict[str, Any
 
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
-        inputs = (data.get("res") or {}).get("ansible_facts", {}).get("egpu_plan_inputs")
+        inputs = (data.get("res") or {}).get("ansible_facts", {}).get("preflight_plan_inputs")
         if event.get("event") == "runner_on_ok" and isinstance(inputs, dict):
             found[str(data.get("host"))] = PlanInputs.from_args(inputs)
         return True

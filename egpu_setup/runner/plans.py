@@ -35,7 +35,7 @@ class PlanInputs:
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> PlanInputs:
-        """From resolve_plan's arguments (or the facts play's `egpu_plan_inputs`, which has the same keys)."""
+        """From resolve_plan's arguments (or the facts play's `preflight_plan_inputs`, which has the same keys)."""
         known = {name: args.get(name) for name in cls.__dataclass_fields__ if args.get(name) not in (None, "")}
         for name in ("overlay", "cache_dir", "lock_file"):  # as Ansible's `path` type gives them to resolve_plan
             if name in known:

@@ -101,7 +101,7 @@ class HostState:
         return "failed" if self.failed else "ok"
 
 
-VERIFY_FACT = "egpu_verify_report"  # the fact gpu_verify sets with the Mac's report: it comes in the event stream
+VERIFY_FACT = "gpu_verify_result"  # the fact gpu_verify sets with the Mac's report: it comes in the event stream
 
 
 @dataclass
@@ -113,7 +113,7 @@ class RunState:
     # task results per host and the playbook's dynamic includes, when known (task_count.count_playbook)
     tasks: TaskCount | None = None
     stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
-    # host -> the verification report gpu_verify handed back in its task's result (fact egpu_verify_report)
+    # host -> the verification report gpu_verify handed back in its task's result (fact gpu_verify_result)
     verify_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 

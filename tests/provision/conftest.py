@@ -30,7 +30,7 @@ DEMO_ROLE = """\
 
 - name: Bring the verification report back
   ansible.builtin.set_fact:
-    egpu_verify_report: {host: "{{ inventory_hostname }}", passed: true}
+    gpu_verify_result: {host: "{{ inventory_hostname }}", passed: true}
   when: not ansible_check_mode
 
 - name: Wait a little when told to (a window for killing the run)
