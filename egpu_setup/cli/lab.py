@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from egpu_setup.output import Context
 
@@ -138,106 +140,136 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
     lab_module = lab_loader.load("lab")
-    Lab, LabOptions = lab_module.Lab, lab_module.LabOptions
-
     if not args.lab_command:
         raise EgpuError(
             "`lab` needs a verb: up, status, reset, down, unlock, allow-kexts or fault",
             fix="see `egpu-setup lab --help`",
         )
-    lab = Lab(args.dir or paths.default_lab_dir())
-    if args.lab_command == "up":
-        hash_password = lab_loader.load("accounts").hash_password
+    verb = _VERBS.get(args.lab_command)
+    if verb is None:
+        raise EgpuError(f"unknown lab verb {args.lab_command!r}")
+    return verb(lab_module.Lab(args.dir or paths.default_lab_dir()), args, ctx)
 
-        paths.require_directory(lab.dir, f"lab directory {lab.dir}")
-        options = LabOptions(
-            hosts=args.hosts,
-            build=args.build,
-            sip=args.sip,
-            gpu=args.gpu,
-            clt=args.clt,
-            reboot_seconds=args.reboot_seconds,
-            mirror=not args.no_mirror,
-            filevault=args.filevault,
-            sudo_password=args.sudo_password,
+
+def _up(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup import lab_loader, paths
+
+    hash_password = lab_loader.load("accounts").hash_password
+    paths.require_directory(lab.dir, f"lab directory {lab.dir}")
+    options = lab_loader.load("lab").LabOptions(
+        hosts=args.hosts,
+        build=args.build,
+        sip=args.sip,
+        gpu=args.gpu,
+        clt=args.clt,
+        reboot_seconds=args.reboot_seconds,
+        mirror=not args.no_mirror,
+        filevault=args.filevault,
+        sudo_password=args.sudo_password,
+    )
+    options.validate(password=False)  # bad options are named before any password is asked
+    flags = [name for name, on in (("--filevault", args.filevault), ("--sudo-password", args.sudo_password)) if on]
+    needed_by = (
+        f"{' and '.join(flags)} need{'s' if len(flags) == 1 else ''} (FileVault unlocks and sudo asks with it)"
+        if flags
+        else None
+    )
+    password = read_password(args.password_file, ctx, needed_by=needed_by)
+    options.password_hash = hash_password(password) if password else None
+    options.validate()  # before saying "starting": a bad value changes nothing and says only what is wrong
+    ctx.note(f"starting {options.hosts} rehearsal Mac(s) in {lab.dir} ...")
+    lab.up(options)
+    extras = [text for text, on in (("FileVault on", options.filevault),
+                                    ("sudo asks for the password", options.sudo_password)) if on]  # fmt: skip
+    ctx.console().print(
+        f"lab up: {options.hosts} host(s), build {options.build}, SIP {options.sip}"
+        + "".join(f", {extra}" for extra in extras),
+        soft_wrap=True,
+    )
+    ctx.console().print(f"inventory: {lab.inventory}")
+    return 0
+
+
+def _status(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    data = lab.status()
+    if args.json:
+        ctx.emit_json("lab_status", data)
+    else:
+        _print_status(ctx, data)
+    return 0
+
+
+def _reset(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    lab.options()
+    lab.reset()
+    ctx.console().print(f"lab reset: every host of {lab.dir} is a bare High Sierra install again")
+    return 0
+
+
+def _down(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.errors import EgpuError
+
+    if not lab.exists():
+        raise EgpuError(f"no lab at {lab.dir}", fix="nothing to take down; check --dir")
+    killed = lab.down()
+    if killed:
+        ctx.note(f"stopped {len(killed)} sandbox process(es) still running")
+    ctx.console().print(f"lab down: removed {lab.dir} (cache kept)")
+    return 0
+
+
+def _unlock(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.errors import EgpuError
+
+    lab.sandbox(args.host)  # an unknown host is named before a password is asked
+    password = read_password(args.password_file, ctx, needed_by="the unlock screen asks for")
+    assert password is not None
+    if not lab.unlock(args.host, password):
+        raise EgpuError(
+            f"{args.host} is not waiting at the FileVault unlock screen",
+            fix="`egpu-setup lab status` shows which hosts are locked",
         )
-        options.validate(password=False)  # bad options are named before any password is asked
-        flags = [name for name, on in (("--filevault", args.filevault), ("--sudo-password", args.sudo_password)) if on]
-        password = read_password(
-            args.password_file,
-            ctx,
-            needed_by=f"{' and '.join(flags)} need{'s' if len(flags) == 1 else ''} (FileVault unlocks and sudo asks "
-            "with it)"
-            if flags
-            else None,
+    ctx.console().print(f"{args.host}: unlocked; it finishes its restart at the next connection")
+    return 0
+
+
+def _allow_kexts(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    teams = lab.allow_kexts(args.host, args.team)
+    ctx.console().print(f"{args.host}: kexts of team(s) {', '.join(teams)} may load from the next kextload or boot")
+    return 0
+
+
+def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.errors import EgpuError
+
+    counted = (args.fail_install, args.fail_download)  # 0 is a value given (and refused below), not "none"
+    if not (args.clear or args.disk_full or args.reboot_hangs or any(n is not None for n in counted)):
+        raise EgpuError(
+            "no fault switch given",
+            fix="one of --fail-install N, --fail-download N, --disk-full, --reboot-hangs, --clear",
         )
-        options.password_hash = hash_password(password) if password else None
-        options.validate()  # before saying "starting": a bad value changes nothing and says only what is wrong
-        ctx.note(f"starting {options.hosts} rehearsal Mac(s) in {lab.dir} ...")
-        lab.up(options)
-        extras = [text for text, on in (("FileVault on", options.filevault),
-                                        ("sudo asks for the password", options.sudo_password)) if on]  # fmt: skip
-        ctx.console().print(
-            f"lab up: {options.hosts} host(s), build {options.build}, SIP {options.sip}"
-            + "".join(f", {extra}" for extra in extras),
-            soft_wrap=True,
-        )
-        ctx.console().print(f"inventory: {lab.inventory}")
-        return 0
-    if args.lab_command == "status":
-        data = lab.status()
-        if args.json:
-            ctx.emit_json("lab_status", data)
-        else:
-            _print_status(ctx, data)
-        return 0
-    if args.lab_command == "reset":
-        lab.options()
-        lab.reset()
-        ctx.console().print(f"lab reset: every host of {lab.dir} is a bare High Sierra install again")
-        return 0
-    if args.lab_command == "down":
-        if not lab.exists():
-            raise EgpuError(f"no lab at {lab.dir}", fix="nothing to take down; check --dir")
-        killed = lab.down()
-        if killed:
-            ctx.note(f"stopped {len(killed)} sandbox process(es) still running")
-        ctx.console().print(f"lab down: removed {lab.dir} (cache kept)")
-        return 0
-    if args.lab_command == "unlock":
-        lab.sandbox(args.host)  # an unknown host is named before a password is asked
-        password = read_password(args.password_file, ctx, needed_by="the unlock screen asks for")
-        assert password is not None
-        if not lab.unlock(args.host, password):
-            raise EgpuError(
-                f"{args.host} is not waiting at the FileVault unlock screen",
-                fix="`egpu-setup lab status` shows which hosts are locked",
-            )
-        ctx.console().print(f"{args.host}: unlocked; it finishes its restart at the next connection")
-        return 0
-    if args.lab_command == "allow-kexts":
-        teams = lab.allow_kexts(args.host, args.team)
-        ctx.console().print(f"{args.host}: kexts of team(s) {', '.join(teams)} may load from the next kextload or boot")
-        return 0
-    if args.lab_command == "fault":
-        counted = (args.fail_install, args.fail_download)  # 0 is a value given (and refused below), not "none"
-        if not (args.clear or args.disk_full or args.reboot_hangs or any(n is not None for n in counted)):
-            raise EgpuError(
-                "no fault switch given",
-                fix="one of --fail-install N, --fail-download N, --disk-full, --reboot-hangs, --clear",
-            )
-        faults = lab.fault(
-            args.host,
-            fail_install=args.fail_install,
-            fail_download=args.fail_download,
-            disk_full=args.disk_full,
-            reboot_hangs=args.reboot_hangs,
-            clear=args.clear,
-        )
-        active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads")]
-        ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
-        return 0
-    raise EgpuError(f"unknown lab verb {args.lab_command!r}")
+    faults = lab.fault(
+        args.host,
+        fail_install=args.fail_install,
+        fail_download=args.fail_download,
+        disk_full=args.disk_full,
+        reboot_hangs=args.reboot_hangs,
+        clear=args.clear,
+    )
+    active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads")]
+    ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
+    return 0
+
+
+_VERBS: dict[str, Callable[[Any, argparse.Namespace, Context], int]] = {
+    "up": _up,
+    "status": _status,
+    "reset": _reset,
+    "down": _down,
+    "unlock": _unlock,
+    "allow-kexts": _allow_kexts,
+    "fault": _fault,
+}
 
 
 def _print_status(ctx: Context, data: dict) -> None:  # type: ignore[type-arg]

@@ -51,6 +51,18 @@ def test_the_wheel_holds_the_collection_with_its_roles_and_playbooks(wheels: Pat
     assert not [n for n in names if "__pycache__" in n]
 
 
+def test_the_base_wheel_holds_no_simulator_and_brings_no_ziglang(wheels: Path) -> None:
+    with zipfile.ZipFile(product_wheel(wheels)) as wheel:
+        names = wheel.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [line for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
+    assert not [n for n in names if n.startswith(("egpu_lab/", "egpu_setup/rehearsal/")) or "/connection/" in n]
+    assert not [r for r in requires if "ziglang" in r]
+    # The lab comes only with the extra, as its own distribution
+    (lab,) = [r.replace('"', "'") for r in requires if r.startswith("Requires-Dist: egpu-setup-lab")]
+    assert lab == "Requires-Dist: egpu-setup-lab==0.1.0; extra == 'lab'"
+
+
 def test_ansible_galaxy_builds_the_collection(tmp_path: Path) -> None:
     done = run(str(BIN / "ansible-galaxy"), "collection", "build", str(COLLECTION), "--output-path", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -95,3 +107,24 @@ def test_the_wheel_installed_alone_provisions_from_any_directory(wheels: Path, t
     done = run(str(venv / "bin/python"), "-c", probe, cwd=empty, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(collection / "playbooks/provision.yml")
+    if "[lab]" in wanted:
+        provision_a_rehearsal_mac_from_the_wheel(venv, empty, env, tmp_path)
+
+
+def provision_a_rehearsal_mac_from_the_wheel(venv: Path, empty: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """The whole main job from the installed wheels, in an empty directory: a rehearsal Mac provisioned to a passing
+    verify, then plain ansible-playbook on the lab's inventory (a second run, which changes nothing)."""
+    import json
+
+    env = {**env, "XDG_DATA_HOME": str(tmp_path / "data")}  # a lab and runs of its own; the caches are shared
+    done = run("egpu-setup", "provision", "--rehearse", "--json", cwd=empty, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    (host,) = report["hosts"].values()
+    summary = host["verify"]["summary"]
+    assert (summary["outcome"], summary["failed"]) == ("pass", 0), summary
+    inventory = tmp_path / "data/egpu-setup/lab/inventory.yml"
+    done = run("ansible-playbook", "egpu.mac.provision", "-i", str(inventory), cwd=empty, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "changed=0" in done.stdout and "failed=0" in done.stdout, done.stdout[-3000:]
+    run("egpu-setup", "lab", "down", cwd=empty, env=env)

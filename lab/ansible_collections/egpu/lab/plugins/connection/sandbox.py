@@ -181,6 +181,29 @@ class Connection(ConnectionBase):
         out, err = bytearray(), bytearray()
         buffers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
         deadline = time.monotonic() + timeout
+        self._answer_become_prompt(proc, buffers, out, err, deadline)
+        for fd in buffers:
+            os.set_blocking(fd, True)
+        try:
+            rest_out, rest_err = proc.communicate(in_data, timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise AnsibleConnectionFailure(f"command timed out after {timeout} s on {self._host()}") from exc
+        except BrokenPipeError:  # sudo (or the command) ended without reading its input
+            rest_out, rest_err = proc.stdout.read(), proc.stderr.read()
+            proc.wait()
+        # The prompt and macOS's lecture before it are sudo's, not the command's.
+        return proc.returncode, bytes(out) + rest_out, become.strip_become_prompt(bytes(err)) + rest_err
+
+    def _answer_become_prompt(
+        self, proc: subprocess.Popen[bytes], buffers: dict[int, bytearray], out: bytearray, err: bytearray,
+        deadline: float,
+    ) -> None:
+        """Read the command's output until the become success marker: the password goes in once, at sudo's prompt;
+        a refusal ("Sorry, try again.") fails the task instead of sending the module as the next try."""
+        assert proc.stdin is not None
+        become = self.become
         sent_at: int | None = None  # len(err) when the password went in
         with selectors.DefaultSelector() as selector:
             for fd in buffers:
@@ -211,19 +234,6 @@ class Connection(ConnectionBase):
                         buffers[int(key.fd)] += chunk
                     else:
                         selector.unregister(key.fd)
-        for fd in buffers:
-            os.set_blocking(fd, True)
-        try:
-            rest_out, rest_err = proc.communicate(in_data, timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            proc.wait()
-            raise AnsibleConnectionFailure(f"command timed out after {timeout} s on {self._host()}") from exc
-        except BrokenPipeError:  # sudo (or the command) ended without reading its input
-            rest_out, rest_err = proc.stdout.read(), proc.stderr.read()
-            proc.wait()
-        # The prompt and macOS's lecture before it are sudo's, not the command's.
-        return proc.returncode, bytes(out) + rest_out, become.strip_become_prompt(bytes(err)) + rest_err
 
     def _missing_password(self, rc: int, stderr: bytes) -> None:
         """sudo -n on a Mac whose sudo asks for a password: the ssh connection's error, with the remedy."""
