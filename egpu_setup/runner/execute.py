@@ -31,7 +31,7 @@ from egpu_setup.runner.plans import resolve_all, write_plans
 from egpu_setup.runner.report import build_report, write_report
 from egpu_setup.runner.request import RunOutcome, RunRequest
 from egpu_setup.runner.run_state import RunState
-from egpu_setup.runner.task_count import count_playbook
+from egpu_setup.runner.task_list import TaskListing
 from egpu_setup.runner.view import PlainView, SafeView
 
 log = logging.getLogger("egpu_setup.runner")
@@ -70,7 +70,7 @@ def ansible_env(content: Content) -> dict[str, str]:
 
 
 def playbook_args(content: Content, request: RunRequest, extravars: dict[str, Any]) -> list[str]:
-    """The arguments of the equivalent plain `ansible-playbook` command (recorded in the report)."""
+    """The arguments of the equivalent plain `ansible-playbook` command (recorded in the report, listed tasks with)."""
     args = ["-i", str(request.inventory)]
     if request.limit:
         args += ["--limit", request.limit]
@@ -139,11 +139,14 @@ def run_playbook(request: RunRequest) -> RunOutcome:
     started = time.monotonic()
     with _run_log(run.run_dir):
         log.info("run %s: %s", request.command, " ".join(run.summary["ansible_playbook"]))
-        _resolve_plans(run)
-        if getattr(request.view, "wants_task_total", False):
-            run.state.tasks = count_playbook(run.content, run.content.playbook(request.playbook))
-        thread, runner = _start(run)
-        interrupted = _follow(run, thread, view)
+        listing = _list_tasks(run) if getattr(request.view, "wants_task_total", False) else None
+        try:
+            _resolve_plans(run)
+            thread, runner = _start(run)
+            interrupted = _follow(run, thread, view, listing)
+        finally:
+            if listing is not None:
+                listing.stop(wait_s=0)
         status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), interrupted)
         log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, runner.rc, exit_code)
     report = build_report(
@@ -212,6 +215,16 @@ def _resolve_plans(run: _Run) -> None:
     run.extravars["egpu_plans_file"] = str(write_plans(resolved, run.run_dir))
 
 
+def _list_tasks(run: _Run) -> TaskListing:
+    """Ansible's list of the play's tasks per host, made while the facts play runs (task_list.py)."""
+    args = playbook_args(run.content, run.request, run.extravars)
+
+    def done(totals: dict[str, int]) -> None:
+        run.state.tasks = totals  # one assignment: the main thread reads it whole or not at all
+
+    return TaskListing(args, ansible_env(run.content), done).start()
+
+
 def _start(run: _Run) -> tuple[threading.Thread, Any]:
     """ansible-playbook started in ansible-runner's thread; its events go to the run's queue."""
     import ansible_runner
@@ -231,11 +244,13 @@ def _start(run: _Run) -> tuple[threading.Thread, Any]:
     )
 
 
-def _follow(run: _Run, thread: threading.Thread, view: SafeView) -> bool:
+def _follow(run: _Run, thread: threading.Thread, view: SafeView, listing: TaskListing | None) -> bool:
     """Apply the events to the state and the view until the run ends; True when Ctrl-C stopped it."""
     view.start()
     try:
         _pump(thread, run.events, run.state, view)
+        if listing is not None:
+            listing.stop()  # the rare play over before Ansible listed its tasks: the final view has the count
     except KeyboardInterrupt:
         # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
         # ansible-runner's cancel would SIGKILL it at its next poll: do that now.

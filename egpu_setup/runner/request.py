@@ -59,29 +59,36 @@ class RunOutcome:
 
 
 def check_inventory(path: Path) -> Path:
-    """The inventory as an absolute path, or EgpuError (exit 2) naming the path and what is wrong with it."""
+    """The inventory as an absolute path, or EgpuError (exit 2) when it does not exist. Ansible reads it in
+    check_hosts: in this process the inventory is parsed once, by Ansible's own InventoryManager."""
     path = path.expanduser()
     if not path.exists():
         raise EgpuError(f"inventory {path} does not exist", fix=INVENTORY_HELP)
-    if path.is_file() and path.suffix in (".yml", ".yaml"):
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise EgpuError(f"cannot read inventory {path}: {exc}", fix=INVENTORY_HELP) from None
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            line = f" (line {where.line + 1})" if where is not None else ""
-            raise EgpuError(
-                f"inventory {path} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}",
-                fix="fix the YAML; an Ansible YAML inventory maps group names (e.g. `all`) to hosts/children/vars",
-            ) from None
-        if not isinstance(doc, dict) or not doc:
-            raise EgpuError(
-                f"inventory {path} is not an Ansible YAML inventory (expected a mapping of groups, found "
-                f"{type(doc).__name__})",
-                fix="start it with `all:` and list the Macs under `hosts:`; see inventory/example/hosts.yml",
-            )
     return path.resolve()
+
+
+def _explain_no_hosts(path: Path) -> None:
+    """Why Ansible found no host in a YAML inventory, in words that name the fault, or nothing when the YAML is a
+    mapping (then it lists no host). Read only when Ansible's own parse came back empty."""
+    if not (path.is_file() and path.suffix in (".yml", ".yaml")):
+        return
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EgpuError(f"cannot read inventory {path}: {exc}", fix=INVENTORY_HELP) from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise EgpuError(
+            f"inventory {path} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}",
+            fix="fix the YAML; an Ansible YAML inventory maps group names (e.g. `all`) to hosts/children/vars",
+        ) from None
+    if not isinstance(doc, dict) or not doc:
+        raise EgpuError(
+            f"inventory {path} is not an Ansible YAML inventory (expected a mapping of groups, found "
+            f"{type(doc).__name__})",
+            fix="start it with `all:` and list the Macs under `hosts:`; see inventory/example/hosts.yml",
+        )
 
 
 def check_hosts(inventory: Path, limit: str | None) -> list[str]:
@@ -102,6 +109,7 @@ def check_hosts(inventory: Path, limit: str | None) -> list[str]:
                 f"--limit {limit!r} selects no host of inventory {inventory}",
                 fix=f"hosts there: {', '.join(h.name for h in manager.list_hosts('all'))}",
             )
+        _explain_no_hosts(inventory)
         raise EgpuError(
             f"inventory {inventory} names no host (Ansible found no hosts in it)",
             fix="list the Macs under `hosts:` as a mapping (`mac-01:` with `ansible_host: ...` below it); see "

@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from egpu_setup.runner.task_count import TaskCount
-
 # Events that end one task on one host (item events are parts of a task and are not counted again).
 RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -110,8 +108,9 @@ class RunState:
 
     hosts: dict[str, HostState] = field(default_factory=dict)
     play: str | None = None
-    # task results per host and the playbook's dynamic includes, when known (task_count.count_playbook)
-    tasks: TaskCount | None = None
+    # host -> the tasks Ansible lists for it (task_list.py), once known: a lower bound, as a dynamic include is
+    # listed as one task; the view's total grows past it with the results
+    tasks: dict[str, int] | None = None
     stats: dict[str, Any] | None = None  # the playbook_on_stats event data: Ansible's own final counts
     # host -> the verification report gpu_verify handed back in its task's result (fact gpu_verify_result)
     verify_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -165,8 +164,6 @@ class RunState:
                 host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else "")))
         elif status == "skipped":
             host.skipped += 1
-            if self.tasks is not None:
-                host.done += self.tasks.skipped_include(data.get("role"), task)  # its tasks will not run
         else:
             host.unreachable += 1
             host.failures.append(Failure(task, data.get("role"), failure_message(res) + "\n" + UNREACHABLE_FIX))

@@ -73,7 +73,7 @@ class PlainView:
 class LiveView:
     """A rich Live table, one row per host: current role and task, counts, a progress bar, elapsed time."""
 
-    wants_task_total = True  # execute counts the playbook's tasks for the bar
+    wants_task_total = True  # execute has Ansible list the play's tasks for the bar
 
     def __init__(self, console: Any, title: str) -> None:
         from rich.live import Live
@@ -115,7 +115,7 @@ class LiveView:
         ):
             table.add_column(column, justify=justify, no_wrap=column != "now")  # type: ignore[arg-type]
         for host in state.hosts.values():
-            total = max(state.tasks.total if state.tasks else 0, host.done) or None
+            total = max((state.tasks or {}).get(host.name, 0), host.done) or None  # listed: a lower bound
             now = _task_label(host.role, host.task)
             if state.stats is not None:  # the play is over: say how it ended instead of the last task
                 now = f"{host.status}" if host.status != "ok" else "done"

@@ -46,3 +46,39 @@ def test_two_writers_of_one_lock_keep_both_entries(tmp_path):
     assert entries[artifacts["cuda_driver"].key].sha256 == "b" * 64
     assert (tmp_path / "egpu-setup.lock.lock").exists()  # the file lock beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["egpu-setup.lock", "egpu-setup.lock.lock"]  # no temp left
+
+
+def test_two_hosts_of_different_builds_in_one_run_leave_both_in_the_lock(tmp_path, http_server):
+    """Under profile native each build gets its own web driver: one resolve_all pins both in the one lock file."""
+    builds = {"mac1": "17D47", "mac2": "17D102"}
+    matrix = load_matrix()
+    artifacts = {a.key: a for b in builds.values() for a in matrix.resolve(b, profile="native").artifacts.values() if a}
+    lines = ["artifacts:"]
+    for artifact in artifacts.values():  # a stand-in of every artifact, served on 127.0.0.1
+        http_server.files[f"/{artifact.filename}"] = _stand_in(artifact.key)
+        url = http_server.url(f"/{artifact.filename}")
+        lines.append(f"  - {{id: {artifact.id}, version: '{artifact.version}', url: '{url}', "
+                     f"sha256: {_sha256(artifact.key)}, sha512: null}}")  # fmt: skip
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("\n".join(lines) + "\n")
+    lock_file = tmp_path / "egpu-setup.lock"
+    inputs = {host: PlanInputs(build=build, profile="native", overlay=str(overlay), cache_dir=str(tmp_path / "cache"),
+                               lock_file=str(lock_file)) for host, build in builds.items()}  # fmt: skip
+
+    resolved = resolve_all(inputs, fetch=True)
+
+    plans = {host: resolved[i.key()]["plan"] for host, i in inputs.items()}
+    webdrivers = {host: plan["artifacts"]["webdriver"]["version"] for host, plan in plans.items()}
+    assert webdrivers == {"mac1": "387.10.10.10.25.156", "mac2": "387.10.10.10.25.161"}
+    entries = Lock.load(lock_file).entries
+    for version in webdrivers.values():
+        assert entries[f"webdriver@{version}"].sha256 == _sha256(f"webdriver@{version}")
+    assert set(entries) == set(artifacts)  # every artifact of both hosts, each once
+
+
+def _stand_in(key: str) -> bytes:
+    return f"stand-in {key}\n".encode()
+
+
+def _sha256(key: str) -> str:
+    return hashlib.sha256(_stand_in(key)).hexdigest()

@@ -16,10 +16,9 @@ import pytest
 import yaml
 
 from egpu_setup import runner
-from egpu_setup.runner.content import find_content
 from egpu_setup.runner.request import RunRequest
 from egpu_setup.runner.run_state import RunState
-from egpu_setup.runner.task_count import TaskCount, count_playbook
+from egpu_setup.runner.task_list import parse_listing
 from egpu_setup.runner.view import LiveView, PlainView
 
 
@@ -215,7 +214,7 @@ def test_live_view_shows_role_task_counts_and_progress():
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system=None)
     view = LiveView(console, "egpu-setup provision")
-    state = RunState(tasks=TaskCount(total=4))
+    state = RunState(tasks={"mac1": 4})  # what Ansible listed for mac1
     for event in (
         {"event": "playbook_on_play_start", "event_data": {"name": "Provision"}},
         {"event": "runner_on_start", "event_data": {"host": "mac1", "role": "cudnn", "task": "Ensure cuDNN"}},
@@ -239,7 +238,16 @@ def test_live_view_shows_role_task_counts_and_progress():
     assert "━" in row  # the progress bar: 2 of 4 tasks
 
 
-def test_task_count_follows_includes_and_skipped_ones_count_as_done(demo_project):
+class RecordingView(PlainView):
+    """A plain view that asks for the task count, as the live view does, and keeps the state it last saw."""
+
+    wants_task_total = True
+
+    def stop(self, state: RunState) -> None:
+        self.state = state
+
+
+def test_task_count_comes_from_ansible_and_grows_with_dynamic_includes(demo_project, tmp_path, inventory_of):
     (demo_project / "roles/demo/tasks/extra.yml").write_text(
         "- name: One\n  ansible.builtin.debug:\n\n- name: Two\n  ansible.builtin.debug:\n"
     )
@@ -249,25 +257,42 @@ def test_task_count_follows_includes_and_skipped_ones_count_as_done(demo_project
         + "\n- name: Ensure extra {{ demo_dir }} things\n  ansible.builtin.include_tasks: extra.yml\n"
         + "\n- name: Also import\n  ansible.builtin.import_tasks: extra.yml\n"
     )
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha", "beta"])
+    view = RecordingView(io.StringIO())
 
-    counted = count_playbook(find_content(), demo_project / "playbooks/provision.yml")
+    outcome = runner.run(RunRequest(command="provision", playbook="provision", inventory=inventory, view=view))
 
-    assert counted.total == 4 + (1 + 2) + 2  # four tasks, an include and its two, an import's two
-    assert counted.skipped_include("demo", "Ensure extra /tmp/x things") == 2  # rendered Jinja matches
-    assert counted.skipped_include("demo", "Ensure the marker file is written") == 0
-    state = RunState(tasks=counted)
-    state.apply(
-        {
-            "event": "runner_on_skipped",
-            "event_data": {
-                "host": "a",
-                "role": "demo",
-                "task": "Ensure extra /x things",
-                "task_action": "include_tasks",
-            },
-        }
+    assert outcome.exit_code == 0
+    # Ansible lists the four tasks, the import's two, and the dynamic include as one task (not what it brings)
+    assert view.state.tasks == {"alpha": 4 + 1 + 2, "beta": 4 + 1 + 2}
+    # the include's own result and its two tasks' come on top: the bar's total, max(listed, done), grows past 7
+    alpha = view.state.hosts["alpha"]
+    assert alpha.done == 4 + (1 + 2) + 2
+    assert "━" in _live_row(view.state, "alpha")
+
+
+def test_a_skipped_dynamic_include_adds_nothing_to_the_listed_count():
+    listing = (
+        "\nplaybook: p.yml\n\n  play #1 (all): Demo\tTAGS: []\n    pattern: ['all']\n    hosts (2):\n      a\n"
+        "      b\n    tasks:\n      demo : One\tTAGS: []\n      Include {{ x }}\tTAGS: []\n\n"
+        "  play #2 (b): Second\tTAGS: []\n    pattern: ['b']\n    hosts (1):\n      b\n    tasks:\n"
+        "      demo : Three\tTAGS: [t]\n"
     )
-    assert state.hosts["a"].done == 3
+    assert parse_listing(listing) == {"a": 2, "b": 3}  # per host, over the plays that target it
+    state = RunState(tasks=parse_listing(listing))
+    for task, kind in (("One", "runner_on_ok"), ("Include", "runner_on_skipped")):
+        state.apply({"event": kind, "event_data": {"host": "a", "role": "demo", "task": task}})
+    assert state.hosts["a"].done == 2  # the skipped include is its one listed result: the bar is full
+
+
+def _live_row(state: RunState, host: str) -> str:
+    from rich.console import Console
+
+    out = io.StringIO()
+    view = LiveView(Console(file=out, force_terminal=True, width=160, color_system=None), "egpu-setup provision")
+    view.start()
+    view.stop(state)
+    return next(line for line in out.getvalue().splitlines() if host in line)
 
 
 def test_help_stays_fast_and_imports_no_runner():
