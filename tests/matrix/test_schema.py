@@ -58,6 +58,7 @@ def test_a_swapped_value_is_a_named_problem_never_a_traceback(tmp_path: Path, pa
         validate_matrix(data, tmp_path / "m.yaml")
     except EgpuError as error:
         assert f"{tmp_path / 'm.yaml'}:" in error.message
+        assert "unknown field  (" not in error.message  # a known field that failed is not also 'unknown'
 
 
 @pytest.mark.parametrize("value", SWAPS, ids=repr)
