@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.matrix import schema_check
 from egpu_setup.matrix.marked_yaml import MarkedDict, MarkedList, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact, Gpu, Link, MacosBuild, Profile
-from egpu_setup.matrix.validate import Problems, artifact_spec, check_fields, check_wheel, validate_matrix
+from egpu_setup.matrix.validate import MATRIX_SCHEMA, Problems, check_wheel, clean, validate_matrix
 
 if TYPE_CHECKING:
     from egpu_setup.matrix.resolver import Resolution
@@ -188,10 +189,15 @@ def _apply_overlay(matrix: Matrix, path: Path) -> None:
         if base is None:
             problems.add(line, f"{artifact_id} {version} is not in the matrix; an overlay only replaces fields")
             continue
-        spec = {name: kind for name, kind in artifact_spec(artifact_id).items() if name not in ("id", "version")}
-        fields_only = MarkedDict({k: v for k, v in entry.items() if k not in ("id", "version")})
-        fields_only.line, fields_only.key_lines = entry.line, entry.key_lines
-        changes = check_fields(fields_only, spec, problems, f"{artifact_id} {version}", partial=True)
+        # The entry's fields against the artifact schema, none required: `version` as the matrix names it.
+        checked = MarkedDict({**entry, "version": version})
+        checked.line, checked.key_lines = entry.line, entry.key_lines
+        found = len(problems.items)
+        label = f"{artifact_id} {version}: "
+        schema_check.check(checked, MATRIX_SCHEMA, problems, lambda _path, label=label: label, "#/$defs/artifact", True)
+        if len(problems.items) > found:
+            continue
+        changes = {k: v for k, v in clean(checked).items() if k not in ("id", "version")}
         merged = {**base.fields, **changes}
         if artifact_id == "numpy":
             check_wheel(merged, f"{artifact_id} {version}", entry, problems)
