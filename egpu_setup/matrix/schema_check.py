@@ -30,6 +30,17 @@ DIGESTS_SCHEMA = Path(__file__).with_name("digests.schema.json")
 
 
 @functools.cache
+def available() -> bool:
+    """Whether jsonschema (and its `referencing`) can be imported: not on a Mac's tools venv, which gets only the
+    pure-Python bundle (jsonschema needs rpds-py, a compiled extension built for the controller)."""
+    try:
+        import jsonschema  # noqa: F401
+        import referencing  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def load_schema(path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded

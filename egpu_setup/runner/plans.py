@@ -2,8 +2,9 @@
 (build, profile, GPU, ...) resolved once, each artifact fetched once (with the cache's progress bars), each lock
 file written once (atomically, under its file lock). The play's `egpu.mac.resolve_plan` only reads the result.
 
-`plan` (check mode) downloads nothing: an artifact already in the cache gets its `local_path`, any other a
-warning saying provision will fetch it, and no lock file is written.
+`plan` (check mode) downloads nothing and writes no lock file: it needs every artifact of the plan in the cache
+already (what `egpu-setup cache fetch` puts there), since its diffs are read from the installers; a missing one
+is refused, naming each and the command that fetches them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def resolve_plan(inputs: PlanInputs, *, fetch: bool, wanted: list[str] | None = 
     resolution = matrix.resolve(inputs.build, profile=inputs.profile, gpu=gpu, allow_nearest=inputs.allow_nearest)
     plan = resolution.to_dict()
     cache = Cache(inputs.cache_dir) if inputs.cache_dir else Cache()
+    missing: list[str] = []
     for artifact_id, artifact in resolution.artifacts.items():
         if artifact is None or (wanted is not None and artifact_id not in wanted):
             continue
@@ -70,12 +72,17 @@ def resolve_plan(inputs: PlanInputs, *, fetch: bool, wanted: list[str] | None = 
         else:
             path = cache.find(artifact, lock)
         if path is None:
-            plan.setdefault("warnings", []).append(
-                f"{artifact.filename} ({artifact_id}) is not in the cache: provision downloads it"
-            )
+            missing.append(f"{artifact.filename} ({artifact_id} {artifact.version})")
             continue
         plan["artifacts"][artifact_id]["local_path"] = str(path)
         plan["artifacts"][artifact_id]["local_sha256"] = path.name  # the store names files by their SHA-256
+    if missing:
+        raise EgpuError(
+            f"plan downloads nothing, and the cache {cache.root} lacks: {', '.join(missing)}",
+            fix=f"fill the cache first: `egpu-setup cache fetch --build {inputs.build}` (with the inventory's "
+            "--cache-dir, --lock and --overlay where it sets them; it names the installers behind a login, which "
+            "`egpu-setup cache add FILE` imports), or run provision, which downloads them",
+        )
     return plan
 
 

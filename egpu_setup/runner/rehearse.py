@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from egpu_setup import paths
 from egpu_setup.errors import EgpuError
@@ -31,4 +32,17 @@ def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -
         lab.up(LabOptions(hosts=1, sip=REHEARSAL_SIP))
     else:
         ctx.note(f"rehearsal: using the lab at {lab.dir}")
+    if bring_up and lab.overlay.is_file():
+        fill_cache(lab, ctx)
     return lab.inventory
+
+
+def fill_cache(lab: Any, ctx: Context) -> None:
+    """What `egpu-setup cache fetch` does on a controller, for the lab's build from the lab's mirror (file:// URLs
+    on this machine): `plan` downloads nothing, so its installers must be in the lab's cache before it runs."""
+    from egpu_setup.runner.plans import PlanInputs, resolve_saving_lock
+
+    build = lab.options().build
+    ctx.note(f"rehearsal: the lab's installers for {build} into its cache {lab.cache} (as `cache fetch` does)")
+    inputs = PlanInputs(build=build, overlay=str(lab.overlay), cache_dir=str(lab.cache), lock_file=str(lab.lock_file))
+    resolve_saving_lock(inputs, fetch=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from egpu_setup.cache import Lock
 from egpu_setup.matrix import load_matrix
-from egpu_setup.runner.plans import PlanInputs, resolve_all
+from egpu_setup.runner.plans import PlanInputs, resolve_all, resolve_plan, resolve_saving_lock
 
 
 def _inputs(tmp_path: Path, url: str, digest: str) -> PlanInputs:
@@ -26,9 +26,19 @@ def test_plan_in_check_mode_downloads_nothing_and_writes_no_lock(tmp_path, http_
 
     assert http_server.requests == []
     assert not (tmp_path / "egpu-setup.lock").exists()
-    plan = resolved[inputs.key()]["plan"]
-    assert "local_path" not in plan["artifacts"]["python3"]
-    assert any("python3" in warning and "not in the cache" in warning for warning in plan["warnings"])
+    # what it lacks is named, with the command that fetches it, rather than a plan without its installers
+    refused = resolved[inputs.key()]
+    assert "plan downloads nothing" in refused["error"] and "python-3.11.9-macos11.pkg (python3 3.11.9)" in refused[
+        "error"
+    ]
+    assert "egpu-setup cache fetch --build" in refused["fix"]
+
+    # once fetched (what `cache fetch` or provision does), the same check-mode resolution is served from the cache
+    resolve_saving_lock(inputs, fetch=True, wanted=["python3"])
+    served = len(http_server.requests)
+    plan = resolve_plan(inputs, fetch=False, wanted=["python3"])
+    assert served and len(http_server.requests) == served
+    assert Path(plan["artifacts"]["python3"]["local_path"]).read_bytes() == body
 
 
 def test_two_writers_of_one_lock_keep_both_entries(tmp_path):

@@ -185,6 +185,17 @@ class Lab:
 
         preinstall_clt(Sandbox(self.host_dir(name)), version, self.dir / "work")
 
+    def fill_cache(self, build: str = "17C88") -> None:
+        """`egpu-setup cache fetch` into the lab's cache from its mirror, as a user fills the cache before `plan`
+        (which downloads nothing)."""
+        from egpu_setup.cli import main
+
+        err = io.StringIO()
+        code = main(["cache", "fetch", "--build", build, "--cache-dir", str(self.dir / "cache"),
+                     "--lock", str(self.dir / "egpu-setup.lock"), "--overlay", str(self.dir / "matrix-overlay.yaml")],
+                    stdout=io.StringIO(), stderr=err)  # fmt: skip
+        assert code == 0, err.getvalue()
+
     def run(self, command: str, *args: str) -> tuple[int, dict[str, Any] | None, str, float]:
         """`egpu-setup <command> -i <lab inventory> --json ARGS`: (exit code, report, stderr, seconds)."""
         from egpu_setup.cli import main

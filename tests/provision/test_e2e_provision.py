@@ -37,6 +37,7 @@ def bare(lab, digest_of):
 
 
 def test_plan_on_bare_hosts_changes_nothing_and_lists_the_changes(lab, bare, digest_of):
+    lab.fill_cache()  # README step 3: plan downloads nothing, its diffs come from the cached installers
     code, report, err, _ = lab.run("plan")
 
     assert code == 0, err

@@ -68,6 +68,13 @@ def test_driver_roles_check_apply_reapply_rollback(tmp_path: Path, cli: Callable
     bare = digest(lab)
 
     rc, counts, out = play(lab, DRIVER_ROLES, "--check", "--diff")
+    assert rc == 2 and "plan downloads nothing, and the cache" in out and "egpu-setup cache fetch" in out, out
+    assert digest(lab) == bare, "check mode changed the host"
+    # as a user does before a plan (README step 3): the installers into the cache, from the lab's mirror
+    fetched = cli("cache", "fetch", "--build", "17C88", "--cache-dir", str(lab / "cache"), "--lock",
+                  str(lab / "egpu-setup.lock"), "--overlay", str(lab / "matrix-overlay.yaml"))  # fmt: skip
+    assert fetched.code == 0, fetched.err
+    rc, counts, out = play(lab, DRIVER_ROLES, "--check", "--diff")
     assert rc == 0, out
     assert counts["changed"] >= 4, out  # Python 3, tools, web driver, patch, nvda_drv, kext cache, eGPU support
     assert "com.nvidia.web-driver: absent" in out and "NVDARequiredOS = 17C88" in out

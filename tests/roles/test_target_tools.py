@@ -48,3 +48,22 @@ def test_the_macs_bundle_holds_what_runs_there_and_no_cli_or_lab() -> None:
                     if (root / candidate).is_file():
                         todo.append(candidate)
     assert "egpu_setup/verify/command.py" in seen and "egpu_setup/macho/reader.py" in seen
+
+
+def test_verify_reads_the_matrix_from_the_bundle_alone(tmp_path) -> None:
+    """On a Mac the tools venv holds the bundle and nothing else: verify's expectations load the packaged matrix
+    there without jsonschema (whose rpds-py is compiled for the controller), as the rehearsal's verify does."""
+    import subprocess
+    import sys
+
+    with tarfile.open(fileobj=io.BytesIO(build_bundle(MAC_BUNDLE)), mode="r:gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    probe = (
+        "import sys; from egpu_setup.verify.expectations import expectations_for; "
+        "e = expectations_for('default', 'darwin'); assert 'jsonschema' not in sys.modules; print(type(e).__name__)"
+    )
+    # -I -S: no site-packages, no user site, no PYTHONPATH from here; only the bundle on the path
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+                           + probe], capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Expectations"
