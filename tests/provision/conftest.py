@@ -96,62 +96,6 @@ def demo_inventory(tmp_path: Path) -> Path:
 
 # --- rehearsal Macs (end-to-end tests) -----------------------------------------------------------------------------
 
-# Parts of a host tree that are not provisioning state: the sandbox's mount points, Linux's /dev and /proc, the
-# temp directory (the sandbox's and Ansible's scratch files), and Ansible's own working directory in the homes
-# (remote_tmp). Everything else counts, /var/tmp, /var/log and the kext caches included.
-VOLATILE = (
-    ".rehearsal",
-    "dev",
-    "proc",
-    "private/tmp",
-    "Users/admin/.ansible",
-    "private/var/root/.ansible",
-)
-
-
-def host_digest(host_dir: Path) -> dict[str, str]:
-    """SHA-256 of a rehearsal Mac: its tree (paths, kinds, modes, link targets, contents; receipts included, they
-    are files under /private/var/db/receipts) and the machine state a Mac keeps outside its file system that
-    provisioning touches: NVRAM and the xcode-select selection (on a Mac a link under /var/db)."""
-    import hashlib
-    import json
-    import os
-    import stat
-
-    root = host_dir / "root"
-    tree = hashlib.sha256()
-    receipts = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = sorted(d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in VOLATILE)
-        for name in sorted(dirnames + filenames):
-            path = os.path.join(dirpath, name)
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            info = os.lstat(path)
-            kind = "l" if stat.S_ISLNK(info.st_mode) else "d" if stat.S_ISDIR(info.st_mode) else "f"
-            entry = f"{rel}\0{kind}\0{stat.S_IMODE(info.st_mode):o}\0"
-            if kind == "l":
-                entry += os.readlink(path)
-            elif kind == "f":
-                with open(path, "rb") as f:
-                    entry += hashlib.file_digest(f, "sha256").hexdigest()
-            tree.update(entry.encode() + b"\n")
-            if rel.startswith("private/var/db/receipts/"):
-                receipts.update(entry.encode() + b"\n")
-    state = json.loads((host_dir / "machine" / "state.json").read_text())
-    return {
-        "tree": tree.hexdigest(),
-        "receipts": receipts.hexdigest(),
-        "nvram": json.dumps(state.get("nvram", {}), sort_keys=True),
-        "developer_dir": str(state.get("developer_dir")),
-    }
-
-
-@pytest.fixture(scope="session")
-def digest_of() -> Callable[[Path], dict[str, str]]:
-    return host_digest
-
-
 def _need_bwrap() -> None:
     import shutil
 

@@ -47,3 +47,31 @@ def tree_digest(root: Path) -> dict[str, tuple[str, str]]:
 @pytest.fixture
 def digest_tree() -> Callable[[Path], dict[str, tuple[str, str]]]:
     return tree_digest
+
+
+@pytest.fixture
+def lab_playbook() -> Callable[..., tuple[int, dict[str, int], str]]:
+    """`lab_playbook(lab_dir, plays, *ansible_args)`: the plays (a list of play dicts) written beside the lab and run
+    with plain ansible-playbook on its inventory, as a user would; (exit code, mac1's recap counts, the output)."""
+    import os
+    import re
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+
+    def run(lab: Path, plays: list[dict[str, Any]], *extra: str) -> tuple[int, dict[str, int], str]:
+        playbook = lab / "play.yml"
+        playbook.write_text(yaml.safe_dump(plays))
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab / "inventory.yml"), str(playbook),
+             "-e", f"egpu_mirror_url=file://{lab}/mirror", *extra],
+            cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        recap = re.search(r"mac1\s+:\s+(.*)", done.stdout.rsplit("PLAY RECAP", 1)[-1])
+        counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))} if recap else {}
+        return done.returncode, counts, done.stdout + done.stderr
+
+    return run

@@ -4,26 +4,21 @@ verify) is the provisioning tests' (tests/provision); this covers the driver hal
 
 from __future__ import annotations
 
-import os
 import plistlib
-import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"),
 ]
+
+Play = Callable[..., tuple[int, dict[str, int], str]]
+Digest = Callable[[Path], dict[str, str]]
 
 DRIVER_ROLES = ["preflight", "python_bootstrap", "nvidia_webdriver", "egpu_support"]
 
@@ -35,35 +30,27 @@ def make_lab(tmp: Path, cli: Callable[..., object], *options: str) -> Path:
     return lab
 
 
-def play(lab: Path, roles: list[str], *extra: str) -> tuple[int, dict[str, int], str]:
-    playbook = lab / f"play-{'-'.join(roles)}.yml"
-    fqcns = [f"egpu.mac.{r}" for r in roles]
-    body = [{"name": "Roles under test", "hosts": "all", "gather_facts": False, "roles": fqcns}]
-    playbook.write_text(yaml.safe_dump(body))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    done = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(lab / "inventory.yml"), str(playbook),
-         "-e", f"egpu_mirror_url=file://{lab}/mirror", *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    recap = re.search(r"mac1\s+:\s+(.*)", done.stdout.rsplit("PLAY RECAP", 1)[-1])
-    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))} if recap else {}
-    return done.returncode, counts, done.stdout + done.stderr
+@pytest.fixture
+def play(lab_playbook: Play) -> Play:
+    """`play(lab, roles, *ansible_args)`: one play of the collection's roles on the lab's Mac."""
+
+    def run(lab: Path, roles: list[str], *extra: str) -> tuple[int, dict[str, int], str]:
+        fqcns = [f"egpu.mac.{r}" for r in roles]
+        return lab_playbook(lab, [{"name": "Roles under test", "hosts": "all", "gather_facts": False, "roles": fqcns}],
+                            *extra)  # fmt: skip
+
+    return run
 
 
-def digest(lab: Path) -> dict[str, str]:
-    # The provisioning tests' digest of a host: tree, receipts, NVRAM, xcode-select.
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("provision_conftest", ROOT / "tests/provision/conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.host_digest(lab / "hosts/mac1")
+@pytest.fixture
+def digest(digest_of: Digest) -> Digest:
+    """The provisioning tests' digest of the lab's Mac: tree, receipts, NVRAM, xcode-select."""
+    return lambda lab: digest_of(lab / "hosts/mac1")
 
 
-def test_driver_roles_check_apply_reapply_rollback(tmp_path: Path, cli: Callable[..., object]) -> None:
+def test_driver_roles_check_apply_reapply_rollback(
+    tmp_path: Path, cli: Callable[..., object], play: Play, digest: Digest
+) -> None:
     lab = make_lab(tmp_path, cli, "--sip", "kext-off")
     bare = digest(lab)
 
@@ -111,7 +98,7 @@ def test_driver_roles_check_apply_reapply_rollback(tmp_path: Path, cli: Callable
     ids=["kext-signing", "no-gpu", "clt-9.3"],
 )
 def test_preflight_refuses_with_the_remedy_and_changes_nothing(
-    tmp_path: Path, cli: Callable[..., object], options: tuple[str, ...], expected: str
+    tmp_path: Path, cli: Callable[..., object], options: tuple[str, ...], expected: str, play: Play, digest: Digest
 ) -> None:
     lab = make_lab(tmp_path, cli, *options)
     before = digest(lab)
@@ -121,7 +108,9 @@ def test_preflight_refuses_with_the_remedy_and_changes_nothing(
     assert digest(lab) == before
 
 
-def test_egpu_support_refuses_before_installer_with_the_remedy(tmp_path: Path, cli: Callable[..., object]) -> None:
+def test_egpu_support_refuses_before_installer_with_the_remedy(
+    tmp_path: Path, cli: Callable[..., object], play: Play, digest: Digest
+) -> None:
     """The enabler's own checks, right before installing: its preinstall's csrutil lines, then its volume-check
     against the installed web driver's kexts. Each stops the run with the remedy and leaves the Mac as it was."""
     import json
