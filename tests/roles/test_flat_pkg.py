@@ -152,14 +152,14 @@ def bsdtar_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_package_bsdtar_wrote_reads_the_same_in_both_readers(bsdtar_pkg: Path) -> None:
-    from egpu_lab.macos import xar_pkg as flatpkg
+    from egpu_lab.macos import xar_pkg
 
     pkg = flat_pkg.read(bsdtar_pkg)
     assert pkg.distribution is None
     assert pkg.components == [flat_pkg.Component("com.example.x", "1.2", "/")]
     assert pkg.paths == ["/Library", "/Library/Frameworks", "/Library/Frameworks/X.framework",
                          "/Library/Frameworks/X.framework/X"]  # fmt: skip
-    sim = flatpkg.read_package(bsdtar_pkg)
+    sim = xar_pkg.read_package(bsdtar_pkg)
     assert [c.info.identifier for c in sim.components] == ["com.example.x"]
     sim_paths = {"/" + e.path.removeprefix("./") for e in sim.components[0].entries() if e.path not in (".", "./")}
     assert sim_paths == set(pkg.paths)
@@ -167,15 +167,24 @@ def test_a_package_bsdtar_wrote_reads_the_same_in_both_readers(bsdtar_pkg: Path)
 
 def test_the_listing_printed_on_the_mac_reads_as_the_package_does(webdriver_pkg: Path, tmp_path: Path) -> None:
     """`from_listing` (a package in a mounted dmg) and `read` (a package on the controller) agree on one package."""
-    from egpu_lab.macos import xar_pkg as flatpkg
+    from egpu_lab.macos import xar_pkg
 
-    flatpkg.expand(webdriver_pkg, tmp_path / "x")  # what `pkgutil --expand` leaves, read as LISTING_SCRIPT does
+    xar_pkg.expand(webdriver_pkg, tmp_path / "x")  # what `pkgutil --expand` leaves, read as LISTING_SCRIPT does
     lines = []
     for info in sorted((tmp_path / "x").glob("**/PackageInfo")):
         lines += [f"@@component {info.parent.relative_to(tmp_path / 'x').as_posix().removeprefix('.')}",
-                  info.read_text(), "@@bom", *flatpkg.bom_paths((info.parent / "Bom").read_bytes())]  # fmt: skip
+                  info.read_text(), "@@bom", *xar_pkg.bom_paths((info.parent / "Bom").read_bytes())]  # fmt: skip
     listed = flat_pkg.from_listing("\n".join(lines), "WebDriver.pkg")
     read = flat_pkg.read(webdriver_pkg)
     assert listed.components == read.components and listed.paths == read.paths
     with pytest.raises(flat_pkg.PackageFormatError, match="no component package"):
         flat_pkg.from_listing("", "CUDADriver.pkg")
+
+
+def test_a_controller_without_libarchive_gets_the_remedy_not_a_traceback(webdriver_pkg: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "libarchive", None)  # as when libarchive-c cannot load the system library
+    with pytest.raises(flat_pkg.ReaderUnavailable, match=r"libarchive-c found no libarchive") as refused:
+        flat_pkg.read(webdriver_pkg)
+    assert "fix: install the system's libarchive" in str(refused.value)

@@ -17,14 +17,34 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-import libarchive
-from libarchive.exception import ArchiveError
+if TYPE_CHECKING:
+    import libarchive
 
 
 class PackageFormatError(Exception):
     """The file is not a flat package this reader understands."""
+
+
+class ReaderUnavailable(PackageFormatError):
+    """libarchive-c is installed but cannot load the system's libarchive."""
+
+
+def _libarchive() -> Any:
+    """libarchive-c, imported when a package is read: it loads the system's libarchive at import, and a controller
+    without it must get the remedy, not a traceback from every plugin that imports this module."""
+    try:
+        import libarchive
+        import libarchive.exception
+    except (ImportError, OSError, AttributeError) as exc:
+        raise ReaderUnavailable(
+            f"cannot read installer packages on this controller: libarchive-c found no libarchive ({exc})\n"
+            "fix: install the system's libarchive (Debian: apt-get install libarchive13, which scripts/setup does; "
+            "macOS: brew install libarchive, then set LIBARCHIVE to its lib/libarchive.dylib)"
+        ) from None
+    return libarchive
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,7 @@ def _data(entry: libarchive.ArchiveEntry) -> Iterator[bytes]:
 
 def _payload_names(blocks: Iterable[bytes]) -> list[str]:
     """Entry names of a Payload (cpio, gzip'd or not), read as the outer archive streams it."""
-    with libarchive.stream_reader(_EntryStream(blocks), format_name="cpio") as payload:
+    with _libarchive().stream_reader(_EntryStream(blocks), format_name="cpio") as payload:
         return [entry.pathname for entry in payload]
 
 
@@ -117,6 +137,7 @@ def read(pkg: Path) -> FlatPackage:
     distribution: str | None = None
     infos: dict[str, Component] = {}
     payloads: dict[str, list[str]] = {}
+    libarchive = _libarchive()
     try:
         with libarchive.file_reader(str(pkg), format_name="xar") as archive:
             for entry in archive:
@@ -130,7 +151,7 @@ def read(pkg: Path) -> FlatPackage:
                     infos[directory] = _package_info(b"".join(_data(entry)), f"{pkg.name}: {name}")
                 elif base == "Payload":
                     payloads[directory] = _payload_names(_data(entry))
-    except ArchiveError as exc:
+    except libarchive.exception.ArchiveError as exc:
         raise PackageFormatError(f"{pkg.name} is not a flat package libarchive can read ({exc})") from None
     if not payloads:
         raise PackageFormatError(f"{pkg.name} has no Payload")
