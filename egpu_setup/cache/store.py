@@ -265,7 +265,11 @@ class Cache:
         if wanted:
             return self.path_for(wanted) if self.has(wanted) and not self._size_changed(wanted) else None
         cached = self._unpinned_copy(artifact)
-        return self.path_for(cached.sha256) if cached is not None else None
+        if cached is None:
+            return None
+        path = self.path_for(cached.sha256)
+        self._check_sha512(artifact, path, f"the cached copy {path}", keep=True)  # as `ensure` does with it
+        return path
 
     def _accept(self, artifact: Artifact, partial: Path, source: str, wanted: str | None, lock: Lock | None) -> Path:
         """Check a finished download against the wanted digest; store it, or delete it and say why."""

@@ -109,3 +109,19 @@ def test_a_malformed_sha512_in_the_lock_is_reported_with_its_line(tmp_path) -> N
     path.write_text(f"lock_version: 1\nartifacts:\n  egpu_support@6: {{sha256: {'a' * 64}, sha512: 'xyz'}}\n")
     with pytest.raises(Exception, match=r"egpu-setup.lock:3: egpu_support@6: sha512 must be 128"):
         Lock.load(path)
+
+
+def test_plan_refuses_a_cached_copy_with_another_sha512_as_provision_does(tmp_path) -> None:
+    """`find` (check mode) and `ensure` (provision) judge the one unpinned copy alike: a file under the enabler's
+    name whose SHA-512 is not the published one is refused by both, and kept."""
+    from egpu_setup.cache.store import CheckFailed
+
+    v6 = load_matrix().artifact("egpu_support", "6")
+    other = tmp_path / V6_ZIP
+    other.write_bytes(b"a login page, not the zip\n")
+    cache = Cache(tmp_path / "cache")
+    cache.add_file(other, v6)
+    for judge in (cache.find, cache.ensure):
+        with pytest.raises(CheckFailed, match=f"expected SHA-512 {V6_SHA512}"):
+            judge(v6)
+    assert cache.has(_sha256(other.read_bytes()))
