@@ -124,3 +124,19 @@ def test_the_v6_placeholder_is_the_web_drivers_so_the_stand_ins_agree() -> None:
     carried = facts.value("webdriver", "kext_short_versions")["387.10.10.10.25.156"]
     assert v6.value == carried and v6.confidence == "low"
     assert facts.fact("webdriver", "kext_short_versions").confidence == "low"
+
+
+def test_the_command_shims_own_constants_are_the_facts_tables() -> None:
+    """The imitated commands run as a process each, so they keep the few identifiers they need as constants
+    instead of loading the table per command; this holds every such constant to its facts row."""
+    from egpu_lab import kexts
+    from egpu_lab.macos import toolchain
+
+    web = facts.value("webdriver", "kexts")
+    names = ("NVDAStartupWeb", "GeForceWeb", "NVDAResmanWeb", "NVDAResmanTeslaWeb")
+    shims = (kexts.WEB_NVDA, kexts.WEB_GEFORCE, kexts.WEB_RESMAN, kexts.WEB_RESMAN_TESLA)
+    assert tuple(web[name]["id"] for name in names) == shims
+    assert facts.value("egpu_support", "bundle_id") == kexts.EGPU_SUPPORT
+    assert facts.value("cuda_driver", "kext_bundle_id") == kexts.CUDA_KEXT
+    assert facts.value("clt", "receipt_id") == toolchain.CLT_RECEIPT
+    assert toolchain.CLANG_VERSIONS["9.2"][1] == facts.value("clt", "clang_build_9_2")

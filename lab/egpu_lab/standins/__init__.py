@@ -114,9 +114,10 @@ def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work
             dmg = out_dir / f"Command_Line_Tools_macOS_10.13_for_Xcode_{version}.dmg"
             clt.build_clt_dmg(dmg, work, version)
             built.append(("clt", version, dmg, False))
-        py = out_dir / "python-3.11.9-macos11.pkg"
-        python3.build_python_pkg(py, work, "3.11.9")
-        built.append(("python3", "3.11.9", py, True))
+        py = out_dir / facts.value("python3", "installer_filename")
+        py_version = py.name.removeprefix("python-").split("-")[0]  # python-3.11.9-macos11.pkg -> 3.11.9
+        python3.build_python_pkg(py, work, py_version)
+        built.append(("python3", py_version, py, True))
         src = out_dir / "apache-mxnet-src-1.0.0-incubating.tar.gz"
         mxnet.build_source_tarball(src, work, "1.0.0")
         built.append(("mxnet_source", "1.0.0", src, True))

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from egpu_lab import facts
 from egpu_lab.macos import xar_pkg
 from egpu_lab.standins import common, udif
 
 DEVELOPER_DIR = "Library/Developer/CommandLineTools"
-RECEIPT_ID = "com.apple.pkg.CLTools_Executables"
+RECEIPT_ID = facts.value("clt", "receipt_id")
 VOLUME = "Command Line Developer Tools"
 PKG_NAME = "Command Line Tools (macOS High Sierra version 10.13).pkg"
 
@@ -33,7 +34,7 @@ class CltRelease:
 
 
 RELEASES = {
-    "9.2": CltRelease("9.2", "9.2.0.0.1.1510905681", "9.0.0", "clang-900.0.39.2"),
+    "9.2": CltRelease("9.2", facts.value("clt", "receipt_version_9_2"), "9.0.0", facts.value("clt", "clang_build_9_2")),
     "9.3": CltRelease("9.3", "9.3.0.0.1.1521514116", "9.1.0", "clang-902.0.39.1"),
 }
 # Executables of CommandLineTools/usr/bin -> toolchain handler.

@@ -91,7 +91,7 @@ def volume_check_xml(version: str) -> str:
         "    </allowed-os-versions>",
         f'    <required-bundles all="{every}">',
     ]
-    for name in ("NVDAStartupWeb", "NVDAResmanWeb", "NVDAResmanTeslaWeb"):
+    for name in web:
         lines.append(
             f'        <bundle CFBundleShortVersionString="{wanted}" id="{web[name]["id"]}" path="{web[name]["path"]}"'
             ' search="false"/>'

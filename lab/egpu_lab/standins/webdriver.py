@@ -27,7 +27,7 @@ from egpu_lab import facts, kexts
 from egpu_lab.macos import xar_pkg
 from egpu_lab.standins import common
 
-RECEIPT_ID = "com.nvidia.web-driver"
+RECEIPT_ID = facts.value("webdriver", "receipt_id")
 PREFPANE = "Library/PreferencePanes/NVIDIA Driver Manager.prefPane"
 UNINSTALLER = f"{PREFPANE}/Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg"
 
