@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from egpu_setup.errors import ExitCode
@@ -107,7 +108,7 @@ def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
     for f in report.files:
         if verbose and f.command:
             ran = "ran" if f.ran else "would run" if report.check else "not run"
-            line(f"{escape(f.path)}: {ran}: {escape(_shell(f.command))}")
+            line(f"{escape(f.path)}: {ran}: {escape(shlex.join(f.command))}")
             if f.tool_output:
                 line(f"  install_name_tool said: {escape(f.tool_output)}")
         if f.status == "error":
@@ -147,7 +148,3 @@ def _ref(item: dict[str, Any], f: Any, fat: bool) -> str:
     return text
 
 
-def _shell(argv: list[str]) -> str:
-    from egpu_setup.macho.tool import shell_text
-
-    return shell_text(argv)

@@ -101,8 +101,6 @@ def _print_matrix(ctx: Context, matrix: Matrix) -> None:
             serves = f"CUDA {'/'.join(artifact.cuda)}"
         elif artifact.builds:
             serves = ", ".join(artifact.builds)
-        elif artifact.product_versions:
-            serves = f"{artifact.product_versions[0]}-{artifact.product_versions[-1]}"
         url = artifact.url or "by hand: `egpu-setup cache add`"
         digest = _short(artifact.sha256)
         if not artifact.sha256 and artifact.sha512:

@@ -8,7 +8,6 @@
 - `tool`: Apple's install_name_tool as the other writer: found by `xcrun --find`, one invocation per file.
 - `fixer`: `fix_rpaths(paths, root, search, mode, check, executable, tool) -> FixReport`, used by `egpu-setup
   fix-rpaths` and by the `egpu.mac.macho_rpaths` Ansible module.
-- `build`: genuine Mach-O with the ziglang wheel, for tests and the rehearsal lab's stand-ins (controller only).
 
 Modules that run on the target (reader, dyld, edit, tool, fixer) import only the standard library, macholib and
 egpu_setup.errors at module scope.

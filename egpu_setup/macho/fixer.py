@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -120,7 +121,7 @@ class FixReport:
     @property
     def commands(self) -> list[str]:
         """The install_name_tool invocations, as shell text, in the order they ran (or would run)."""
-        return [tools.shell_text(f.command) for f in self.files if f.command]
+        return [shlex.join(f.command) for f in self.files if f.command]
 
     @property
     def errors(self) -> list[FileReport]:

@@ -14,7 +14,6 @@ target: standard library only.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -78,10 +77,6 @@ def invocation(tool_path: str, changes: list[tuple[str, str]], add_rpaths: list[
     for directory in add_rpaths:
         argv += ["-add_rpath", directory]
     return [*argv, file]
-
-
-def shell_text(argv: list[str]) -> str:
-    return " ".join(shlex.quote(a) for a in argv)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,6 @@ class Content:
     def roles_dir(self) -> Path:
         return self.collection_dir / "roles"
 
-    def role_dir(self, name: str) -> Path:
-        """The directory of role `name`, given by its FQCN (egpu.mac.preflight) or its short name."""
-        return self.roles_dir / name.removeprefix(f"{COLLECTION}.")
-
     def playbook(self, name: str) -> Path:
         path = self.playbooks_dir / f"{name}.yml"
         if not path.is_file():

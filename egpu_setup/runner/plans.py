@@ -58,7 +58,12 @@ def resolve_plan(inputs: PlanInputs, *, fetch: bool, wanted: list[str] | None = 
     matrix = load_matrix(overlay=Path(inputs.overlay) if inputs.overlay else None)
     gpu = inputs.gpu
     if isinstance(gpu, str) and gpu.lower().startswith("0x"):
-        gpu = int(gpu, 16)
+        try:
+            gpu = int(gpu, 16)
+        except ValueError:
+            raise EgpuError(
+                f"gpu {gpu!r} is not a PCI device id", fix="give the GPU's device id, e.g. 0x1b80, or a matrix GPU key"
+            ) from None
     resolution = matrix.resolve(inputs.build, profile=inputs.profile, gpu=gpu, allow_nearest=inputs.allow_nearest)
     plan = resolution.to_dict()
     cache = Cache(inputs.cache_dir) if inputs.cache_dir else Cache()
@@ -118,7 +123,7 @@ def resolve_all(inputs_by_host: dict[str, PlanInputs], *, fetch: bool, progress:
                 lock = locks.get(inputs.lock_file or "")
                 resolved[key] = {"plan": resolve_plan(inputs, fetch=fetch, lock=lock, progress=progress)}
             except EgpuError as exc:
-                resolved[key] = {"error": str(exc), "fix": exc.fix}
+                resolved[key] = {"error": exc.message, "fix": exc.fix}
     finally:
         for lock in locks.values():
             if fetch and lock.changed:

@@ -24,7 +24,8 @@ UNREACHABLE_FIX = (
 
 
 # sudo asked for a password the run did not give (ansible's connections: "Missing sudo password"; sudo itself:
-# "sudo: a password is required"), or refused the one given ("Incorrect sudo password"; "Sorry, try again.").
+# "sudo: a password is required"), or refused the one given ("Incorrect sudo password"; sudo's log line
+# "incorrect password attempt").
 MISSING_BECOME_PASSWORD = ("Missing sudo password", "sudo: a password is required")
 INCORRECT_BECOME_PASSWORD = ("Incorrect sudo password", "incorrect password attempt")
 MISSING_BECOME_PASSWORD_FIX = (

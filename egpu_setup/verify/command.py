@@ -68,7 +68,7 @@ def _check_input_paths(args: argparse.Namespace) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    # A fetch by the gpu_verify role must never read half a report: write beside it, then rename.
+    # The gpu_verify role's slurp must never read half a report: write beside it, then rename.
     import tempfile
 
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

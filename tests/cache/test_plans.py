@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from egpu_setup.cache import Lock
 from egpu_setup.matrix import load_matrix
 from egpu_setup.runner.plans import PlanInputs, resolve_all, resolve_plan, resolve_saving_lock
@@ -92,3 +94,11 @@ def _stand_in(key: str) -> bytes:
 
 def _sha256(key: str) -> str:
     return hashlib.sha256(_stand_in(key)).hexdigest()
+
+
+def test_a_gpu_id_that_is_no_hex_number_is_named_not_a_traceback(tmp_path):
+    from egpu_setup.errors import EgpuError
+
+    with pytest.raises(EgpuError, match=r"gpu '0xZZ' is not a PCI device id") as refused:
+        resolve_plan(PlanInputs(build="17C88", gpu="0xZZ", cache_dir=str(tmp_path / "cache")), fetch=False)
+    assert refused.value.fix and "0x1b80" in refused.value.fix

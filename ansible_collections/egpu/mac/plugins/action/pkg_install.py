@@ -62,7 +62,7 @@ class ActionModule(MacAction):
         out = self._status(receipt, before, want)
         if not out["changed"]:
             return out
-        if self._task.check_mode:
+        if self.check_mode:
             out["msg"] = f"would install {receipt} {want or ''} (now {before or 'absent'})".replace("  ", " ")
             return out
         if args["volume_check"] and local is not None and package.distribution:
@@ -98,7 +98,7 @@ class ActionModule(MacAction):
         inside a mounted dmg (nothing to read in check mode, where the dmg is not mounted)."""
         if local is not None:
             return flat_pkg.read(local)
-        if self._task.check_mode:
+        if self.check_mode:
             return flat_pkg.FlatPackage()
         remote = args["remote_src"]
         listing = posixpath.join(args["work_dir"], "listing-" + posixpath.basename(remote))

@@ -39,17 +39,14 @@ def resolved_before(args: dict[str, Any]) -> dict[str, Any]:
             fix="the Mac's build or GPU changed during the run: run provision again",
         )
     if "error" in entry:
-        raise EgpuError(entry["error"].split("\nfix: ")[0], fix=entry.get("fix"))
+        raise EgpuError(entry["error"], fix=entry.get("fix"))
     return dict(entry["plan"])
 
 
 class ActionModule(MacAction):
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         # An EgpuError fails the task with the resolver's message and remedy (MacAction).
-        if args["plans_file"]:
-            plan = resolved_before(args)
-        else:
-            plan = resolve_and_fetch(args, fetch=not self._play_context.check_mode)
+        plan = resolved_before(args) if args["plans_file"] else resolve_and_fetch(args, fetch=not self.check_mode)
         result.update(changed=False, ansible_facts={"egpu_plan": plan}, plan=plan)
         for warning in plan.get("warnings") or []:
             self._display.warning(str(warning))

@@ -59,7 +59,9 @@ options:
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is downloaded and no lock file is written; cached artifacts get their path.
+    description: >-
+      In check mode nothing is downloaded and no lock file is written; an artifact not in the cache fails the task,
+      naming it and the C(egpu-setup cache fetch) that brings it.
   diff_mode:
     support: none
 author:
