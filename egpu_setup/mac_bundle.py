@@ -20,6 +20,7 @@ from pathlib import Path
 MAC_BUNDLE: tuple[str, ...] = (
     "egpu_setup/__init__.py",
     "egpu_setup/errors.py",
+    "egpu_setup/files.py",
     "egpu_setup/output.py",
     "egpu_setup/paths.py",
     "egpu_setup/macho",

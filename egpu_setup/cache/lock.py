@@ -15,16 +15,12 @@ keeps that SHA-512. Format::
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import exclusive, write_text_atomically
 from egpu_setup.matrix import schema_check
 from egpu_setup.matrix.marked_yaml import MarkedDict, load_marked
 from egpu_setup.matrix.model import ARTIFACT_IDS, Artifact
@@ -135,10 +131,10 @@ class Lock:
         `cache fetch` beside a run) both keep theirs, and a crash never leaves a half-written lock."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _exclusive(self.path.with_name(self.path.name + ".lock")):
+            with exclusive(self.path.with_name(self.path.name + ".lock")):
                 if self.path.exists():  # what others saved since this lock was loaded stays; ours are added
-                    self.entries = {**self.entries, **Lock.load(self.path).entries}
-                _replace(self.path, self._text())
+                    self.entries = {**Lock.load(self.path).entries, **self.entries}
+                write_text_atomically(self.path, self._text())
             self.changed = False
         except OSError as exc:
             raise EgpuError(
@@ -158,21 +154,3 @@ class Lock:
         return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _replace(path: Path, text: str) -> None:
-    """`text` into `path` through a temp file in the same directory and a rename (readers see old or new)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)  # the rename did not happen: leave no temporary file behind
-        raise

@@ -12,7 +12,6 @@ under the wrong name; index.json is rewritten atomically under an advisory lock.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from typing import Any
 from egpu_setup.cache.download import Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
+from egpu_setup.files import exclusive, write_text_atomically
 from egpu_setup.matrix.model import Artifact
 from egpu_setup.matrix.validate import SHA256_HEX
 from egpu_setup.paths import require_directory
@@ -142,27 +142,17 @@ class Cache:
         """An advisory lock, so two fetches on one controller never write the same file at once."""
         with self._writing():
             lock_file.parent.mkdir(parents=True, exist_ok=True)
-            handle = lock_file.open("a")
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            lock_file.touch()
+        with exclusive(lock_file):
+            yield
 
     def _record(self, digest: str, artifact: Artifact, size: int) -> None:
         with self._exclusive(self.root / ".index.lock"):
             index = self.index()
             index[digest] = {"id": artifact.id, "version": artifact.version, "filename": artifact.filename,
                              "size": size}  # fmt: skip
-            with self._writing():  # through a temporary file and a rename: a reader never sees half an index
-                handle, name = tempfile.mkstemp(prefix=".index.", dir=self.root)
-                try:
-                    with os.fdopen(handle, "w", encoding="utf-8") as out:
-                        json.dump(index, out, indent=2, sort_keys=True)
-                    os.replace(name, self.index_path)
-                finally:
-                    Path(name).unlink(missing_ok=True)  # gone after a successful rename
+            with self._writing():  # a reader never sees half an index
+                write_text_atomically(self.index_path, json.dumps(index, indent=2, sort_keys=True))
 
     def _store(self, source: Path, digest: str, artifact: Artifact, move: bool) -> Path:
         """Put a checked file at sha256/<digest> by rename (move) or copy-then-rename (copy)."""

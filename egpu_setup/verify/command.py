@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.files import write_text_atomically
 from egpu_setup.output import Context
 from egpu_setup.paths import require_directory
 
@@ -67,20 +68,6 @@ def _check_input_paths(args: argparse.Namespace) -> None:
         )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # The gpu_verify role's slurp must never read half a report: write beside it, then rename.
-    import tempfile
-
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.verify.backend import SystemBackend
     from egpu_setup.verify.expectations import UnknownProfile, expectations_for, known_profiles
@@ -114,7 +101,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json("verify", report.to_dict())
     elif output is not None:
         try:
-            _write_atomically(output, report.to_json())
+            write_text_atomically(output, report.to_json())  # the role slurps it: never half a report
         except OSError as exc:
             raise EgpuError(f"cannot write {output}: {exc}") from exc
 

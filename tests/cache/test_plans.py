@@ -102,3 +102,16 @@ def test_a_gpu_id_that_is_no_hex_number_is_named_not_a_traceback(tmp_path):
     with pytest.raises(EgpuError, match=r"gpu '0xZZ' is not a PCI device id") as refused:
         resolve_plan(PlanInputs(build="17C88", gpu="0xZZ", cache_dir=str(tmp_path / "cache")), fetch=False)
     assert refused.value.fix and "0x1b80" in refused.value.fix
+
+
+def test_a_saver_keeps_its_own_pin_of_an_artifact_another_saved_meanwhile(tmp_path):
+    """Merging with what is on disk adds the others' entries; for one artifact both pinned, the saver's own digest
+    (the one it just checked and used) is what it writes."""
+    path = tmp_path / "egpu-setup.lock"
+    webdriver = load_matrix().resolve("17C88").artifacts["webdriver"]
+    first, second = Lock.load(path), Lock.load(path)
+    first.record(webdriver, "a" * 64)
+    first.save()
+    second.record(webdriver, "b" * 64)
+    second.save()
+    assert Lock.load(path).entries[webdriver.key].sha256 == "b" * 64
