@@ -12,7 +12,10 @@ class ExitCode(IntEnum):
     CHECK_FAILED = 1  # a check, a provisioning run or a verification failed
     USAGE = 2  # bad input: arguments, a matrix/lock/inventory file, an unknown build
     NO_GPU = 3  # verify: no NVIDIA GPU or driver at all
-    INTERRUPTED = 130  # Ctrl-C
+    BUSY = 4  # another run holds the lock of a Mac, a lab or a lock file (without --wait)
+    OUTPUT_FAILED = 74  # stdout closed or full (sysexits' EX_IOERR): the message goes to stderr
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), 128 + 2 as a shell reports it
+    TERMINATED = 143  # SIGTERM, 128 + 15
 
 
 EXIT_CODE_HELP = """exit codes:
@@ -20,7 +23,10 @@ EXIT_CODE_HELP = """exit codes:
   1    a check failed (provisioning, preflight or verification)
   2    bad input or usage (arguments, matrix, lock or inventory file, unsupported build)
   3    verify: no NVIDIA GPU or driver found
-  130  interrupted (Ctrl-C)"""
+  4    busy: another run holds the lock of a Mac or a lab (--wait waits for it)
+  74   stdout could not be written (closed or full); the message is on stderr
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM)"""
 
 
 class EgpuError(Exception):
