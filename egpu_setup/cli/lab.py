@@ -156,6 +156,7 @@ def _up(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
 
     hash_password = lab_loader.load("accounts").hash_password
     paths.require_directory(lab.dir, f"lab directory {lab.dir}")
+    lab_loader.load("marker").usable_for_up(lab.dir)  # a directory of the user's own: refused before any prompt
     options = lab_loader.load("lab").LabOptions(
         hosts=args.hosts,
         build=args.build,
@@ -209,6 +210,7 @@ def _reset(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
 def _down(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
+    lab.require()  # a directory without the lab's marker is refused: nothing in it is removed
     if not lab.exists():
         raise EgpuError(f"no lab at {lab.dir}", fix="nothing to take down; check --dir")
     killed = lab.down()
