@@ -85,6 +85,20 @@ def read_input(path: Path | str, what: str) -> str:
         raise EgpuError(f"cannot read {what} {path}: {exc.strerror or exc}", fix="name a readable file") from None
 
 
+def require_regular(path: Path, what: str, *, directory_ok: bool = False) -> None:
+    """Refuse (EgpuError, exit 2) an existing `path` that is not a regular file (or a directory, where `directory_ok`)
+    before another program (Ansible) opens it: a FIFO there would block it for ever. A missing path passes: the
+    caller names that in its own words."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or (directory_ok and stat.S_ISDIR(mode)):
+        return
+    wanted = "a regular file or a directory" if directory_ok else "a regular file"
+    raise EgpuError(f"{what} {path} is {kind_of(mode)}, not {wanted}", fix=f"name {wanted}")
+
+
 def check_output(path: Path, what: str) -> None:
     """Refuse (EgpuError, exit 2) an output path that is a symbolic link, or anything but a regular file or nothing,
     or whose directory is missing: checked before any work, so nothing is written and a link stays intact."""

@@ -94,12 +94,13 @@ def read_password(path: Path | None, ctx: Context, *, needed_by: str | None) -> 
 
     from egpu_setup import lab_loader
     from egpu_setup.errors import EgpuError
+    from egpu_setup.files import read_regular_text
 
     PASSWORD_ENV = lab_loader.load("lab").PASSWORD_ENV
 
     if path is not None:
         try:
-            lines = path.expanduser().read_text(encoding="utf-8").splitlines()
+            lines = read_regular_text(path.expanduser()).splitlines()  # a FIFO is refused, not waited on
         except (OSError, UnicodeDecodeError) as exc:
             raise EgpuError(f"cannot read the password file {path}: {exc}", fix="give a readable text file") from None
         if not lines or not lines[0]:
