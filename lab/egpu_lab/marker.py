@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
-from egpu_setup.files import read_regular_text, write_atomically
 
 NAME = ".egpu-setup-lab"
 KIND = "egpu-setup-lab"
@@ -27,7 +26,7 @@ def path(directory: Path) -> Path:
 def write(directory: Path) -> None:
     """Mark `directory` as a lab (the first file `lab up` writes there)."""
     record = {"kind": KIND, "format": FORMAT, "created": int(time.time())}
-    write_atomically(path(directory), json.dumps(record, indent=2) + "\n", "the lab's marker")
+    path(directory).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def is_lab(directory: Path) -> bool:
@@ -66,7 +65,7 @@ def require(directory: Path) -> None:
 
 def _sound(directory: Path) -> bool:
     try:
-        record = json.loads(read_regular_text(path(directory)))
+        record = json.loads(path(directory).read_text(encoding="utf-8"))  # is_lab checked: a regular file
     except (OSError, ValueError) as exc:
         raise _damaged(directory, f"{type(exc).__name__}: {exc}") from None
     if not isinstance(record, dict) or record.get("kind") != KIND:
@@ -92,7 +91,7 @@ def _old_layout(directory: Path) -> bool:
     if not ((directory / "hosts").is_dir() or (directory / "inventory.yml").is_file()):
         return False
     try:
-        record = json.loads(read_regular_text(config))
+        record = json.loads(config.read_text(encoding="utf-8"))  # checked above: a regular file
     except (OSError, ValueError):
         return False  # a damaged lab.json of an old lab: refused as a foreign directory, named with its fix
     return isinstance(record, dict) and isinstance(record.get("options"), dict) and "created" in record
