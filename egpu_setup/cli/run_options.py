@@ -36,7 +36,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="INVENTORY",
         help="an Ansible inventory of the Macs (YAML or INI, a file or a directory), as for ansible-playbook",
     )
-    parser.add_argument("--limit", metavar="PATTERN", type=host_pattern, help="only these hosts or groups (Ansible's --limit)")
+    parser.add_argument(
+        "--limit", metavar="PATTERN", type=host_pattern, help="only these hosts or groups (Ansible's --limit)"
+    )
     parser.add_argument(
         "--profile",
         metavar="PROFILE",
