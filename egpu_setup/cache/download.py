@@ -88,6 +88,10 @@ class _Quiet:
 
 class _Interrupted(Exception):
     """The transfer stopped early; what arrived is in the partial file."""
+# Another source, as each command that downloads takes it: `cache fetch` has flags, provision reads the inventory.
+OTHER_SOURCE = (
+    "(`cache fetch`: --url ID=URL or --mirror URL; provision: egpu_artifact_urls or egpu_mirror_url in the inventory)"
+)
 
 
 def download(url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3) -> None:
@@ -141,7 +145,7 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: 
         hint = "the URL is wrong or the file moved" if exc.code in (403, 404, 410) else "the server failed"
         raise EgpuError(
             f"download of {label} failed: HTTP {exc.code} {exc.reason} for {url}",
-            fix=f"{hint}: check the URL, or give another with --url ID=URL or --mirror URL",
+            fix=f"{hint}: check the URL, or give another {OTHER_SOURCE}",
         ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
@@ -149,7 +153,7 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: 
             reason = f"no answer within {limits.connect_s:g} s (raise {ENV['connect_s']} for a slow server)"
         raise EgpuError(
             f"cannot reach {url} for {label}: {reason}",
-            fix="check the network (or proxy) and the URL; a lab mirror can be given with --mirror URL",
+            fix=f"check the network (or proxy) and the URL, or give a mirror {OTHER_SOURCE}",
         ) from None
     with response:
         _set_stall_timeout(response, limits.stall_s)
@@ -227,7 +231,7 @@ def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
     if not source.is_file():
         raise EgpuError(
             f"download of {label} failed: {source} does not exist (from {url})",
-            fix="check the mirror directory, or give another URL with --url ID=URL",
+            fix=f"check the mirror directory, or give another URL {OTHER_SOURCE}",
         )
     total = source.stat().st_size
     progress.start(label, total, 0)
@@ -254,7 +258,7 @@ def _read_source(src: BinaryIO, source: Path, label: str) -> bytes:
 def _unreadable(label: str, source: Path, exc: OSError) -> EgpuError:
     return EgpuError(
         f"download of {label} failed: cannot read {source}: {exc}",
-        fix="check the mirror directory, or give another URL with --url ID=URL",
+        fix=f"check the mirror directory, or give another URL {OTHER_SOURCE}",
     )
 
 

@@ -148,7 +148,7 @@ def resolve_all(inputs_by_host: dict[str, PlanInputs], *, fetch: bool, progress:
                 lock = locks.get(inputs.lock_file or "")
                 resolved[key] = {"plan": resolve_plan(inputs, fetch=fetch, lock=lock, progress=progress)}
             except EgpuError as exc:
-                resolved[key] = {"error": exc.message, "fix": exc.fix}
+                resolved[key] = {"error": exc.message, "fix": exc.fix, "exit_code": int(exc.exit_code)}
     finally:
         for lock in locks.values():
             if fetch and lock.changed:
