@@ -211,7 +211,7 @@ class Cache:
         wanted = published or (pinned.sha256 if pinned else None)
         if wanted and self.has(wanted) and not self._size_changed(wanted):
             if lock:
-                lock.record(artifact, wanted)
+                lock.record(artifact, wanted, size=self.path_for(wanted).stat().st_size)
             if not any(e.sha256 == wanted for e in self.entries()):
                 self._record(wanted, artifact, self.path_for(wanted).stat().st_size)
             return self.path_for(wanted)
@@ -222,7 +222,7 @@ class Cache:
                 path = self.path_for(cached.sha256)
                 self._check_sha512(artifact, path, f"the cached copy {path}", keep=True)
                 if lock:  # first use by this lab: pin what the cache holds
-                    lock.record(artifact, cached.sha256, sha512=artifact.sha512)
+                    lock.record(artifact, cached.sha256, sha512=artifact.sha512, size=path.stat().st_size)
                 return path
 
         source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
@@ -244,7 +244,9 @@ class Cache:
         with self._exclusive(self.root / ".locks" / f"{partial.name}.lock"):
             if wanted and self.has(wanted) and not self._size_changed(wanted):
                 return self.path_for(wanted)  # another process fetched it while this one waited
-            download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
+            # The known size bounds the download: the matrix's (or overlay's), else the one the lock recorded
+            limit = artifact.size if artifact.size is not None else (pinned.size if pinned else None)
+            download(source, partial, label=artifact.filename, progress=progress, attempts=attempts, size=limit)
             return self._accept(artifact, partial, source, wanted, lock)
 
     def find(self, artifact: Artifact, lock: Lock | None = None) -> Path | None:
@@ -286,7 +288,7 @@ class Cache:
         self._check_sha512(artifact, partial, f"{artifact.filename} from {source}", keep=False)
         path = self._store(partial, actual, artifact, move=True)
         if lock:
-            lock.record(artifact, actual, sha512=artifact.sha512)
+            lock.record(artifact, actual, sha512=artifact.sha512, size=path.stat().st_size)
         return path
 
     def _check_sha512(self, artifact: Artifact, path: Path, what: str, keep: bool) -> None:

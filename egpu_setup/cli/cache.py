@@ -219,7 +219,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     lock.check(artifact, digest, what=str(source))
     cache = _cache(args)
     path = cache.add_file(source, artifact, digest)
-    new = lock.record(artifact, digest, sha512=sha512 if artifact.sha512 else None)
+    new = lock.record(artifact, digest, sha512=sha512 if artifact.sha512 else None, size=path.stat().st_size)
     if lock.changed:
         lock.save()
     pinned = ""

@@ -427,7 +427,7 @@ def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:
 
 
 def fill_mirror(lab: Lab) -> None:
-    """<lab>/mirror: the stand-in installers, and <lab>/matrix-overlay.yaml with their file:// URLs and SHA-256."""
+    """<lab>/mirror: the stand-in installers, and <lab>/matrix-overlay.yaml with their file:// URLs, SHA-256, sizes."""
     from egpu_lab import standins
 
     lab.mirror.mkdir(parents=True, exist_ok=True)
