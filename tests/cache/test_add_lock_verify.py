@@ -128,7 +128,7 @@ def test_list_and_verify(cli, tmp_path, where) -> None:
 
 def test_cache_without_action_is_a_usage_error(cli) -> None:
     result = cli("cache")
-    assert result.code == 2 and "fetch, add, list or verify" in result.err
+    assert result.code == 2 and "fetch, add, list, verify, export or import" in result.err
 
 
 def test_a_hand_added_file_is_what_fetch_and_ensure_use(cli, tmp_path, where) -> None:
