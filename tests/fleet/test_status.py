@@ -1,5 +1,5 @@
 """status's records, drift, JSON schema, terminal table and HTML page, and diagnose's bundle, on facts as the
-facts play returns them (no lab: fast). The lab runs are in test_lab_fleet.py."""
+facts play returns them (no lab: fast). The lab runs are in tests/provision/test_e2e_fleet.py."""
 
 from __future__ import annotations
 
