@@ -94,6 +94,7 @@ def test_the_terminal_table_marks_drift():
 
 def page(tmp_path: Path) -> Path:
     mac = converged("17C205")
+    mac["plists"]["webdriver_required_os"] = "17C88"
     del mac["kexts_loaded"]["com.nvidia.NVDAStartupWeb"]
     path = tmp_path / "status.html"
     path.write_text(render_html(statuses({"mac1": converged(), "mac2": mac}), "now"))
