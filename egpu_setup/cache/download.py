@@ -90,10 +90,14 @@ class _Quiet:
 
 class _Interrupted(Exception):
     """The transfer stopped early; what arrived is in the partial file."""
+
+
 # Another source, as each command that downloads takes it: `cache fetch` has flags, provision reads the inventory.
 OTHER_SOURCE = (
     "(`cache fetch`: --url ID=URL or --mirror URL; provision: egpu_artifact_urls or egpu_mirror_url in the inventory)"
 )
+# Another cache directory, likewise.
+OTHER_CACHE = "(`cache fetch`, `cache add`: --cache-dir DIR; provision: egpu_cache_dir in the inventory)"
 
 
 def download(
@@ -301,5 +305,5 @@ def _writing(dest: Path, mode: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise EgpuError(
             f"cannot write {dest}: {exc}",
-            fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+            fix=f"free some space or make the cache writable (or give another {OTHER_CACHE}), then run again",
         ) from None

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from egpu_setup.cache.download import Progress, download
+from egpu_setup.cache.download import OTHER_CACHE, OTHER_SOURCE, Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
 from egpu_setup.files import exclusive, open_regular, write_text_atomically
@@ -134,7 +134,7 @@ class Cache:
         except OSError as exc:
             raise EgpuError(
                 f"cannot write to the cache {self.root}: {exc}",
-                fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+                fix=f"free some space or make the cache writable (or give another {OTHER_CACHE}), then run again",
             ) from None
 
     @contextmanager
@@ -238,7 +238,7 @@ class Cache:
                 f"{damaged}{artifact.id} {artifact.version} ({artifact.filename}) has no download URL: "
                 "it sits behind a login",
                 fix=(f"download it by hand{f' from {page}' if page else ''}, then run "
-                     f"`egpu-setup cache add {artifact.filename}` (or give --url {artifact.id}=URL / --mirror URL)"),
+                     f"`egpu-setup cache add {artifact.filename}` (or give another source {OTHER_SOURCE})"),
             )  # fmt: skip
         partial = self.partial / _SAFE.sub("_", f"{artifact.id}-{artifact.version}-{artifact.filename}.part")
         with self._exclusive(self.root / ".locks" / f"{partial.name}.lock"):
@@ -271,7 +271,7 @@ class Cache:
             raise CheckFailed(
                 f"{source} sent an empty file for {artifact.filename} ({artifact.id} {artifact.version}); "
                 "nothing was kept",
-                fix="check the URL (--url/--mirror) and fetch again",
+                fix=f"check the URL or give another {OTHER_SOURCE}, and fetch again",
             )
         actual = sha256_of(partial)
         if wanted and actual != wanted:
@@ -282,8 +282,8 @@ class Cache:
             raise CheckFailed(
                 f"checksum mismatch for {artifact.filename} ({artifact.id} {artifact.version}) from {source}: "
                 f"expected SHA-256 {wanted} ({origin}), got {actual}; nothing was kept",
-                fix="the download is corrupt or the URL serves another file: check the URL (--url/--mirror) and "
-                "fetch again",
+                fix="the download is corrupt or the URL serves another file: check the URL or give another "
+                f"{OTHER_SOURCE}, and fetch again",
             )
         self._check_sha512(artifact, partial, f"{artifact.filename} from {source}", keep=False)
         path = self._store(partial, actual, artifact, move=True)
@@ -306,7 +306,7 @@ class Cache:
             f"checksum mismatch for {what} ({artifact.id} {artifact.version}): expected SHA-512 {artifact.sha512} "
             f"(published), got {actual}; " + ("the cached copy was not used" if keep else "nothing was kept"),
             fix="the download is corrupt or the URL serves another file (a login page, a newer upload): check the URL "
-            f"(--url/--mirror) and fetch again{by_hand}",
+            f"or give another {OTHER_SOURCE}, and fetch again{by_hand}",
         )
 
     def _unpinned_copy(self, artifact: Artifact) -> CacheEntry | None:
