@@ -37,7 +37,8 @@ _INDEX_TEXT_FIELDS = ("id", "version", "filename")
 
 
 class ManualDownloadNeeded(EgpuError):
-    """An artifact with no URL (behind a login) that is not in the cache yet."""
+    """An artifact with no URL (behind a login) that is not in the cache yet: an input only the user can supply, so
+    bad input (exit 2) under every command that meets it (cache fetch, plan, provision)."""
 
 
 @dataclass(frozen=True)

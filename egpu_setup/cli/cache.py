@@ -191,7 +191,8 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
     if manual:
         for exc in manual:
             ctx.error(exc.message, exc.fix)
-        raise CheckFailed(
+        # The same problem as provision's and plan's "not in the cache": an input the user must supply (exit 2).
+        raise EgpuError(
             f"{len(manual)} artifact(s) must be downloaded by hand (see above); the others are in {cache.root}",
             fix="add each with `egpu-setup cache add FILE`, then run `egpu-setup cache fetch` again",
         )
