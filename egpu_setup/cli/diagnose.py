@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     inventory = check_inventory(args.inventory)
     hosts = check_hosts(inventory, args.limit)
     password = ask_become_password(ctx) if args.ask_become_pass else None
-    read = read_fleet(inventory, args.limit, "diagnose", password)
+    read = read_fleet(inventory, args.limit, "diagnose", password, hosts=len(hosts))
     code = ExitCode.OK
     for host in hosts:
         mac = read.facts.get(host)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     hosts = check_hosts(inventory, args.limit)
     html_path = check_output_file(args.html) if args.html is not None else None
     password = ask_become_password(ctx) if args.ask_become_pass else None
-    read = read_fleet(inventory, args.limit, "status", password)
+    read = read_fleet(inventory, args.limit, "status", password, hosts=len(hosts))
     statuses = host_statuses(hosts, read.facts, read.inputs, read.failed)
     if html_path is not None:
         from egpu_setup.fleet.html import render_html

@@ -67,6 +67,7 @@ def host_statuses(hosts: list[str], facts: dict[str, dict[str, Any]], inputs: di
     from egpu_setup.cache import Lock
 
     locks: dict[str, Any] = {}
+    matrices: dict[str | None, Any] = {}  # per overlay: loading and checking the matrix once, not once per Mac
     out: list[HostStatus] = []
     for host in hosts:
         mac, host_inputs = facts.get(host), inputs.get(host)
@@ -76,7 +77,7 @@ def host_statuses(hosts: list[str], facts: dict[str, dict[str, Any]], inputs: di
         lock_file = host_inputs.lock_file
         if lock_file and lock_file not in locks:
             locks[lock_file] = Lock.load(lock_file)  # a damaged lock is bad input (exit 2), as everywhere
-        plan, plan_error = _plan(host_inputs)
+        plan, plan_error = _plan(host_inputs, matrices)
         status = HostStatus(host, reachable=True, build=mac.get("build") or None)
         status.items = stack_items(mac, plan, plan_error, locks.get(lock_file or ""))
         status.verify = verify_summary(mac.get("probes", {}).get("verify_report", {}))
@@ -85,12 +86,15 @@ def host_statuses(hosts: list[str], facts: dict[str, dict[str, Any]], inputs: di
     return out
 
 
-def _plan(inputs: PlanInputs) -> tuple[dict[str, Any] | None, str | None]:
-    """The plan for the Mac's build as provision would resolve it (no cache: status fetches nothing), or why not."""
+def _plan(inputs: PlanInputs, matrices: dict[str | None, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The plan for the Mac's build as provision would resolve it (no cache: status fetches nothing), or why not;
+    `matrices` keeps each overlay's loaded matrix for the next Mac."""
     from egpu_setup.matrix import load_matrix
 
     try:
-        matrix = load_matrix(overlay=Path(inputs.overlay) if inputs.overlay else None)
+        if inputs.overlay not in matrices:
+            matrices[inputs.overlay] = load_matrix(overlay=Path(inputs.overlay) if inputs.overlay else None)
+        matrix = matrices[inputs.overlay]
         gpu = inputs.gpu
         if isinstance(gpu, str) and gpu.lower().startswith("0x"):
             gpu = int(gpu, 16)

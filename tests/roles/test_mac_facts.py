@@ -76,3 +76,16 @@ def test_hardware_finds_the_enclosure_not_the_macs_own_bus() -> None:
     facts = mac_facts.parse_hardware("", tb, "")
     assert [d["vendor"] for d in facts["thunderbolt_enclosures"]] == ["GIGABYTE"]
     assert facts["nvidia_gpu"] is None and facts["egpu_nvidia_on_thunderbolt"] is False
+
+
+def test_the_lighter_subsets_leave_out_ioreg_and_what_an_authenticated_restart_needs() -> None:
+    light = mac_facts.build_commands(ARGS, ["gpus", "filevault_status"])
+    full = mac_facts.build_commands(ARGS, ["hardware", "filevault"])
+    assert set(light) == {"displays", "thunderbolt", "fdesetup_status"}
+    assert set(full) - set(light) == {"ioreg", "fdesetup_authrestart", "fdesetup_list"}
+
+    sections = {"displays": (0, ""), "thunderbolt": (0, ""), "fdesetup_status": (0, "FileVault is Off.\n")}
+    facts = mac_facts.parse_facts(sections, ARGS, ["gpus", "filevault_status"])
+    assert facts["nvidia_gpu"] is None and "egpu_nvidia_on_thunderbolt" not in facts  # not read, not claimed False
+    assert facts["filevault"]["status"] == "FileVault is Off."
+    assert facts["filevault"]["supports_authrestart"] is None and facts["filevault"]["users"] is None

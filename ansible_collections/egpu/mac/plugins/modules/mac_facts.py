@@ -44,12 +44,14 @@ options:
         C(cpu) (sysctl hw.model, ncpu, memsize), C(sip) (csrutil status), C(kexts) (kextstat -l), C(disk)
         (df -k /), C(xcode_select) (xcode-select -p), C(clang) (clang --version), C(nvcc) (nvcc --version),
         C(hardware) (system_profiler SPDisplaysDataType/SPThunderboltDataType, ioreg), C(filevault)
-        (fdesetup status, supportsauthrestart, list; the list needs root).
+        (fdesetup status, supportsauthrestart, list; the list needs root). C(gpus) is C(hardware) without the
+        ioreg read (no C(egpu_nvidia_on_thunderbolt)); C(filevault_status) is C(filevault) with C(fdesetup status)
+        alone (C(supports_authrestart) and C(users) null). Both are lighter reads for a report.
       - Default all but C(hardware), plus C(hardware) when O(hardware) is true.
       - Facts of subsets not read keep the values of earlier calls.
     type: list
     elements: str
-    choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware, filevault]
+    choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware, gpus, filevault, filevault_status]
   probes:
     description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout, cmd}). For state no other
       option reads (a header's version macros, whether a file is newer than the kext cache).
