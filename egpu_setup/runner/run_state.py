@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,10 +53,12 @@ def remedy(message: str) -> str | None:
 class Failure:
     task: str
     role: str | None
-    message: str
+    message: str  # the reason, then the fix line when there is one
+    kind: str | None = None  # a key of failure_kinds.KINDS when the cause lies outside the task
+    fix: str | None = None  # the remedy alone ("fix: ...")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "role": self.role, "message": self.message}
+        return {"task": self.task, "role": self.role, "message": self.message, "kind": self.kind, "fix": self.fix}
 
 
 @dataclass
@@ -160,14 +163,23 @@ class RunState:
                 host.ignored += 1
             else:
                 host.failed += 1
-                message = failure_message(res)
-                fix = remedy(message)
-                host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else "")))
+                self._add_failure(host, data, res, answered=True)
         elif status == "skipped":
             host.skipped += 1
         else:
+            answered = host.done > 1  # this host answered earlier in the run: it was lost, not misconfigured
             host.unreachable += 1
-            host.failures.append(Failure(task, data.get("role"), failure_message(res) + "\n" + UNREACHABLE_FIX))
+            self._add_failure(host, data, res, answered=answered, unreachable=True)
+
+    def _add_failure(
+        self, host: HostState, data: dict[str, Any], res: dict[str, Any], *, answered: bool, unreachable: bool = False
+    ) -> None:
+        """One failure per task, told the way failure_kinds says for a cause outside the task."""
+        task = data.get("task") or ""
+        failure = classify(host.name, data, res, answered=answered, unreachable=unreachable)
+        if host.failures and host.failures[-1].task == task and failure.kind and host.failures[-1].kind == failure.kind:
+            return  # the reboot action's timeout and the unreachable host after it are one failure
+        host.failures.append(failure)
 
     def _final_counts(self, stats: dict[str, Any]) -> None:
         """Ansible's own totals replace the counts seen on the way (they also count handlers and rescues)."""
@@ -183,6 +195,34 @@ class RunState:
             host.skipped = int((stats.get("skipped") or {}).get(name, 0))
             host.ignored = int((stats.get("ignored") or {}).get(name, 0))
             host.rescued = int((stats.get("rescued") or {}).get(name, 0))
+
+
+# The actions whose failure means the Mac did not come back from its restart.
+REBOOT_ACTIONS = ("ansible.builtin.reboot", "reboot")
+
+
+def classify(name: str, data: dict[str, Any], res: dict[str, Any], *, answered: bool, unreachable: bool) -> Failure:
+    """The failure of one task result: a kind from failure_kinds where the cause lies outside the task (the action
+    plugins name theirs in `failure_kind`), otherwise Ansible's reason with the sudo or connection remedy."""
+    from egpu_setup.runner import failure_kinds
+
+    task, role = data.get("task") or "", data.get("role")
+    message = failure_message(res)
+    kind = res.get("failure_kind") if res.get("failure_kind") in failure_kinds.KINDS else None
+    if kind:
+        fix = "fix: " + str(res.get("fix") or "")
+        return Failure(task, role, message if fix in message else f"{message}\n{fix}", kind, fix)
+    if data.get("task_action") in REBOOT_ACTIONS:
+        seconds = re.search(r"timeout=(\d+)", message)
+        elapsed = seconds.group(1) if seconds else res.get("elapsed", "?")
+        text, fix = failure_kinds.describe("reboot_hang", host=name, seconds=elapsed)
+        return Failure(task, role, f"{text} ({message.splitlines()[0]})\n{fix}", "reboot_hang", fix)
+    if unreachable and answered:
+        where = f"{role} : {task}" if role else task
+        text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=message.splitlines()[0])
+        return Failure(task, role, f"{text}\n{fix}", "host_lost", fix)
+    fix = UNREACHABLE_FIX if unreachable else remedy(message)
+    return Failure(task, role, message + (f"\n{fix}" if fix else ""), None, fix)
 
 
 def failure_message(res: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ class MacAction(ActionBase):
         self._VALID_ARGS = frozenset(spec)
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=spec, **self.ARG_RULES)
+        self.task_vars = task_vars or {}  # the host's name for the messages of failure_kinds
         try:
             self.act(result, args, task_vars or {})
         except TargetCommandError as exc:
@@ -70,6 +71,8 @@ class MacAction(ActionBase):
         except EgpuError as exc:
             # str(exc) is "<message>\nfix: <remedy>" when there is a remedy; `fix` carries it alone as well.
             result.update(failed=True, msg=str(exc), fix=exc.fix)
+            if getattr(exc, "kind", None):  # failure_kinds: the runner tells it by its kind
+                result["failure_kind"] = exc.kind
         return result
 
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
