@@ -213,10 +213,12 @@ def classify(name: str, data: dict[str, Any], res: dict[str, Any], *, answered: 
         fix = "fix: " + str(res.get("fix") or "")
         return Failure(task, role, message if fix in message else f"{message}\n{fix}", kind, fix)
     if data.get("task_action") in REBOOT_ACTIONS:
-        seconds = re.search(r"timeout=(\d+)", message)
-        elapsed = seconds.group(1) if seconds else res.get("elapsed", "?")
-        text, fix = failure_kinds.describe("reboot_hang", host=name, seconds=elapsed)
-        return Failure(task, role, f"{text} ({message.splitlines()[0]})\n{fix}", "reboot_hang", fix)
+        # How long the reboot action waited: its timeout when it timed out, else the task's own duration (a
+        # connection that refused at once); Ansible's own text would repeat the connection's advice.
+        timeout = re.search(r"timeout=(\d+)", message)
+        waited = timeout.group(1) if timeout else round(float(res.get("elapsed") or data.get("duration") or 0))
+        text, fix = failure_kinds.describe("reboot_hang", host=name, seconds=waited)
+        return Failure(task, role, f"{text}\n{fix}", "reboot_hang", fix)
     if unreachable and answered:
         where = f"{role} : {task}" if role else task
         text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=message.splitlines()[0])

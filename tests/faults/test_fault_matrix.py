@@ -10,6 +10,7 @@ mac4 loses its power mid-run; then every fault is cleared.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -68,7 +69,7 @@ def test_each_fault_fails_clearly_then_converges_and_rolls_back(tmp_path, make_l
         assert "the disk of mac3 is full: 0 bytes free, python-3.11.9-macos11.pkg needs" in disk["message"]
         hang = report["hosts"]["mac4"]["failures"]
         assert [(f["role"], f["kind"]) for f in hang] == [("egpu_common", "reboot_hang")]  # told once
-        assert "mac4 did not come back after 3 s" in hang[0]["message"]
+        assert re.match(r"mac4 did not come back after \d+ s from the restart", hang[0]["message"]), hang
         assert "FileVault unlock? kernel panic?" in hang[0]["fix"]
         assert "ssh" not in hang[0]["message"].lower()
 
