@@ -197,6 +197,9 @@ class RunState:
             host.rescued = int((stats.get("rescued") or {}).get(name, 0))
 
 
+# A connection's put_file that failed: the sandbox's "failed to transfer SRC to DEST on HOST: why", ssh's
+# "failed to transfer file to SRC DEST:".
+TRANSFER_FAILED = re.compile(r"failed to transfer (?:file to )?(\S+) (?:to )?(\S+)")
 # The actions whose failure means the Mac did not come back from its restart.
 REBOOT_ACTIONS = ("ansible.builtin.reboot", "reboot")
 
@@ -219,6 +222,11 @@ def classify(name: str, data: dict[str, Any], res: dict[str, Any], *, answered: 
         waited = timeout.group(1) if timeout else round(float(res.get("elapsed") or data.get("duration") or 0))
         text, fix = failure_kinds.describe("reboot_hang", host=name, seconds=waited)
         return Failure(task, role, f"{text}\n{fix}", "reboot_hang", fix)
+    transfer = TRANSFER_FAILED.search(message)
+    if transfer and not unreachable:  # a file Ansible itself copies (a module, a template's result)
+        artifact = transfer.group(2).rstrip(":").rpartition("/")[2]
+        text, fix = failure_kinds.describe("transfer", artifact=artifact, host=name, detail=message.splitlines()[0])
+        return Failure(task, role, f"{text}\n{fix}", "transfer", fix)
     if unreachable and answered:
         where = f"{role} : {task}" if role else task
         text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=message.splitlines()[0])

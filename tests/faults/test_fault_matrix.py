@@ -1,11 +1,13 @@
 """The fault matrix: every fault the lab can inject, at each role it can hit, told by one clear message (exit 1, no
-traceback); the re-run with the fault cleared converges, the next one changes nothing, and rollback gives back the
-Mac as it was before provisioning (digest of its tree and NVRAM).
+traceback); the re-run with the faults cleared converges, the next one changes nothing, and rollback gives back
+each Mac as it was before provisioning (digest of its tree and NVRAM).
 
-One four-host lab, chained to stay within minutes: in run 1 each host carries another fault (installer, transfer,
-disk filling mid-run, restart that never comes back), all hitting their first chance; runs 2..6 move the installer
-fault one role on at a time on mac1 (`--limit mac1`: fail the 2nd install, the 1st being the role retried) while
-mac4 loses its power mid-run; then every fault is cleared.
+Chained to stay within minutes: three hosts, one fault kind each (mac1 installer, mac2 transfer, mac3 a disk that
+fills mid-run), and every run moves each fault on to the next role. The lab's switches count events, so the Nth
+event of a run is aimed from what each role writes on a fresh Mac (PUTS, INSTALLS: counted from a provision at
+ANSIBLE_VERBOSITY=3, the connection's PUT lines and installer runs): a role that failed at its first write redoes
+all of its writes in the next run, so the next role's first write is the (writes of the failed role + 1)th. mac1
+also takes the restart that never comes back (after cuda_driver) and a power loss after its installer chain.
 """
 
 from __future__ import annotations
@@ -17,82 +19,96 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
-HOSTS = ("mac1", "mac2", "mac3", "mac4")
-# The roles after python_bootstrap that run an installer, in play order.
-INSTALLER_ROLES = ("nvidia_webdriver", "egpu_support", "cuda_driver", "cuda_toolkit", "xcode_clt")
+HOSTS = ("mac1", "mac2", "mac3")
+ROLES = ("python_bootstrap", "nvidia_webdriver", "egpu_support", "cuda_driver", "cuda_toolkit", "xcode_clt", "cudnn",
+         "mxnet")  # fmt: skip
+# Files the connection puts onto a fresh Mac, and installer runs (installer(8), CUDAMacOSXInstaller), per role.
+PUTS = {"python_bootstrap": 2, "nvidia_webdriver": 2, "egpu_support": 1, "cuda_driver": 1, "cuda_toolkit": 1,
+        "xcode_clt": 1, "cudnn": 1, "mxnet": 2}  # fmt: skip
+INSTALLS = {"python_bootstrap": 1, "nvidia_webdriver": 1, "egpu_support": 1, "cuda_driver": 1, "cuda_toolkit": 1,
+            "xcode_clt": 1}  # fmt: skip
+WRITES = {role: PUTS.get(role, 0) + INSTALLS.get(role, 0) for role in ROLES}
+
+
+def aims(per_role: dict[str, int]) -> list[tuple[int, str]]:
+    """(N, the role the Nth event of the run falls in) for each run of a chain over the roles that have events."""
+    roles = [role for role in ROLES if per_role.get(role)]
+    return [(1 if i == 0 else per_role[roles[i - 1]] + 1, role) for i, role in enumerate(roles)]
 
 
 def set_faults(lab, name: str, **faults) -> None:
-    from dataclasses import fields
-
+    """Replace the host's fault switches (and their counters) with these."""
     from egpu_lab.machine import Faults
 
     with lab.machine(name).edit() as state:
-        state.faults = Faults(**{f.name: faults.get(f.name, getattr(Faults(), f.name)) for f in fields(Faults)})
+        state.faults = Faults(**faults)
 
 
-def only_failure(report, name: str) -> dict:
-    host = report["hosts"][name]
-    assert host["failures"], host
-    return host["failures"][0]
+def first_failure(report, name: str) -> dict:
+    failures = report["hosts"][name]["failures"]
+    assert len(failures) == 1, failures  # one failure, told once
+    return failures[0]
 
 
-def assert_clear_failure(code: int, err: str) -> None:
-    assert code == 1, err
-    assert "Traceback" not in err
+# The installer chain of mac1, with the restart that hangs where its chain passes the restart.
+MAC1_RUNS: list[dict] = [
+    {"fail_install": 1, "expect": ("python_bootstrap", "installer")},
+    {"fail_install": 2, "expect": ("nvidia_webdriver", "installer")},
+    {"fail_install": 2, "expect": ("egpu_support", "installer")},
+    {"fail_install": 2, "expect": ("cuda_driver", "installer")},
+    {"reboot_hangs": True, "expect": ("egpu_common", "reboot_hang")},
+    {"fail_install": 1, "expect": ("cuda_toolkit", None)},  # CUDAMacOSXInstaller runs as a command: its own text
+    {"fail_install": 2, "expect": ("xcode_clt", "installer")},
+    {"lose_after": 40, "expect": (None, "host_lost")},
+]
 
 
-def test_each_fault_fails_clearly_then_converges_and_rolls_back(tmp_path, make_lab, digest_of):
+def check_mac1(failure: dict, expect: tuple[str | None, str | None]) -> None:
+    role, kind = expect
+    assert role is None or failure["role"] == role, failure
+    assert failure["kind"] == kind, failure
+    if kind == "installer":
+        assert failure["message"].startswith("the installer failed on mac1 installing "), failure
+        assert "/private/var/log/install.log" in failure["fix"]
+    elif kind == "reboot_hang":
+        assert re.match(r"mac1 did not come back after \d+ s from the restart", failure["message"]), failure
+        assert "FileVault unlock? kernel panic?" in failure["fix"]
+        assert "ssh" not in failure["message"].lower()
+    elif kind == "host_lost":
+        assert failure["message"].startswith("mac1 stopped answering during "), failure
+        assert "converges" in failure["fix"]
+
+
+def test_each_fault_at_each_role_fails_clearly_then_converges_and_rolls_back(tmp_path, make_lab, digest_of):
     started = time.monotonic()
     with make_lab(tmp_path, hosts=len(HOSTS)) as lab:
         bare = {name: digest_of(lab.host_dir(name)) for name in HOSTS}
         (lab.dir / "host_vars").mkdir(exist_ok=True)
-        (lab.dir / "host_vars/mac4.yml").write_text("egpu_common_reboot_timeout: 3\n")
-        set_faults(lab, "mac1", fail_install=1)
-        set_faults(lab, "mac2", fail_download=1)
-        set_faults(lab, "mac3", disk_full_at=1)
-        set_faults(lab, "mac4", reboot_hangs=True)
+        (lab.dir / "host_vars/mac1.yml").write_text("egpu_common_reboot_timeout: 3\n")
+        downloads, disk = aims(PUTS), aims(WRITES)
+        assert len(downloads) == len(disk) == len(MAC1_RUNS) == len(ROLES)
 
-        code, report, err, _ = lab.run("provision")
+        for mac1, (put_at, put_role), (fill_at, fill_role) in zip(MAC1_RUNS, downloads, disk, strict=True):
+            set_faults(lab, "mac1", **{k: v for k, v in mac1.items() if k != "expect"})
+            set_faults(lab, "mac2", fail_download=put_at)
+            set_faults(lab, "mac3", disk_full_at=fill_at)
 
-        assert_clear_failure(code, err)
-        installer = only_failure(report, "mac1")
-        assert (installer["role"], installer["kind"]) == ("python_bootstrap", "installer")
-        assert "the installer failed on mac1 installing org.python.Python.PythonFramework-3.11" in installer["message"]
-        assert "/private/var/log/install.log" in installer["fix"]
-        transfer = only_failure(report, "mac2")
-        assert (transfer["role"], transfer["kind"]) == ("python_bootstrap", "transfer")
-        assert "copying python-3.11.9-macos11.pkg to mac2 failed" in transfer["message"]
-        assert "resumes" in transfer["fix"]
-        disk = only_failure(report, "mac3")
-        assert (disk["role"], disk["kind"]) == ("python_bootstrap", "disk_full")
-        assert "the disk of mac3 is full: 0 bytes free, python-3.11.9-macos11.pkg needs" in disk["message"]
-        hang = report["hosts"]["mac4"]["failures"]
-        assert [(f["role"], f["kind"]) for f in hang] == [("egpu_common", "reboot_hang")]  # told once
-        assert re.match(r"mac4 did not come back after \d+ s from the restart", hang[0]["message"]), hang
-        assert "FileVault unlock? kernel panic?" in hang[0]["fix"]
-        assert "ssh" not in hang[0]["message"].lower()
+            code, report, err, _ = lab.run("provision")
 
-        # mac4 loses its power a few commands into the next run; mac1's installer fault moves on one role a run.
-        for name in ("mac2", "mac3"):
+            assert code == 1, err
+            assert "Traceback" not in err
+            check_mac1(first_failure(report, "mac1"), mac1["expect"])
+            transfer = first_failure(report, "mac2")
+            assert (transfer["role"], transfer["kind"]) == (put_role, "transfer"), transfer
+            assert re.match(r"copying \S+ to mac2 failed: ", transfer["message"]), transfer
+            assert "resumes" in transfer["fix"]
+            full = first_failure(report, "mac3")
+            assert (full["role"], full["kind"]) == (fill_role, "disk_full"), full
+            assert re.match(r"the disk of mac3 is full: 0 bytes free, \S+ needs \d+", full["message"]), full
+            assert "free space" in full["fix"]
+
+        for name in HOSTS:
             set_faults(lab, name)
-        set_faults(lab, "mac4", lose_after=25)
-        for number, role in enumerate(INSTALLER_ROLES):
-            set_faults(lab, "mac1", fail_install=1 if number == 0 else 2)
-            code, report, err, _ = lab.run("provision", *(() if number == 0 else ("--limit", "mac1")))
-            assert_clear_failure(code, err)
-            failure = only_failure(report, "mac1")
-            assert failure["role"] == role, failure
-            if role != "cuda_toolkit":  # CUDAMacOSXInstaller runs as a command: its own error, not installer(8)'s
-                assert failure["kind"] == "installer", failure
-            if number == 0:
-                lost = only_failure(report, "mac4")
-                assert lost["kind"] == "host_lost", lost
-                assert "mac4 stopped answering during" in lost["message"]
-                assert "converges" in lost["fix"]
-                set_faults(lab, "mac4")
-
-        set_faults(lab, "mac1")
         code, report, err, _ = lab.run("provision")
         assert code == 0, (err, report)
         code, report, err, _ = lab.run("provision")
