@@ -229,10 +229,22 @@ def classify(name: str, data: dict[str, Any], res: dict[str, Any], *, answered: 
         return Failure(task, role, f"{text}\n{fix}", "transfer", fix)
     if unreachable and answered:
         where = f"{role} : {task}" if role else task
-        text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=message.splitlines()[0])
+        text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=_reason(message))
         return Failure(task, role, f"{text}\n{fix}", "host_lost", fix)
     fix = UNREACHABLE_FIX if unreachable else remedy(message)
     return Failure(task, role, message + (f"\n{fix}" if fix else ""), None, fix)
+
+
+def _reason(message: str) -> str:
+    """The connection's reason in one line, without Ansible's "Task failed: " and the repeat it appends
+    ("why. fix: why")."""
+    line = message.splitlines()[0].removeprefix("Task failed: ") if message else ""
+    at = line.find(": ")
+    while at != -1:
+        if line.startswith(line[at + 2 :]):
+            return line[:at]
+        at = line.find(": ", at + 1)
+    return line
 
 
 def failure_message(res: dict[str, Any]) -> str:

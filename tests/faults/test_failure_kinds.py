@@ -63,3 +63,12 @@ def test_a_file_ansible_copies_itself_is_a_transfer_failure_naming_it():
     (failure,) = state.hosts["mac1"].failures
     assert failure.kind == "transfer"
     assert failure.message.startswith("copying AnsiballZ_setup.py to mac1 failed: ")
+
+
+def test_a_lost_hosts_reason_is_said_once():
+    state = RunState()
+    why = "rehearsal host mac1 does not answer: it lost power (fault switch lose-after)"
+    state.apply(result("ok", "mac1", "First", res={}))
+    state.apply(result("unreachable", "mac1", "Second", res={"msg": f"Task failed: {why}. do this: {why}"}))
+    message = state.hosts["mac1"].failures[0].message
+    assert message.splitlines()[0] == f"mac1 stopped answering during r : Second: {why}. do this"
