@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument("--fail-download", type=int, metavar="N", help="the Nth file transfer to the host fails")
     fault.add_argument("--disk-full", action="store_true", help="the disk has no free space")
     fault.add_argument("--reboot-hangs", action="store_true", help="the next reboot never comes back")
+    fault.add_argument(
+        "--disk-full-at", type=int, metavar="N", help="the disk fills up at the Nth installer run or file transfer"
+    )
+    fault.add_argument(
+        "--lose-after", type=int, metavar="N", help="from the Nth command on the host answers nothing (power lost)"
+    )
     fault.add_argument("--clear", action="store_true", help="clear every fault switch first")
     parser.set_defaults(run=run)
 
@@ -267,11 +273,13 @@ def _update(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
 def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
-    counted = (args.fail_install, args.fail_download)  # 0 is a value given (and refused below), not "none"
+    # 0 is a value given (and refused below), not "none"
+    counted = (args.fail_install, args.fail_download, args.lose_after, args.disk_full_at)
     if not (args.clear or args.disk_full or args.reboot_hangs or any(n is not None for n in counted)):
         raise EgpuError(
             "no fault switch given",
-            fix="one of --fail-install N, --fail-download N, --disk-full, --reboot-hangs, --clear",
+            fix="one of --fail-install N, --fail-download N, --disk-full, --disk-full-at N, --reboot-hangs, "
+            "--lose-after N, --clear",
         )
     faults = lab.fault(
         args.host,
@@ -280,8 +288,10 @@ def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
         disk_full=args.disk_full,
         reboot_hangs=args.reboot_hangs,
         clear=args.clear,
+        lose_after=args.lose_after,
+        disk_full_at=args.disk_full_at,
     )
-    active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads")]
+    active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads", "commands", "writes")]
     ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,12 +57,14 @@ ARGUMENT_SPEC_ACTIONS = ("validate_argument_spec", "ansible.builtin.validate_arg
 class Failure:
     task: str
     role: str | None
-    message: str
+    message: str  # the reason, then the fix line when there is one
+    kind: str | None = None  # a key of failure_kinds.KINDS when the cause lies outside the task
+    fix: str | None = None  # the remedy alone ("fix: ...")
     # what an input check (egpu.mac.inventory_check, resolve_plan) put in its result: 2 for bad input
     exit_code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "role": self.role, "message": self.message}
+        return {"task": self.task, "role": self.role, "message": self.message, "kind": self.kind, "fix": self.fix}
 
 
 @dataclass
@@ -166,18 +169,24 @@ class RunState:
                 host.ignored += 1
             else:
                 host.failed += 1
-                message = failure_message(res)
-                fix = remedy(message)
-                code = res.get("exit_code") if isinstance(res.get("exit_code"), int) else None
-                # a role's own spec refused a variable (bad input); its templating failing is not the user's input
-                if data.get("task_action") in ARGUMENT_SPEC_ACTIONS and res.get("argument_errors"):
-                    code = 2
-                host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else ""), code))
+                self._add_failure(host, data, res, answered=True)
         elif status == "skipped":
             host.skipped += 1
         else:
+            answered = host.done > 1  # this host answered earlier in the run: it was lost, not misconfigured
             host.unreachable += 1
-            host.failures.append(Failure(task, data.get("role"), failure_message(res) + "\n" + UNREACHABLE_FIX))
+            self._add_failure(host, data, res, answered=answered, unreachable=True)
+
+    def _add_failure(
+        self, host: HostState, data: dict[str, Any], res: dict[str, Any], *, answered: bool, unreachable: bool = False
+    ) -> None:
+        """One failure per task, told the way failure_kinds says for a cause outside the task."""
+        task = data.get("task") or ""
+        failure = classify(host.name, data, res, answered=answered, unreachable=unreachable)
+        failure.exit_code = input_exit_code(data, res)
+        if host.failures and host.failures[-1].task == task and failure.kind and host.failures[-1].kind == failure.kind:
+            return  # the reboot action's timeout and the unreachable host after it are one failure
+        host.failures.append(failure)
 
     def _final_counts(self, stats: dict[str, Any]) -> None:
         """Ansible's own totals replace the counts seen on the way (they also count handlers and rescues)."""
@@ -193,6 +202,66 @@ class RunState:
             host.skipped = int((stats.get("skipped") or {}).get(name, 0))
             host.ignored = int((stats.get("ignored") or {}).get(name, 0))
             host.rescued = int((stats.get("rescued") or {}).get(name, 0))
+
+
+# A connection's put_file that failed: the sandbox's "failed to transfer SRC to DEST on HOST: why", ssh's
+# "failed to transfer file to SRC DEST:".
+TRANSFER_FAILED = re.compile(r"failed to transfer (?:file to )?(\S+) (?:to )?(\S+)")
+# The actions whose failure means the Mac did not come back from its restart.
+REBOOT_ACTIONS = ("ansible.builtin.reboot", "reboot")
+
+
+def classify(name: str, data: dict[str, Any], res: dict[str, Any], *, answered: bool, unreachable: bool) -> Failure:
+    """The failure of one task result: a kind from failure_kinds where the cause lies outside the task (the action
+    plugins name theirs in `failure_kind`), otherwise Ansible's reason with the sudo or connection remedy."""
+    from egpu_setup.runner import failure_kinds
+
+    task, role = data.get("task") or "", data.get("role")
+    message = failure_message(res)
+    kind = res.get("failure_kind") if res.get("failure_kind") in failure_kinds.KINDS else None
+    if kind:
+        fix = "fix: " + str(res.get("fix") or "")
+        return Failure(task, role, message if fix in message else f"{message}\n{fix}", kind, fix)
+    if data.get("task_action") in REBOOT_ACTIONS:
+        # How long the reboot action waited: its timeout when it timed out, else the task's own duration (a
+        # connection that refused at once); Ansible's own text would repeat the connection's advice.
+        timeout = re.search(r"timeout=(\d+)", message)
+        waited = timeout.group(1) if timeout else round(float(res.get("elapsed") or data.get("duration") or 0))
+        text, fix = failure_kinds.describe("reboot_hang", host=name, seconds=waited)
+        return Failure(task, role, f"{text}\n{fix}", "reboot_hang", fix)
+    transfer = TRANSFER_FAILED.search(message)
+    if transfer and not unreachable:  # a file Ansible itself copies (a module, a template's result)
+        artifact = transfer.group(2).rstrip(":").rpartition("/")[2]
+        text, fix = failure_kinds.describe("transfer", artifact=artifact, host=name, detail=message.splitlines()[0])
+        return Failure(task, role, f"{text}\n{fix}", "transfer", fix)
+    if unreachable and answered:
+        where = f"{role} : {task}" if role else task
+        text, fix = failure_kinds.describe("host_lost", host=name, task=where, detail=_reason(message))
+        return Failure(task, role, f"{text}\n{fix}", "host_lost", fix)
+    fix = UNREACHABLE_FIX if unreachable else remedy(message)
+    return Failure(task, role, message + (f"\n{fix}" if fix else ""), None, fix)
+
+
+def input_exit_code(data: dict[str, Any], res: dict[str, Any]) -> int | None:
+    """2 where the task refused the user's input: an input check (egpu.mac.inventory_check, resolve_plan) says so
+    in `exit_code`; a role's own argument spec refusing a variable (its `argument_errors`) is bad input too, while
+    its templating failing is not the user's input."""
+    if data.get("task_action") in ARGUMENT_SPEC_ACTIONS and res.get("argument_errors"):
+        return 2
+    code = res.get("exit_code")
+    return code if isinstance(code, int) else None
+
+
+def _reason(message: str) -> str:
+    """The connection's reason in one line, without Ansible's "Task failed: " and the repeat it appends
+    ("why. fix: why")."""
+    line = message.splitlines()[0].removeprefix("Task failed: ") if message else ""
+    at = line.find(": ")
+    while at != -1:
+        if line.startswith(line[at + 2 :]):
+            return line[:at]
+        at = line.find(": ", at + 1)
+    return line
 
 
 def failure_message(res: dict[str, Any]) -> str:

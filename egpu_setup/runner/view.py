@@ -34,6 +34,7 @@ class PlainView:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self._told: dict[str, int] = {}  # host -> failures already written
 
     def start(self) -> None:
         pass
@@ -53,11 +54,12 @@ class PlainView:
                 status = "failed (ignored)"
             label = _task_label(data.get("role"), data.get("task"))
             self._write(f"[{stamp}] {data['host']}: {status}: {label}")
-            if status in ("failed", "unreachable"):
-                host = state.hosts.get(data["host"])
-                if host and host.failures:
-                    for line in host.failures[-1].message.splitlines():
-                        self._write(f"    {line}")
+            host = state.hosts.get(data["host"])
+            if status in ("failed", "unreachable") and host and len(host.failures) > self._told.get(host.name, 0):
+                # each failure once: run_state keeps one for a task that failed and then left the host unreachable
+                self._told[host.name] = len(host.failures)
+                for line in host.failures[-1].message.splitlines():
+                    self._write(f"    {line}")
 
     def refresh(self, state: RunState) -> None:
         pass

@@ -332,8 +332,14 @@ def request_reboot(machine: Machine) -> None:
 
 
 def ensure_up(machine: Machine, name: str) -> None:
-    """Raise HostDown while the host is down; boot it once its reboot delay is over (and, with FileVault, once the
-    disk was unlocked)."""
+    """Raise HostDown while the host is down (or lost: fault switch lose-after, counted per call: every connection
+    calls this once per command); boot it once its reboot delay is over (and, with FileVault, once the disk was
+    unlocked)."""
+    if machine.take_fault("command"):
+        raise HostDown(
+            f"rehearsal host {name} does not answer: it lost power or its network (fault switch lose-after)",
+            fix=f"`egpu-setup lab fault {name} --clear`, then reach the host again",
+        )
     state = machine.read()
     if not state.boot.pending:
         return

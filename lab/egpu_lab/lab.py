@@ -41,6 +41,8 @@ PASSWORD_ENV = "EGPU_LAB_PASSWORD"
 SIP_CHOICES = ("enabled", "kext-off", "disabled")
 GPU_CHOICES = ("gtx1080", "none")
 CLT_CHOICES = ("none", "9.2", "9.3")
+# The fault counters (machine.Faults), which status does not show as switches.
+COUNTERS = ("installs", "downloads", "commands", "writes")
 
 
 @dataclass
@@ -255,7 +257,9 @@ class Lab:
         for name in self.host_names():
             sandbox = self.sandbox(name)
             st = sandbox.machine.read()
-            if not st.boot.pending:
+            if st.faults.lose_after is not None and st.faults.commands >= st.faults.lose_after:
+                state = "down (lost)"
+            elif not st.boot.pending:
                 state = "up"
             elif st.faults.reboot_hangs:
                 state = "down (reboot hangs)"
@@ -282,7 +286,7 @@ class Lab:
                     "sudo_asks_password": sandbox_asks_password(sandbox),
                     "nvram": {k: bytes.fromhex(v).decode("latin-1") for k, v in st.nvram.items()},
                     "notes": st.boot.notes,
-                    "faults": {k: v for k, v in asdict(st.faults).items() if k not in ("installs", "downloads")},
+                    "faults": {k: v for k, v in asdict(st.faults).items() if k not in COUNTERS},
                     "host_dir": str(sandbox.host_dir),
                 }
             )
@@ -301,21 +305,31 @@ class Lab:
         disk_full: bool = False,
         reboot_hangs: bool = False,
         clear: bool = False,
+        lose_after: int | None = None,
+        disk_full_at: int | None = None,
     ) -> dict[str, Any]:
         machine = self.sandbox(name).machine
-        for label, value in (("--fail-install", fail_install), ("--fail-download", fail_download)):
+        counted = (("--fail-install", fail_install), ("--fail-download", fail_download), ("--lose-after", lose_after),
+                   ("--disk-full-at", disk_full_at))
+        for label, value in counted:
             if value is not None and value < 1:
                 raise EgpuError(
-                    f"{label} counts from 1 (the first install/download), not {value}", fix=f"give {label} 1 or more"
+                    f"{label} counts from 1 (the first install/download/command), not {value}",
+                    fix=f"give {label} 1 or more",
                 )
         with machine.edit() as st:
             if clear:
                 st.faults.fail_install = st.faults.fail_download = None
                 st.faults.disk_full = st.faults.reboot_hangs = False
+                st.faults.lose_after = st.faults.disk_full_at = None
             if fail_install is not None:
                 st.faults.fail_install, st.faults.installs = fail_install, 0
             if fail_download is not None:
                 st.faults.fail_download, st.faults.downloads = fail_download, 0
+            if disk_full_at is not None:
+                st.faults.disk_full_at, st.faults.writes = disk_full_at, 0
+            if lose_after is not None:
+                st.faults.lose_after, st.faults.commands = lose_after, 0
             st.faults.disk_full = st.faults.disk_full or disk_full
             st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
             return asdict(st.faults)

@@ -17,6 +17,11 @@ holds the lock from read to atomic write. Mac paths map to the controller with `
 Fault switches (`st.faults`) are counted here so every part sees the same count:
 `machine.take_fault("install")` increments the install counter and says whether this install is the Nth that must
 fail (`faults.fail_install == N`); same for "download". `faults.disk_full` and `faults.reboot_hangs` are flags.
+`faults.disk_full_at` N sets `disk_full` at the Nth install or download (a disk that fills mid-run, after preflight
+found room). `machine.take_fault("command")` counts one command that reaches the host and says whether the host is lost
+(`faults.lose_after`: from the Nth command on it answers nothing, as a Mac that lost power or its network); boot.py's
+`ensure_up`, which every connection calls before a command, asks it, so the sandbox connection and an sshd in front
+of the host honour it alike.
 """
 
 from __future__ import annotations
@@ -135,8 +140,12 @@ class Faults:
     fail_download: int | None = None  # the Nth file put onto this host by the connection fails
     disk_full: bool = False
     reboot_hangs: bool = False
+    disk_full_at: int | None = None  # the disk fills up at the Nth write (installer run or file put; 1-based)
+    lose_after: int | None = None  # from the Nth command on (1-based) the host answers nothing: power or network lost
     installs: int = 0  # counters since the switch was set
     downloads: int = 0
+    commands: int = 0
+    writes: int = 0
 
 
 @dataclass
@@ -292,8 +301,17 @@ class Machine:
             self._save(state)
 
     def take_fault(self, kind: str) -> bool:
-        """Count one "install" or "download" and say whether the fault switch makes this one fail."""
+        """Count one "install", "download" or "command" and say whether the fault switch makes this one fail (a lost
+        host stays lost: every command from the Nth on fails)."""
+        if kind == "command" and self.read().faults.lose_after is None:
+            return False  # no exclusive lock per command when the switch is off
         with self.edit() as st:
+            if kind == "command":
+                st.faults.commands += 1
+                return st.faults.lose_after is not None and st.faults.commands >= st.faults.lose_after
+            if kind in ("install", "download") and st.faults.disk_full_at is not None:
+                st.faults.writes += 1
+                st.faults.disk_full = st.faults.disk_full or st.faults.writes >= st.faults.disk_full_at
             if kind == "install":
                 st.faults.installs += 1
                 return st.faults.fail_install is not None and st.faults.installs == st.faults.fail_install

@@ -46,6 +46,8 @@ def test_provision_reports_counts_failures_log_and_exits_1(cli, demo_project, tm
             "task": "Ensure the host is not the broken one",
             "role": "demo",
             "message": "beta is broken: remedy: replace it",
+            "kind": None,
+            "fix": None,
         }
     ]
     # --profile reaches the play as egpu_profile

@@ -79,7 +79,10 @@ def test_status_json_and_faults(lab_dir, cli):
     assert (mac1["state"], mac1["build"], mac1["sip"], mac1["gpu_driver"]) == ("up", "17C88", "enabled", "apple")
     assert cli("lab", "fault", "mac1", "--dir", str(lab_dir), "--disk-full", "--fail-install", "2").code == 0
     faults = json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["faults"]
-    assert faults == {"fail_install": 2, "fail_download": None, "disk_full": True, "reboot_hangs": False}
+    assert faults == {
+        "fail_install": 2, "fail_download": None, "disk_full": True, "reboot_hangs": False, "lose_after": None,
+        "disk_full_at": None,
+    }
     assert cli("lab", "fault", "mac1", "--dir", str(lab_dir), "--clear").code == 0
     faults = json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["faults"]
     assert not any(faults.values())

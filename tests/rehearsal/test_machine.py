@@ -110,3 +110,17 @@ def test_builds_come_from_the_matrix_with_their_darwin_version():
     assert [builds.kernel_version(v) for v in ("10.13", "10.13.2", "10.13.6")] == ["17.0.0", "17.3.0", "17.7.0"]
     with pytest.raises(EgpuError, match="unknown macOS build '18A391'"):
         builds.product_version("18A391")
+
+
+def test_a_lost_host_stays_lost_from_the_nth_command_and_the_disk_fills_at_the_nth_write(tmp_path):
+    from egpu_lab import boot
+
+    machine = Machine(tmp_path / "machine", tmp_path / "root")
+    state = MachineState()
+    state.faults.lose_after, state.faults.disk_full_at = 3, 2
+    machine.write(state)
+    assert [machine.take_fault("command") for _ in range(4)] == [False, False, True, True]
+    with pytest.raises(boot.HostDown, match="lost power or its network"):
+        boot.ensure_up(machine, "mac1")
+    assert [machine.take_fault("install"), machine.read().faults.disk_full] == [False, False]
+    assert [machine.take_fault("download"), machine.read().faults.disk_full] == [False, True]

@@ -21,8 +21,9 @@ from typing import Any, ClassVar
 from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal, volume_check
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
-from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, upload
+from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, space_or, target_name, upload
 from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
+from egpu_setup.runner.failure_kinds import failure
 
 
 def receipt_version(action: Any, receipt: str) -> str | None:
@@ -147,10 +148,20 @@ class ActionModule(MacAction):
         cmd = f"installer -pkg {quote(installed_pkg)} -target /" + (
             " -allowUntrusted" if args["allow_untrusted"] else ""
         )
-        _, stdout, _ = run(self, cmd, what=f"installing {args['receipt']}")
+        rc, stdout, stderr = run(self, cmd, check_rc=False)
+        if rc != 0:
+            raise self._install_failure(args["receipt"], installed_pkg, stdout, stderr)
         # The uploaded (or patched) copy is not needed once installed; the controller's cache keeps the original.
         run(self, "rm -f " + " ".join(quote(p) for p in sorted(leftovers)), check_rc=False)
         return {"cmd": cmd, "stdout": stdout}
+
+    def _install_failure(self, receipt: str, pkg: str, stdout: str, stderr: str) -> Exception:
+        """A full disk when the Mac's free space is below the package's size, else installer's own words and its log."""
+        _, size, _ = run(self, f"wc -c < {quote(pkg)}", check_rc=False)
+        need = int(size.split()[0]) if size.split() and size.split()[0].isdigit() else 0
+        return space_or(self, receipt, need, lambda: failure(
+            "installer", host=target_name(self), package=receipt, detail=(stderr or stdout).strip()[-800:],
+            log=INSTALL_LOG))  # fmt: skip
 
     def _check_receipt(self, receipt: str, want: str | None, out: dict[str, Any]) -> None:
         after = receipt_version(self, receipt)

@@ -12,10 +12,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from ansible.errors import AnsibleError
+
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 
 # Controller side: the cache's own digest function, so a file hashes here exactly as `egpu-setup cache` hashed it.
 from egpu_setup.cache.store import sha256_of
+from egpu_setup.runner.failure_kinds import KindFailure, failure
 
 
 def checked_sha256(src: Path, sha256: str | None) -> str:
@@ -55,7 +58,16 @@ def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: s
     run(action, f"umask 077; mkdir -p {quote(staging)}", what="staging upload", sudoable=False)
     staged = posixpath.join(staging, posixpath.basename(dest))
     try:
-        action._connection.put_file(str(src), staged)
+        try:
+            action._connection.put_file(str(src), staged)
+        except AnsibleError as exc:  # the connection broke, or the Mac's disk is full: say which
+            name, detail = posixpath.basename(dest), str(exc).strip()
+            raise space_or(
+                action,
+                name,
+                src.stat().st_size,
+                lambda: failure("transfer", artifact=name, host=target_name(action), detail=detail),
+            ) from exc
         run(
             action,
             f"mkdir -p {quote(posixpath.dirname(dest))} && mv -f {quote(staged)} {quote(dest)} && "
@@ -72,3 +84,28 @@ def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: s
             1,
         )
     return True
+
+
+def target_name(action: Any) -> str:
+    """The Mac as the inventory names it."""
+    return str((getattr(action, "task_vars", None) or {}).get("inventory_hostname") or action._play_context.remote_addr)
+
+
+def free_bytes(action: Any, path: str = "/") -> int | None:
+    """Free bytes on the volume of `path` (`df -k`: Available is the fourth column); None when it cannot be read
+    (the Mac no longer answers)."""
+    try:
+        rc, out, _ = run(action, f"df -k {quote(path)}", check_rc=False, sudoable=False)
+    except AnsibleError:
+        return None
+    lines = out.strip().splitlines()
+    fields = lines[-1].split() if rc == 0 and len(lines) > 1 else []
+    return int(fields[3]) * 1024 if len(fields) > 3 and fields[3].isdigit() else None
+
+
+def space_or(action: Any, what: str, need: int, otherwise: Any) -> KindFailure:
+    """After a write failed on the Mac: the full disk when its free space is below `need`, else `otherwise()`."""
+    free = free_bytes(action)
+    if free is not None and free < need:
+        return failure("disk_full", host=target_name(action), free=free, what=what, need=need)
+    return otherwise()

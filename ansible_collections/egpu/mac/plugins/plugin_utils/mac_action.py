@@ -64,6 +64,7 @@ class MacAction(ActionBase):
         self._VALID_ARGS = frozenset(spec)
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=spec, **self.ARG_RULES)
+        self.task_vars = task_vars or {}  # the host's name for the messages of failure_kinds
         try:
             self.act(result, args, task_vars or {})
         except TargetCommandError as exc:
@@ -75,6 +76,8 @@ class MacAction(ActionBase):
             result.update(failed=True, msg=str(exc), fix=exc.fix)
             if self.INPUT_CHECK:
                 result["exit_code"] = int(exc.exit_code)
+            if getattr(exc, "kind", None):  # failure_kinds: the runner tells it by its kind
+                result["failure_kind"] = exc.kind
         return result
 
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:

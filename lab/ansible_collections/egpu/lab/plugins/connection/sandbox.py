@@ -265,9 +265,10 @@ class Connection(ConnectionBase):
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
         self._ensure_up()
         machine = self._sandbox.machine
+        failing = machine.take_fault("download")  # first: it may fill the disk (fault switch disk-full-at)
         if machine.read().faults.disk_full:
             raise AnsibleError(f"failed to transfer {in_path} to {out_path} on {self._host()}: No space left on device")
-        if machine.take_fault("download"):
+        if failing:
             raise AnsibleError(
                 f"failed to transfer {in_path} to {out_path} on {self._host()}: connection reset "
                 "(fault switch fail-download)"
