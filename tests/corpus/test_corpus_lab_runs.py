@@ -155,7 +155,7 @@ VERIFY = [
     Case("verify-mxnet-lib-missing", ("verify", "--mxnet-lib", "{t}/libmxnet.so", "--quick", "--cpu-ok"),
          expect=("libmxnet.so",)),
     Case("verify-mxnet-lib-directory", ("verify", "--mxnet-lib", "{t}/d", "--quick", "--cpu-ok"), setup=dirs("d"),
-         expect=("{t}/d",)),
+         expect=("{t}/d", "is a directory"), xfail="issue 11 part B: verify --mxnet-lib DIR says 'no such file'"),
     Case("verify-mxnet-lib-fifo", ("verify", "--mxnet-lib", "{t}/libmxnet.so", "--quick", "--cpu-ok"),
          setup=fifo("libmxnet.so"), expect=("libmxnet.so",)),
 ]
@@ -181,7 +181,7 @@ FIX = [
     Case("fix-rpaths-truncated-macho-check", ("fix-rpaths", "--check", "{t}/libmxnet.so"),
          setup=files(**{"libmxnet.so": MACHO_TRUNCATED}), expect=("libmxnet.so",)),
     Case("fix-rpaths-symlink-loop", ("fix-rpaths", "{t}/loop"), setup=symlink("loop", "{t}/loop"),
-         expect=("loop",)),
+         expect=("loop", "link"), xfail="issue 11 part A: a symlink loop is reported as 'no such file or directory'"),
     Case("fix-rpaths-bad-mode", ("fix-rpaths", "--mode", "bogus", "{t}/x"), expect=("bogus",)),
     Case("fix-rpaths-bad-tool", ("fix-rpaths", "--tool", "bogus", "{t}/x"), expect=("bogus",)),
     Case("fix-rpaths-root-missing", ("fix-rpaths", "--root", "{t}/noroot", "/usr/lib/x.dylib"),
