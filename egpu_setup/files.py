@@ -10,8 +10,10 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -26,9 +28,24 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise
 
 
+class LockHeld(Exception):
+    """`exclusive(..., wait_s=...)` gave up: another process holds the lock."""
+
+
 @contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+def exclusive(path: Path, wait_s: float | None = None, poll_s: float = 0.2) -> Iterator[IO[str]]:
+    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes, so also
+    when the process dies (a lock on the controller is never stale). `wait_s` None waits as long as it takes; a number
+    waits that many seconds (0: not at all) and then raises LockHeld. The block gets the open file (append mode), where
+    a holder may leave a note for whoever waits."""
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() >= deadline:
+                    raise LockHeld(str(path)) from None
+                time.sleep(min(poll_s, max(deadline - time.monotonic(), 0.0)))
+        yield handle
