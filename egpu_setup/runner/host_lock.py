@@ -48,8 +48,9 @@ def host_keys(inventory: Path, limit: str | None) -> dict[str, str]:
     return keys
 
 
-def lock_path(name: str, key: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:40]
+def lock_path(key: str) -> Path:
+    """One file per Mac, named after its identity (readable part and digest), whatever the inventory calls it."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", key.rpartition("/")[2] if key.startswith("rehearsal:") else key)[:40]
     return paths.locks_dir() / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
 
 
@@ -84,7 +85,7 @@ def hold_hosts(
         for name, key in sorted(keys.items(), key=lambda item: item[1]):
             if any(key == other for other_name, other in keys.items() if other_name < name):
                 continue  # two names of one Mac in this run: one lock
-            path = lock_path(name, key)
+            path = lock_path(key)
             handle = _take(stack, name, path, deadline, on_wait)
             handle.seek(0)
             handle.truncate()

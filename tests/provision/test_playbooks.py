@@ -39,9 +39,27 @@ def test_syntax_check_is_clean(playbook):
     assert "WARNING" not in done.stderr, done.stderr
 
 
+def locked_steps(play: dict) -> list[dict]:
+    """The steps of a playbook that runs under the Mac's run lock: taken first, then a block whose `always`
+    releases it (the roles are the block's tasks)."""
+    take, locked = play["tasks"]
+    assert take["ansible.builtin.import_role"] == {"name": "egpu.mac.egpu_common", "tasks_from": "run_lock"}
+    assert take["tags"] == ["always"]
+    (release,) = locked["always"]
+    assert release["ansible.builtin.import_role"] == {"name": "egpu.mac.egpu_common", "tasks_from": "run_unlock"}
+    assert release["tags"] == ["always"]
+    return locked["block"]
+
+
+@pytest.mark.parametrize("name", ["provision", "rollback"])
+def test_provision_and_rollback_hold_the_macs_run_lock_from_first_to_last_task(name):
+    play = yaml.safe_load((COLLECTION / f"playbooks/{name}.yml").read_text())[0]
+    assert locked_steps(play)
+
+
 def test_provision_runs_the_roles_in_order():
     play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
-    roles = [task["ansible.builtin.import_role"] for task in play["tasks"]]
+    roles = [task["ansible.builtin.import_role"] for task in locked_steps(play)]
     assert all(role["name"].startswith("egpu.mac.") for role in roles)  # by FQCN
     steps = [
         "reboot" if role.get("tasks_from") == "reboot" else role["name"].removeprefix("egpu.mac.") for role in roles
@@ -64,7 +82,7 @@ def test_provision_runs_the_roles_in_order():
 
 def test_each_step_has_its_tag_and_preflight_always_runs():
     play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
-    assert [task["tags"] for task in play["tasks"]] == [["always", "preflight"], *([step] for step in ROLE_STEPS)]
+    assert [task["tags"] for task in locked_steps(play)] == [["always", "preflight"], *([step] for step in ROLE_STEPS)]
 
 
 def test_tags_select_one_role_after_preflight():
@@ -75,7 +93,8 @@ def test_tags_select_one_role_after_preflight():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     roles = {line.split(" : ")[0].strip() for line in done.stdout.splitlines() if " : " in line}
-    assert roles == {"egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
+    # egpu_common: the Mac's run lock, taken and released around every run (tags: always)
+    assert roles == {"egpu.mac.egpu_common", "egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
     done = ansible("ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tags")
     assert done.returncode == 0, done.stdout + done.stderr
     listed = set(done.stdout.split("TASK TAGS: [", 1)[1].split("]", 1)[0].split(", "))

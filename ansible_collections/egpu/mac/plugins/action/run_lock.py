@@ -76,7 +76,7 @@ class ActionModule(MacAction):
             self.release(args["path"], mine)
             return
         deadline = time.monotonic() + max(args["wait"], 0.0)
-        told = False
+        told, taken_over = False, set()
         while True:
             text = self.read(args["path"])
             if text is None:
@@ -86,6 +86,9 @@ class ActionModule(MacAction):
             holder = parse(text)
             result["holder"] = holder
             if args["break_lock"] or (holder.get("controller") == controller and process_gone(holder.get("pid"))):
+                if text in taken_over:
+                    raise EgpuError(f"cannot remove the stale run lock {args['path']}", fix="remove it on the Mac")
+                taken_over.add(text)
                 self.take_over(result, args, text, holder)
                 if self.check_mode:
                     return
@@ -120,7 +123,9 @@ class ActionModule(MacAction):
         result.setdefault("warnings", []).append(note)
         result["taken_over"] = True
         if not self.check_mode:  # only the lock we read: a run that replaced it in between keeps its own
-            run(self, f"[ \"$(cat {quote(args['path'])})\" = {quote(text)} ] && rm -f {quote(args['path'])}; true")
+            # $(cat) drops the trailing newlines: compare without them
+            path = quote(args["path"])
+            run(self, f'[ "$(cat {path})" = {quote(text.rstrip(chr(10)))} ] && rm -f {path}; true', what="take over")
 
     def release(self, path: str, mine: dict[str, Any]) -> None:
         text = self.read(path)

@@ -10,7 +10,7 @@ short_description: One provisioning run at a time on a Mac, whichever controller
 version_added: "0.1.0"
 description:
   - C(state=locked) creates the lock file O(path) on the Mac atomically (C(set -C), an exclusive create) with who
-    holds it: the controller's host name, the pid of its ansible-playbook, the command, a run id and the start time.
+    holds it (the controller's host name, the pid of its ansible-playbook, the command, a run id and the start time).
     When another run holds it the task fails with RV(busy) and a message naming the holder and the fix, after
     waiting up to O(wait) seconds for it to go.
   - A lock whose holder is gone is stale. One written by this controller whose ansible-playbook no longer runs is
@@ -22,7 +22,7 @@ description:
   - Runs only POSIX sh on the Mac, so it works before the Mac has a Python 3.
 options:
   state:
-    description: C(locked) takes the lock (in check mode it only checks that the lock is free); C(unlocked) releases it.
+    description: C(locked) takes the lock (in check mode it only checks that the lock is free), C(unlocked) releases it.
     type: str
     choices: [locked, unlocked]
     default: locked
