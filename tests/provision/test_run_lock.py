@@ -125,6 +125,21 @@ def test_a_stop_before_the_play_still_writes_the_report(demo_project, tmp_path, 
     assert not (tmp_path / "hosts" / "alpha.txt").exists()  # the play never started
 
 
+def test_the_facts_play_leaves_the_signal_handlers_alone(tmp_path, inventory_of):
+    """ansible-runner, given no cancel_callback, installs SIGINT/SIGTERM handlers that only set a flag and leaves
+    them in place: Ctrl-C and SIGTERM would then no longer stop the main play."""
+    from egpu_setup.runner.content import find_content
+    from egpu_setup.runner.facts import read_plan_inputs
+
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"])
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    read_plan_inputs(find_content(), run_dir, {"inventory": str(inventory), "limit": None, "extravars": {}})
+    assert (run_dir / "facts" / "artifacts" / "ansible" / "rc").is_file()  # the facts play ran
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
 def test_sigterm_stops_a_provision_writes_the_report_and_exits_143(demo_project, tmp_path, inventory_of):
     inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"], demo_sleep=60)
     env = {**os.environ, "EGPU_SETUP_CONTENT": str(demo_project.parents[2]), "XDG_DATA_HOME": str(tmp_path / "data")}
