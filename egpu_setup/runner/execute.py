@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,13 +140,13 @@ def run_playbook(request: RunRequest) -> RunOutcome:
     from egpu_setup.runner.host_lock import hold_hosts
 
     note = {"command": request.command}
-    with hold_hosts(request.inventory, request.limit, note, request.wait_s, request.on_wait):
-        return _run_held(request, note)
+    with hold_hosts(request.inventory, request.limit, note, request.wait_s, request.on_wait) as tell:
+        return _run_held(request, tell)
 
 
-def _run_held(request: RunRequest, note: dict[str, Any]) -> RunOutcome:
+def _run_held(request: RunRequest, tell: Callable[..., None]) -> RunOutcome:
     run = _prepare(request)
-    note["run_id"] = run.run_dir.name  # told to a run that finds these hosts busy (host_lock's note is written)
+    tell(run_id=run.run_dir.name)  # for the message of a run that finds these hosts busy
     view = SafeView(request.view or PlainView(sys.stderr))
     started = time.monotonic()
     runner: Any = None

@@ -73,25 +73,33 @@ def hold_hosts(
     note: dict[str, Any],
     wait_s: float | None,
     on_wait: Callable[[str], None] | None = None,
-) -> Iterator[None]:
+) -> Iterator[Callable[..., None]]:
     """The controller's lock of every targeted host for the block, taken in one order (two waiting runs cannot
     deadlock). `wait_s` None: a busy host is refused at once (EgpuError, exit 4); a number waits that long
-    (WAIT_FOREVER: as long as it takes), telling `on_wait` once per busy host."""
+    (WAIT_FOREVER: as long as it takes), telling `on_wait` once per busy host. The block gets `tell(**fields)`,
+    which adds to the note every lock holds (the run id, once the run has one)."""
     keys = host_keys(inventory, limit)
     paths.locks_dir().mkdir(parents=True, exist_ok=True)
     entry = {**note, "pid": os.getpid(), "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
     deadline = None if wait_s is None else time.monotonic() + wait_s
+    held: list[tuple[IO[str], dict[str, Any]]] = []
     with contextlib.ExitStack() as stack:
         for name, key in sorted(keys.items(), key=lambda item: item[1]):
             if any(key == other for other_name, other in keys.items() if other_name < name):
                 continue  # two names of one Mac in this run: one lock
             path = lock_path(key)
-            handle = _take(stack, name, path, deadline, on_wait)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps({**entry, "host": name, "key": key}))
-            handle.flush()
-        yield
+            held.append((_take(stack, name, path, deadline, on_wait), {**entry, "host": name, "key": key}))
+
+        def tell(**fields: Any) -> None:
+            for handle, note_of_host in held:
+                note_of_host.update(fields)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(note_of_host))
+                handle.flush()
+
+        tell()
+        yield tell
 
 
 def _take(

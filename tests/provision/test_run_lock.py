@@ -160,16 +160,16 @@ def test_sigterm_stops_a_provision_writes_the_report_and_exits_143(demo_project,
     report = json.loads((run_dir / "report.json").read_text())
     assert (report["status"], report["exit_code"]) == ("terminated", 143)
     assert report["hosts"]["alpha"]["changed"] == 1
-    assert not [p for p in _children_named("ansible-playbook")]
+    assert not ansible_playbooks_of(inventory)  # stopped, not left running
 
 
-def _children_named(name: str) -> list[int]:
+def ansible_playbooks_of(inventory: Path) -> list[int]:
     import psutil
 
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if any(Path(arg).name == name for arg in cmdline[:2]) and str(Path.cwd()) in " ".join(cmdline):
+        if any(Path(arg).name == "ansible-playbook" for arg in cmdline[:2]) and str(inventory) in cmdline:
             found.append(proc.pid)
     return found
 
