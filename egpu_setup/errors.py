@@ -51,3 +51,9 @@ class CheckFailed(EgpuError):
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message, fix, ExitCode.CHECK_FAILED)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised on the main thread by the CLI's handler. A KeyboardInterrupt, so everything that cleans up
+    after Ctrl-C (the run's child stopped, its report written, the terminal restored, a cut download kept) does the
+    same for it; only the outcome ("terminated") and the exit code (143) differ."""

@@ -14,9 +14,10 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from egpu_setup.errors import EgpuError
 
@@ -147,21 +148,29 @@ def write_text_atomically(path: Path, text: str, what: str = "output file") -> N
     write_atomically(path, text, what)
 
 
+def write_bytes_atomically(path: Path, data: bytes, what: str = "output file") -> None:
+    """write_atomically for bytes: a support bundle, a tarball."""
+    write_atomically(path, data, what)
+
+
+class LockHeld(Exception):
+    """`exclusive(..., wait_s=...)` gave up: another process holds the lock."""
+
+
 @contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """`data` into `path` as write_text_atomically does text (a support bundle, a tarball)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+def exclusive(path: Path, wait_s: float | None = None, poll_s: float = 0.2) -> Iterator[IO[str]]:
+    """fcntl's exclusive lock on `path` (created if missing) for the block; released when the file closes, so also
+    when the process dies (a lock on the controller is never stale). `wait_s` None waits as long as it takes; a number
+    waits that many seconds (0: not at all) and then raises LockHeld. The block gets the open file (append mode), where
+    a holder may leave a note for whoever waits."""
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() >= deadline:
+                    raise LockHeld(str(path)) from None
+                time.sleep(min(poll_s, max(deadline - time.monotonic(), 0.0)))
+        yield handle

@@ -6,6 +6,7 @@ Below the CLI (the runner, verify on the Mac) as well as in it, so it sits besid
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -42,3 +43,59 @@ class Context:
         doc = {"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **data}
         self.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
         self.stdout.flush()
+
+
+class GuardedStdout:
+    """stdout for the commands: a write or flush that fails (the reader of a pipe gone, `| head`; a full disk,
+    `> /dev/full`; stdout closed with `>&-`, where Python's sys.stdout is None) raises EgpuError (exit 74) instead of
+    a traceback. After the first failure the real stdout is pointed at /dev/null, as Python's docs advise for
+    BrokenPipeError, so the interpreter's own flush at exit has nothing to complain about. Everything else is the
+    wrapped stream's."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise self._failed("stdout is closed")
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError) as exc:  # ValueError: "I/O operation on closed file"
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except (OSError, ValueError) as exc:
+            raise self._failed(exc) from None
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _failed(self, cause: object) -> Exception:
+        from egpu_setup.errors import EgpuError, ExitCode
+
+        self._silence()
+        return EgpuError(
+            f"cannot write the output to stdout: {cause}",
+            fix="let the output go where it can be written: a terminal, a file on a disk with room, or a pipe whose "
+            "reader reads it all",
+            exit_code=ExitCode.OUTPUT_FAILED,
+        )
+
+    def _silence(self) -> None:
+        """The failed stream's descriptor onto /dev/null (only a real stream's: a test's StringIO has none)."""
+        try:
+            fd = self._stream.fileno() if self._stream is not None else -1
+        except (AttributeError, OSError, ValueError):
+            return
+        if fd < 0:
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)

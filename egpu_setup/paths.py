@@ -39,6 +39,11 @@ def runs_dir() -> Path:
     return data_dir() / "runs"
 
 
+def locks_dir() -> Path:
+    """The per-host run locks of this controller (egpu_setup.runner.host_lock)."""
+    return data_dir() / "locks"
+
+
 def require_directory(path: Path, what: str) -> Path:
     """`path` itself, when it is a directory or can become one; else an EgpuError (exit 2) naming what is in the way.
 

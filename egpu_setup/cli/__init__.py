@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TextIO
 
 from egpu_setup import __version__
-from egpu_setup.errors import EXIT_CODE_HELP, EgpuError, ExitCode
-from egpu_setup.output import Context
+from egpu_setup.errors import EXIT_CODE_HELP, EgpuError, ExitCode, Terminated
+from egpu_setup.output import Context, GuardedStdout
 
 # name -> module under egpu_setup.cli; each module has register(subparsers) and run(args, ctx) -> int.
 COMMANDS: tuple[str, ...] = (
@@ -67,8 +71,32 @@ def _remember_prog(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run one command; returns the exit code. Tests call this with injected streams."""
-    ctx = Context(stdout=stdout or sys.stdout, stderr=stderr or sys.stderr)
+    """Run one command; returns the exit code. Tests call this with injected streams.
+
+    SIGTERM is raised as errors.Terminated (a KeyboardInterrupt) while the command runs, so it ends the way Ctrl-C
+    does: the run's child stopped, its report written, the terminal restored; exit 143 instead of 130. A stdout
+    that cannot be written ends the command with exit 74 (output.GuardedStdout)."""
+    ctx = Context(stdout=GuardedStdout(stdout if stdout is not None else sys.stdout), stderr=stderr or sys.stderr)
+    with _sigterm_raises():
+        try:
+            code = _run(argv, ctx)
+            ctx.stdout.flush()  # a full stdout fails here at the latest, not in the interpreter's exit
+            return code
+        except EgpuError as exc:
+            ctx.error(exc.message, exc.fix)
+            return int(exc.exit_code)
+        except Terminated:
+            ctx.error("terminated (SIGTERM)", fix=RERUN_FIX)
+            return int(ExitCode.TERMINATED)
+        except KeyboardInterrupt:
+            ctx.error("interrupted", fix=RERUN_FIX)
+            return int(ExitCode.INTERRUPTED)
+
+
+RERUN_FIX = "run the same command again to carry on (cut downloads resume; provisioning skips what is done)"
+
+
+def _run(argv: list[str] | None, ctx: Context) -> int:
     try:
         parser = build_parser()
         with contextlib.redirect_stdout(ctx.stdout):  # --help and --version print to the injected stream
@@ -79,18 +107,29 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             names = ", ".join(name.replace("_", "-") for name in COMMANDS)
             raise EgpuError("no command given", fix=f"one of: {names}; `egpu-setup --help` says what each does")
         return int(args.run(args, ctx))
-    except EgpuError as exc:
-        ctx.error(exc.message, exc.fix)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        ctx.error(
-            "interrupted",
-            fix="run the same command again to carry on (cut downloads resume; provisioning skips what is done)",
-        )
-        return int(ExitCode.INTERRUPTED)
     except SystemExit as exc:  # argparse --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else int(ExitCode.USAGE)
 
 
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises Terminated on the main thread for the block (Python's default would end the process with no
+    report); the previous handler is back afterwards. Elsewhere than the main thread signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def entry_point() -> None:
+    if sys.stdout is None:  # started with stdout closed (`>&-`): keep descriptor 1 from the next file opened
+        os.open(os.devnull, os.O_WRONLY)
     sys.exit(main())

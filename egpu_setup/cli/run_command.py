@@ -56,6 +56,9 @@ def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check
         on_start=lambda log: ctx.note(f"log: {log}"),
         console=ctx.console("stderr"),
         resolve_plans=command != "rollback",
+        wait_s=args.wait,
+        on_wait=ctx.note,
+        break_lock=args.break_lock,
     )
 
 

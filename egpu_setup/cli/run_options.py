@@ -62,7 +62,31 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ask for the sudo password of the Macs (as ansible-playbook -K); it goes to Ansible's prompt only",
     )
+    parser.add_argument(
+        "--wait",
+        nargs="?",
+        type=_seconds,
+        const=float("inf"),
+        metavar="SECONDS",
+        help="when another run holds a targeted Mac (on this controller or another), wait for it (at most SECONDS; "
+        "as long as it takes without a number) instead of stopping with exit 4",
+    )
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove the Macs' run locks left by a run that is gone (a crashed or unreachable controller), then run",
+    )
     parser.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
 
 
 def run_playbook_command(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:

@@ -17,14 +17,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from egpu_setup import paths
-from egpu_setup.errors import EgpuError, ExitCode
+from egpu_setup.errors import EgpuError, ExitCode, Terminated
 from egpu_setup.runner.content import Content, find_content
 from egpu_setup.runner.facts import read_plan_inputs, wants_plans
 from egpu_setup.runner.plans import resolve_all, write_plans
@@ -128,27 +128,41 @@ class _Run:
 def run_playbook(request: RunRequest) -> RunOutcome:
     """Run the request's playbook; returns the outcome with its report (also written to the run dir).
 
-    `request.on_start` gets the log's path before Ansible starts (so people can follow it with `tail -F`).
+    First the controller's lock of every targeted host (host_lock): a busy one is refused with EgpuError (exit 4)
+    before anything is written, or waited for with `request.wait_s`. `request.on_start` gets the log's path before
+    Ansible starts (so people can follow it with `tail -F`).
 
     Raises EgpuError when ansible-playbook stops before any host ran (exit 2 when its inputs are at fault: a
-    parser or option error, rc 4 or 5; else 1), and when no host of the inventory matches (exit 2). The report
-    is written first in every case.
+    parser or option error, rc 4 or 5; else 1), when no host of the inventory matches (exit 2) and when resolving
+    the plans before the play fails; KeyboardInterrupt (or errors.Terminated) when Ctrl-C (SIGTERM) stopped the
+    run. The report is written first in every case.
     """
+    from egpu_setup.runner.host_lock import hold_hosts
+
+    note = {"command": request.command}
+    with hold_hosts(request.inventory, request.limit, note, request.wait_s, request.on_wait) as tell:
+        return _run_held(request, tell)
+
+
+def _run_held(request: RunRequest, tell: Callable[..., None]) -> RunOutcome:
     run = _prepare(request)
+    tell(run_id=run.run_dir.name)  # for the message of a run that finds these hosts busy
     view = SafeView(request.view or PlainView(sys.stderr))
     started = time.monotonic()
+    runner: Any = None
     with _run_log(run.run_dir):
         log.info("run %s: %s", request.command, " ".join(run.summary["ansible_playbook"]))
         listing = _list_tasks(run) if getattr(request.view, "wants_task_total", False) else None
         try:
-            _resolve_plans(run)
-            thread, runner = _start(run)
-            interrupted = _follow(run, thread, view, listing)
+            stopped = _resolve_plans_or_stop(run)
+            if stopped is None:
+                thread, runner = _start(run)
+                stopped = _follow(run, thread, view, listing)
         finally:
             if listing is not None:
                 listing.stop(wait_s=0)
-        status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), interrupted)
-        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, runner.rc, exit_code)
+        status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), stopped)
+        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, getattr(runner, "rc", None), exit_code)
     report = build_report(
         command=request.command, request=run.summary, state=run.state, status=status, exit_code=exit_code,
         run_dir=run.run_dir, log=run.log, duration_s=time.monotonic() - started,
@@ -159,16 +173,27 @@ def run_playbook(request: RunRequest) -> RunOutcome:
     write_report(report, run.run_dir)
     if error is not None:
         raise error
-    if interrupted:
-        raise KeyboardInterrupt
+    if isinstance(stopped, KeyboardInterrupt):
+        raise stopped
     return RunOutcome(report=report, exit_code=exit_code, run_dir=run.run_dir, log=run.log)
+
+
+def _resolve_plans_or_stop(run: _Run) -> BaseException | None:
+    """`_resolve_plans`, or what stopped it (a refusal, Ctrl-C, SIGTERM), so the run's report is still written; the
+    facts play's ansible-playbook is stopped with it."""
+    try:
+        _resolve_plans(run)
+    except (EgpuError, KeyboardInterrupt) as exc:
+        kill_ansible_playbook()
+        return exc
+    return None
 
 
 def _prepare(request: RunRequest) -> _Run:
     """The run directory, its log link and the summary of what runs (the equivalent ansible-playbook command)."""
     content = find_content()
     run_dir = make_run_dir(request.runs_dir or paths.runs_dir(), request.command)
-    extravars = request.all_extravars()
+    extravars = request.all_extravars() | lock_extravars(request, run_dir.name)
     playbook = content.playbook(request.playbook)
     summary = {
         "playbook": str(playbook),
@@ -182,6 +207,19 @@ def _prepare(request: RunRequest) -> _Run:
     if request.on_start is not None:
         request.on_start(run.log)
     return run
+
+
+def lock_extravars(request: RunRequest, run_id: str) -> dict[str, Any]:
+    """What egpu.mac.run_lock writes into a Mac's lock (this run's command and id), and how it meets a held lock."""
+    from egpu_setup.runner.host_lock import WAIT_FOREVER
+
+    wait = 0.0 if request.wait_s is None else 10 * 365 * 86400.0 if request.wait_s == WAIT_FOREVER else request.wait_s
+    extravars: dict[str, Any] = {"egpu_run_command": request.command, "egpu_run_id": run_id}
+    if wait:
+        extravars["egpu_run_lock_wait"] = wait
+    if request.break_lock:
+        extravars["egpu_run_lock_break"] = True
+    return extravars
 
 
 def _runner_args(run: _Run) -> dict[str, Any]:
@@ -244,23 +282,25 @@ def _start(run: _Run) -> tuple[threading.Thread, Any]:
     )
 
 
-def _follow(run: _Run, thread: threading.Thread, view: SafeView, listing: TaskListing | None) -> bool:
-    """Apply the events to the state and the view until the run ends; True when Ctrl-C stopped it."""
+def _follow(
+    run: _Run, thread: threading.Thread, view: SafeView, listing: TaskListing | None
+) -> KeyboardInterrupt | None:
+    """Apply the events to the state and the view until the run ends; what stopped it (Ctrl-C, SIGTERM) or None."""
     view.start()
     try:
         _pump(thread, run.events, run.state, view)
         if listing is not None:
             listing.stop()  # the rare play over before Ansible listed its tasks: the final view has the count
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # errors.Terminated (SIGTERM) too
         # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
         # ansible-runner's cancel would SIGKILL it at its next poll: do that now.
         run.cancel.set()
         kill_ansible_playbook()
         _pump(thread, run.events, run.state, view)
-        return True
+        return stop
     finally:
         view.stop(run.state)
-    return False
+    return None
 
 
 def _cmdline(request: RunRequest) -> list[str]:
@@ -307,11 +347,16 @@ def _link_log(run_dir: Path) -> Path:
 
 
 def _judge(
-    request: RunRequest, state: RunState, runner: Any, log_path: Path, killed: bool, interrupted: bool
+    request: RunRequest, state: RunState, runner: Any, log_path: Path, killed: bool, stopped: BaseException | None
 ) -> tuple[str, int, EgpuError | None]:
-    """(status, exit code, error to raise) from the events and ansible-playbook's end."""
-    if interrupted:
+    """(status, exit code, error to raise) from the events and ansible-playbook's end, or from what stopped the
+    run (`stopped`: Ctrl-C, SIGTERM, or a refusal before the play)."""
+    if isinstance(stopped, Terminated):
+        return "terminated", int(ExitCode.TERMINATED), None
+    if isinstance(stopped, KeyboardInterrupt):
         return "interrupted", int(ExitCode.INTERRUPTED), None
+    if isinstance(stopped, EgpuError):
+        return "error", int(stopped.exit_code), stopped
     if killed:
         return "killed", int(ExitCode.CHECK_FAILED), None
     if state.stats is None and _no_hosts(log_path):
@@ -331,6 +376,8 @@ def _judge(
         )
     if not state.hosts:
         return _no_host_error(request)
+    if any(host.busy for host in state.hosts.values()):
+        return "busy", int(ExitCode.BUSY), None  # a Mac's run lock held by another run (egpu.mac.run_lock)
     if any(host.failed or host.unreachable for host in state.hosts.values()):
         return "failed", int(_failure_code(state)), None
     return "ok", int(ExitCode.OK), None

@@ -97,9 +97,12 @@ def read_facts(facts_dir: Path, playbook_text: str, runner_args: dict[str, Any])
             read.failed[host] = str(message or kind.removeprefix("runner_on_"))
         return True
 
+    # A cancel_callback of our own: without one ansible-runner installs SIGINT and SIGTERM handlers of its own that
+    # only set a flag, and leaves them installed, so a later Ctrl-C or SIGTERM would not stop the main play. With it,
+    # both raise here (KeyboardInterrupt, errors.Terminated) and the runner stops the facts play's ansible-playbook.
     ansible_runner.run(
         private_data_dir=str(facts_dir), playbook=str(playbook), ident="ansible",
-        quiet=True, suppress_env_files=True, event_handler=on_event, **runner_args,
+        quiet=True, suppress_env_files=True, event_handler=on_event, cancel_callback=lambda: False, **runner_args,
     )  # fmt: skip
     if refused:
         raise refused[0]

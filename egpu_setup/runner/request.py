@@ -40,6 +40,11 @@ class RunRequest:
     console: Any = None  # a rich Console for the cache's download bars; None: downloads stay quiet
     # resolve every host's plan and fetch its artifacts on the controller before the play (provision, plan)
     resolve_plans: bool = False
+    # another run holding a targeted Mac (the controller's lock or the Mac's): None refuses (exit 4), a number of
+    # seconds waits that long (runner.host_lock.WAIT_FOREVER: as long as it takes), telling `on_wait`
+    wait_s: float | None = None
+    on_wait: Callable[[str], None] | None = None
+    break_lock: bool = False  # remove the Macs' run locks, whoever holds them (--break-lock)
 
     def all_extravars(self) -> dict[str, Any]:
         """The extra vars on the command line; only non-secret values belong here (they show in `ps`)."""

@@ -92,6 +92,7 @@ class HostState:
     unreachable: int = 0
     ignored: int = 0
     rescued: int = 0
+    busy: bool = False  # another run holds the Mac's run lock (egpu.mac.run_lock's `busy`): exit 4
     done: int = 0  # tasks finished on this host, for the progress bar
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -169,6 +170,7 @@ class RunState:
                 host.ignored += 1
             else:
                 host.failed += 1
+                host.busy = host.busy or bool(res.get("busy"))
                 self._add_failure(host, data, res, answered=True)
         elif status == "skipped":
             host.skipped += 1

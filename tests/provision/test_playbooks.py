@@ -39,11 +39,28 @@ def test_syntax_check_is_clean(playbook):
     assert "WARNING" not in done.stderr, done.stderr
 
 
+def locked_steps(play: dict) -> list[dict]:
+    """The steps of a playbook that runs under the Mac's run lock: the inventory's values checked first, before any
+    role (issue 11), then the lock taken, then a block whose `always` releases it (the roles are the block's tasks)."""
+    check, take, locked = play["tasks"]
+    assert "egpu.mac.inventory_check" in check and check["tags"] == ["always"]
+    assert take["ansible.builtin.import_role"] == {"name": "egpu.mac.egpu_common", "tasks_from": "run_lock"}
+    assert take["tags"] == ["always"]
+    (release,) = locked["always"]
+    assert release["ansible.builtin.import_role"] == {"name": "egpu.mac.egpu_common", "tasks_from": "run_unlock"}
+    assert release["tags"] == ["always"]
+    return locked["block"]
+
+
+@pytest.mark.parametrize("name", ["provision", "rollback"])
+def test_provision_and_rollback_hold_the_macs_run_lock_from_first_to_last_task(name):
+    play = yaml.safe_load((COLLECTION / f"playbooks/{name}.yml").read_text())[0]
+    assert locked_steps(play)
+
+
 def test_provision_runs_the_roles_in_order():
     play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
-    check, *tasks = play["tasks"]  # the inventory's values are checked first, before any role (issue 11)
-    assert "egpu.mac.inventory_check" in check and "always" in check["tags"]
-    roles = [task["ansible.builtin.import_role"] for task in tasks]
+    roles = [task["ansible.builtin.import_role"] for task in locked_steps(play)]
     assert all(role["name"].startswith("egpu.mac.") for role in roles)  # by FQCN
     steps = [
         "reboot" if role.get("tasks_from") == "reboot" else role["name"].removeprefix("egpu.mac.") for role in roles
@@ -66,12 +83,7 @@ def test_provision_runs_the_roles_in_order():
 
 def test_each_step_has_its_tag_and_preflight_always_runs():
     play = yaml.safe_load((COLLECTION / "playbooks/provision.yml").read_text())[0]
-    # the first task, egpu.mac.inventory_check, runs whatever the tags, as preflight does
-    assert [task["tags"] for task in play["tasks"]] == [
-        ["always"],
-        ["always", "preflight"],
-        *([step] for step in ROLE_STEPS),
-    ]
+    assert [task["tags"] for task in locked_steps(play)] == [["always", "preflight"], *([step] for step in ROLE_STEPS)]
 
 
 def test_tags_select_one_role_after_preflight():
@@ -85,7 +97,8 @@ def test_tags_select_one_role_after_preflight():
     spec_check = "Validating arguments against arg spec"
     lines = [line for line in done.stdout.splitlines() if " : " in line]
     roles = {line.split(" : ")[0].strip() for line in lines if spec_check not in line}
-    assert roles == {"egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
+    # egpu_common: the Mac's run lock, taken and released around every run (tags: always)
+    assert roles == {"egpu.mac.egpu_common", "egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
     assert all("always" in line for line in lines if spec_check in line)
     done = ansible("ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tags")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -137,7 +137,7 @@ def test_a_spec_declares_nothing_the_role_does_not_read(role: str) -> None:
 def test_spec_entry_points_are_the_ones_used_and_the_readme_names_each_variable(role: str) -> None:
     spec_file = role_variables.ROLES / role / "meta/argument_specs.yml"
     entries = set(yaml.safe_load(spec_file.read_text())["argument_specs"])
-    assert entries == ({"reboot", "kext_cache"} if role == "egpu_common" else {"main"})
+    assert entries == ({"reboot", "kext_cache", "run_lock", "run_unlock"} if role == "egpu_common" else {"main"})
     assert entries <= _entry_points(role)
     readme = (role_variables.ROLES / role / "README.md").read_text()
     prefix = f"{role}_"
