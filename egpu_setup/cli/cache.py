@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from egpu_setup.cli.arg_types import inventory_path, name_arg, path_arg
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
 from egpu_setup.output import Context
 from egpu_setup.paths import DEFAULT_LOCK_NAME
@@ -20,15 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--cache-dir",
         metavar="DIR",
-        type=Path,
+        type=path_arg,
         help="the cache (default: $EGPU_SETUP_CACHE, else $XDG_CACHE_HOME/egpu-setup, else ~/.cache/egpu-setup)",
     )
     with_lock = argparse.ArgumentParser(add_help=False)
     with_lock.add_argument(
-        "--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK_NAME),
+        "--lock", metavar="FILE", type=path_arg, default=Path(DEFAULT_LOCK_NAME),
         help=f"the lab's lock file, beside its inventory (default: ./{DEFAULT_LOCK_NAME})",
     )  # fmt: skip
-    with_lock.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (a lab's mirror URLs)")
+    with_lock.add_argument("--overlay", metavar="FILE", type=path_arg, help="matrix overlay YAML (a lab's mirror URLs)")
 
     parser = subparsers.add_parser(
         "cache",
@@ -46,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cut downloads and checking each SHA-256 against the matrix or the lock file, and record the digests in the "
         "lock file. Installers behind a login are named with the command that imports them by hand.",
     )
-    fetch.add_argument("--profile", metavar="P", default="default", help="named stack (default: default)")
+    fetch.add_argument(
+        "--profile", metavar="P", type=name_arg, default="default", help="named stack (default: default)"
+    )
     fetch.add_argument("--build", metavar="B", help="macOS build: fetch exactly its resolution (e.g. 17C88)")
     fetch.add_argument("--only", metavar="ID", action="append", default=[], help="only this artifact id (repeatable)")
     fetch.add_argument(
@@ -63,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "which artifact it is (by published SHA-256 or SHA-512, the lock file or its name), store it by SHA-256 "
         "and pin it in the lock file. The file itself stays where it is.",
     )
-    add.add_argument("file", metavar="FILE", type=Path, help="the downloaded installer")
+    add.add_argument("file", metavar="FILE", type=path_arg, help="the downloaded installer")
     add.add_argument("--as", dest="as_", metavar="ID[@VERSION]", help="which artifact it is, if renamed")
     add.set_defaults(run=run_add)
 
@@ -95,9 +98,9 @@ def _register_bundle(actions: argparse._SubParsersAction, common: argparse.Argum
         "manifest (names, sizes, SHA-256) to FILE, one uncompressed tar written atomically, for `cache import` on a "
         "controller without internet.",
     )
-    export.add_argument("-i", "--inventory", metavar="INV", type=Path, required=True,
+    export.add_argument("-i", "--inventory", metavar="INV", type=inventory_path, required=True,
                         help=f"the lab's inventory; its lock is the {DEFAULT_LOCK_NAME} beside it")  # fmt: skip
-    export.add_argument("file", metavar="FILE", type=Path, help="the bundle to write, e.g. lab-artifacts.tar")
+    export.add_argument("file", metavar="FILE", type=path_arg, help="the bundle to write, e.g. lab-artifacts.tar")
     export.set_defaults(run=run_export)
 
     imp = actions.add_parser(
@@ -108,9 +111,9 @@ def _register_bundle(actions: argparse._SubParsersAction, common: argparse.Argum
         "SHA-256) before it enters the cache; a damaged or truncated bundle is refused (exit 2) and nothing of it "
         "kept. Files the cache holds already are skipped, so importing twice changes nothing.",
     )
-    imp.add_argument("file", metavar="FILE", type=Path, help="the bundle")
+    imp.add_argument("file", metavar="FILE", type=path_arg, help="the bundle")
     imp.add_argument(
-        "--lock", metavar="FILE", type=Path, help="also record the bundle's lock entries in this lock file"
+        "--lock", metavar="FILE", type=path_arg, help="also record the bundle's lock entries in this lock file"
     )
     imp.set_defaults(run=run_import)
 
