@@ -204,6 +204,29 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.OK
 
 
+ADD_FIX = "give the path of the downloaded installer"
+
+
+def _check_source(source: Path) -> None:
+    """The file to add: a regular, readable, non-empty file, opened once without blocking (a FIFO is refused)."""
+    import os
+
+    from egpu_setup.files import NotRegularFile, open_regular
+
+    try:
+        with open_regular(source) as handle:
+            size = os.fstat(handle.fileno()).st_size
+    except NotRegularFile as exc:
+        raise EgpuError(f"{source} is {exc.kind}, not a file", fix=ADD_FIX) from None
+    except FileNotFoundError:
+        raise EgpuError(f"{source} is not a file", fix=ADD_FIX) from None
+    except OSError as exc:
+        raise EgpuError(f"cannot read {source}: {exc.strerror or exc}",
+                        fix="make the file readable (chmod u+r), or add it as a user who can read it") from None
+    if size == 0:
+        raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
+
+
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.cache import Lock
     from egpu_setup.cache.identify import identify
@@ -211,10 +234,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.matrix import load_matrix
 
     source: Path = args.file
-    if not source.is_file():
-        raise EgpuError(f"{source} is not a file", fix="give the path of the downloaded installer")
-    if source.stat().st_size == 0:
-        raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
+    _check_source(source)
     matrix = load_matrix(overlay=args.overlay)
     lock = Lock.load(args.lock)
     digest, sha512 = digests_of(source)
