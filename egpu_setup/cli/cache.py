@@ -217,7 +217,7 @@ def _check_source(source: Path) -> None:
         with open_regular(source) as handle:
             size = os.fstat(handle.fileno()).st_size
     except NotRegularFile as exc:
-        raise EgpuError(f"{source} is {exc.kind}, not a file", fix=ADD_FIX) from None
+        raise EgpuError(f"{source} is not a file (it is {exc.kind})", fix=ADD_FIX) from None
     except FileNotFoundError:
         raise EgpuError(f"{source} is not a file", fix=ADD_FIX) from None
     except OSError as exc:
