@@ -162,12 +162,12 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: 
         ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        fix = f"check the network (or proxy) and the URL, or give a mirror {OTHER_SOURCE}"
         if isinstance(reason, (TimeoutError, socket.timeout)):
+            # a limit broken, as a stall or a trickle: exit 1 (README "Downloads are bounded"), not bad input
             reason = f"no answer within {limits.connect_s:g} s (raise {ENV['connect_s']} for a slow server)"
-        raise EgpuError(
-            f"cannot reach {url} for {label}: {reason}",
-            fix=f"check the network (or proxy) and the URL, or give a mirror {OTHER_SOURCE}",
-        ) from None
+            raise CheckFailed(f"cannot reach {url} for {label}: {reason}", fix=fix) from None
+        raise EgpuError(f"cannot reach {url} for {label}: {reason}", fix=fix) from None
     with response:
         _set_stall_timeout(response, limits.stall_s)
         start, total = _plan(response, have)

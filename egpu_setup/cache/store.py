@@ -27,7 +27,7 @@ from typing import Any
 from egpu_setup.cache.download import OTHER_CACHE, OTHER_SOURCE, Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
-from egpu_setup.files import exclusive, open_regular, write_text_atomically
+from egpu_setup.files import exclusive, open_regular, read_regular_text, write_text_atomically
 from egpu_setup.matrix.model import Artifact
 from egpu_setup.matrix.validate import SHA256_HEX
 from egpu_setup.paths import require_directory
@@ -101,7 +101,7 @@ class Cache:
             "`egpu-setup cache add` again)"
         )
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+            data = json.loads(read_regular_text(self.index_path))  # a FIFO is refused, not waited on
         except (OSError, ValueError) as exc:
             raise EgpuError(f"cache index {self.index_path} is unreadable: {exc}", fix=fix) from None
         if not isinstance(data, dict):

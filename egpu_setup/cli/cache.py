@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from egpu_setup.cli.arg_types import inventory_path, name_arg, path_arg
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
 from egpu_setup.output import Context
 from egpu_setup.paths import DEFAULT_LOCK_NAME
@@ -20,15 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--cache-dir",
         metavar="DIR",
-        type=Path,
+        type=path_arg,
         help="the cache (default: $EGPU_SETUP_CACHE, else $XDG_CACHE_HOME/egpu-setup, else ~/.cache/egpu-setup)",
     )
     with_lock = argparse.ArgumentParser(add_help=False)
     with_lock.add_argument(
-        "--lock", metavar="FILE", type=Path, default=Path(DEFAULT_LOCK_NAME),
+        "--lock", metavar="FILE", type=path_arg, default=Path(DEFAULT_LOCK_NAME),
         help=f"the lab's lock file, beside its inventory (default: ./{DEFAULT_LOCK_NAME})",
     )  # fmt: skip
-    with_lock.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (a lab's mirror URLs)")
+    with_lock.add_argument("--overlay", metavar="FILE", type=path_arg, help="matrix overlay YAML (a lab's mirror URLs)")
 
     parser = subparsers.add_parser(
         "cache",
@@ -46,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cut downloads and checking each SHA-256 against the matrix or the lock file, and record the digests in the "
         "lock file. Installers behind a login are named with the command that imports them by hand.",
     )
-    fetch.add_argument("--profile", metavar="P", default="default", help="named stack (default: default)")
+    fetch.add_argument(
+        "--profile", metavar="P", type=name_arg, default="default", help="named stack (default: default)"
+    )
     fetch.add_argument("--build", metavar="B", help="macOS build: fetch exactly its resolution (e.g. 17C88)")
     fetch.add_argument("--only", metavar="ID", action="append", default=[], help="only this artifact id (repeatable)")
     fetch.add_argument(
@@ -63,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "which artifact it is (by published SHA-256 or SHA-512, the lock file or its name), store it by SHA-256 "
         "and pin it in the lock file. The file itself stays where it is.",
     )
-    add.add_argument("file", metavar="FILE", type=Path, help="the downloaded installer")
+    add.add_argument("file", metavar="FILE", type=path_arg, help="the downloaded installer")
     add.add_argument("--as", dest="as_", metavar="ID[@VERSION]", help="which artifact it is, if renamed")
     add.set_defaults(run=run_add)
 
@@ -95,9 +98,9 @@ def _register_bundle(actions: argparse._SubParsersAction, common: argparse.Argum
         "manifest (names, sizes, SHA-256) to FILE, one uncompressed tar written atomically, for `cache import` on a "
         "controller without internet.",
     )
-    export.add_argument("-i", "--inventory", metavar="INV", type=Path, required=True,
+    export.add_argument("-i", "--inventory", metavar="INV", type=inventory_path, required=True,
                         help=f"the lab's inventory; its lock is the {DEFAULT_LOCK_NAME} beside it")  # fmt: skip
-    export.add_argument("file", metavar="FILE", type=Path, help="the bundle to write, e.g. lab-artifacts.tar")
+    export.add_argument("file", metavar="FILE", type=path_arg, help="the bundle to write, e.g. lab-artifacts.tar")
     export.set_defaults(run=run_export)
 
     imp = actions.add_parser(
@@ -108,9 +111,9 @@ def _register_bundle(actions: argparse._SubParsersAction, common: argparse.Argum
         "SHA-256) before it enters the cache; a damaged or truncated bundle is refused (exit 2) and nothing of it "
         "kept. Files the cache holds already are skipped, so importing twice changes nothing.",
     )
-    imp.add_argument("file", metavar="FILE", type=Path, help="the bundle")
+    imp.add_argument("file", metavar="FILE", type=path_arg, help="the bundle")
     imp.add_argument(
-        "--lock", metavar="FILE", type=Path, help="also record the bundle's lock entries in this lock file"
+        "--lock", metavar="FILE", type=path_arg, help="also record the bundle's lock entries in this lock file"
     )
     imp.set_defaults(run=run_import)
 
@@ -201,6 +204,29 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.OK
 
 
+ADD_FIX = "give the path of the downloaded installer"
+
+
+def _check_source(source: Path) -> None:
+    """The file to add: a regular, readable, non-empty file, opened once without blocking (a FIFO is refused)."""
+    import os
+
+    from egpu_setup.files import NotRegularFile, open_regular
+
+    try:
+        with open_regular(source) as handle:
+            size = os.fstat(handle.fileno()).st_size
+    except NotRegularFile as exc:
+        raise EgpuError(f"{source} is not a file (it is {exc.kind})", fix=ADD_FIX) from None
+    except FileNotFoundError:
+        raise EgpuError(f"{source} is not a file", fix=ADD_FIX) from None
+    except OSError as exc:
+        raise EgpuError(f"cannot read {source}: {exc.strerror or exc}",
+                        fix="make the file readable (chmod u+r), or add it as a user who can read it") from None
+    if size == 0:
+        raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
+
+
 def run_add(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.cache import Lock
     from egpu_setup.cache.identify import identify
@@ -208,10 +234,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.matrix import load_matrix
 
     source: Path = args.file
-    if not source.is_file():
-        raise EgpuError(f"{source} is not a file", fix="give the path of the downloaded installer")
-    if source.stat().st_size == 0:
-        raise EgpuError(f"{source} is empty", fix="download the installer again; an empty file is never stored")
+    _check_source(source)
     matrix = load_matrix(overlay=args.overlay)
     lock = Lock.load(args.lock)
     digest, sha512 = digests_of(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from egpu_setup.cli.arg_types import path_arg
 from egpu_setup.cli.status import add_fleet_options
 from egpu_setup.output import Context
 
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "are filtered out; each member is capped at 1 MiB.",
     )
     add_fleet_options(parser)
-    parser.add_argument("-o", "--output-dir", type=Path, metavar="DIR", default=Path("."),
+    parser.add_argument("-o", "--output-dir", type=path_arg, metavar="DIR", default=Path("."),
                         help="an existing directory for the bundles (default: the current one)")  # fmt: skip
     parser.set_defaults(run=run)
 

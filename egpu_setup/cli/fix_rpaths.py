@@ -128,7 +128,7 @@ def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
         for note in f.notes:
             line(f"  note: {escape(note)}")
     if report.skipped:
-        names = [s["path"] for s in report.skipped]
+        names = [f"{s['path']} ({s['why']})" for s in report.skipped]  # a FIFO is named as one: never opened
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         ctx.note(f"skipped {len(names)} file(s) that are not loadable Mach-O, not regular files or symlinks: {shown}")
     counts: dict[str, int] = {}

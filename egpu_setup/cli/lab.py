@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from egpu_setup.cli.arg_types import path_arg
 from egpu_setup.output import Context
 
 LAB_HELP = """A rehearsal lab is N simulated macOS High Sierra Macs (bubblewrap sandboxes) that Ansible reaches
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     def verb(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--dir", type=Path, default=None, help="lab directory (default: $EGPU_SETUP_LAB or XDG)")
+        sub.add_argument("--dir", type=path_arg, default=None, help="lab directory (default: $EGPU_SETUP_LAB or XDG)")
         return sub
 
     up = verb("up", "create the lab's hosts and write its inventory")
@@ -94,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _password_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--password-file",
-        type=Path,
+        type=path_arg,
         metavar="FILE",
         help=f"read {what} from the first line of FILE; else from $EGPU_LAB_PASSWORD, else asked on the terminal "
         "(never on the command line, where `ps` would show it)",

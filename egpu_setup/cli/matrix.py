@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from egpu_setup.cli.arg_types import name_arg, path_arg
 from egpu_setup.errors import EgpuError, ExitCode
 from egpu_setup.output import Context
 
@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--build", metavar="B", help="macOS build number, as `sw_vers -buildVersion` prints (17C88)")
-    parser.add_argument("--profile", metavar="P", default=None, help="named stack to resolve (default: default)")
+    parser.add_argument(
+        "--profile", metavar="P", type=name_arg, default=None, help="named stack to resolve (default: default)"
+    )
     parser.add_argument("--gpu", metavar="G", help="GPU key (gtx1080) or PCI device id (0x1b80); default: profile's")
     parser.add_argument("--compute-capability", metavar="X.Y", help="target compute capability instead of --gpu")
     parser.add_argument(
@@ -31,8 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="for a 10.13 build not in the matrix, use the nearest build of the same update (untested; warns)",
     )
-    parser.add_argument("--overlay", metavar="FILE", type=Path, help="matrix overlay YAML (e.g. a lab's mirror URLs)")
-    parser.add_argument("--matrix", metavar="FILE", type=Path, help="another matrix file instead of the packaged one")
+    parser.add_argument(
+        "--overlay", metavar="FILE", type=path_arg, help="matrix overlay YAML (e.g. a lab's mirror URLs)"
+    )
+    parser.add_argument(
+        "--matrix", metavar="FILE", type=path_arg, help="another matrix file instead of the packaged one"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
     parser.set_defaults(run=run)
 

@@ -63,9 +63,23 @@ def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check
 
 
 def ask_become_password(ctx: Context) -> str:
+    """-K's prompt, on the terminal only: without one, getpass would read stdin (a pipe, /dev/null) and end in an
+    EOFError or take a line meant for something else."""
     import getpass
 
-    return getpass.getpass("BECOME password: ", stream=ctx.stderr)
+    no_terminal = EgpuError(
+        "-K needs a terminal; give ansible_become_password from a vault file instead",
+        fix="run on a terminal, or put ansible_become_password in an ansible-vault encrypted group_vars file "
+        "(and leave out -K)",
+    )
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        raise no_terminal from None
+    try:
+        return getpass.getpass("BECOME password: ", stream=ctx.stderr)
+    except EOFError:  # Ctrl-D at the prompt
+        raise no_terminal from None
 
 
 def choose_view(ctx: Context, command: str) -> object:

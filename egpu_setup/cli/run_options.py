@@ -7,25 +7,9 @@ imported when a command runs.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from egpu_setup.cli.arg_types import host_pattern, inventory_path, name_arg, path_arg
 from egpu_setup.output import Context
-
-
-def inventory_path(text: str) -> Path:
-    """-i's value: an empty one would make Ansible read every file of the current directory as inventory."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty inventory path (Ansible would read every file of the current "
-                                         "directory as inventory): name the inventory file or directory")  # fmt: skip
-    return Path(text)
-
-
-def host_pattern(text: str) -> str:
-    """--limit's value: an empty pattern would mean every host."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty pattern (it would select every host): name hosts or groups, "
-                                         "or leave --limit out to run on all")  # fmt: skip
-    return text
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +26,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="PROFILE",
+        type=name_arg,
         help="the matrix profile (`egpu-setup matrix` lists them); default: the inventory's egpu_profile",
     )
     parser.add_argument(
@@ -52,7 +37,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lab-dir",
-        type=Path,
+        type=path_arg,
         metavar="DIR",
         help="the rehearsal lab for --rehearse (default: $EGPU_SETUP_LAB or ~/.local/share/egpu-setup/lab)",
     )

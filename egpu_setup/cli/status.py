@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from egpu_setup.cli.arg_types import inventory_path, path_arg
 from egpu_setup.output import Context
 
 
 def add_fleet_options(parser: argparse.ArgumentParser) -> None:
     """-i, --limit and -K, as provision has them (status and diagnose)."""
-    parser.add_argument("-i", "--inventory", type=Path, metavar="INVENTORY", required=True,
+    parser.add_argument("-i", "--inventory", type=inventory_path, metavar="INVENTORY", required=True,
                         help="an Ansible inventory of the Macs, as for provision")  # fmt: skip
     parser.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups (Ansible's --limit)")
     parser.add_argument("-K", "--ask-become-pass", action="store_true",
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_fleet_options(parser)
     parser.add_argument("--json", action="store_true", help="print the status as JSON (schema_version) on stdout")
-    parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page to FILE")
+    parser.add_argument("--html", type=path_arg, metavar="FILE", help="also write a self-contained HTML page to FILE")
     parser.set_defaults(run=run)
 
 

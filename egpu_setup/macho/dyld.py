@@ -31,6 +31,7 @@ tree rarely carries the OS, and on a live Mac they are present anyway. Runs on t
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -114,6 +115,11 @@ class Root:
 
     def realpath(self, mac_path: str) -> str | None:
         """Resolve symlinks as the Mac would, without leaving the root; None when the path does not exist."""
+        return self.resolve(mac_path)[0]
+
+    def resolve(self, mac_path: str) -> tuple[str | None, int]:
+        """realpath, and when it fails why (an errno): ELOOP for a symbolic link loop (more links than the Mac
+        follows), else the lstat error of the first part missing (ENOENT, EACCES, ENOTDIR)."""
         parts = [p for p in mac_path.split("/") if p]
         resolved: list[str] = []
         hops = 0
@@ -128,19 +134,19 @@ class Root:
             candidate = "/" + "/".join([*resolved, part])
             try:
                 st = os.lstat(self.host(candidate))
-            except OSError:
-                return None
+            except OSError as exc:
+                return None, exc.errno or errno.ENOENT
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
                 if hops > _MAX_SYMLINKS:
-                    return None
+                    return None, errno.ELOOP
                 target = os.readlink(self.host(candidate))
                 if target.startswith("/"):
                     resolved = []
                 parts = [p for p in target.split("/") if p] + parts
                 continue
             resolved.append(part)
-        return "/" + "/".join(resolved)
+        return "/" + "/".join(resolved), 0
 
     # -- images ------------------------------------------------------------------------------------------------
     def image(self, real_mac_path: str) -> MachOFile | MachOError:

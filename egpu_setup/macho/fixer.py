@@ -21,6 +21,7 @@ standard library and macholib only.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 import posixpath
@@ -468,10 +469,14 @@ def _collect(fs: Root, paths: list[str], report: FixReport) -> list[tuple[str, s
 
     for given in paths:
         mac = _to_mac(fs, given)
-        real = fs.realpath(mac)
+        real, errno_ = fs.resolve(mac)
         if real is None:
             error = FileReport(path=given, mac_path=mac)
-            _fail(error, f"{given}: no such file or directory", "check the path (and --root)")
+            if errno_ == errno.ELOOP:  # "no such file" would send the user looking for a file that is there
+                _fail(error, f"{given}: a symbolic link loop (too many levels of symbolic links, ELOOP)",
+                      f"point the link at the library itself (`ls -l {given}` shows where it leads)")
+            else:
+                _fail(error, f"{given}: {os.strerror(errno_).lower()}", "check the path (and --root)")
             report.files.append(error)
             continue
         host = fs.host(real)

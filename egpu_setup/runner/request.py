@@ -4,6 +4,7 @@ Nothing here knows argparse or the CLI: the CLI builds the request; views and co
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 from egpu_setup.errors import EgpuError
-from egpu_setup.files import require_regular
+from egpu_setup.files import read_input, require_regular
 
 INVENTORY_HELP = "pass -i with an Ansible inventory (see inventory/example/hosts.yml), or use --rehearse"
 
@@ -71,7 +72,45 @@ def check_inventory(path: Path) -> Path:
     if not path.exists():
         raise EgpuError(f"inventory {path} does not exist", fix=INVENTORY_HELP)
     require_regular(path, "inventory", directory_ok=True)  # Ansible would wait on a FIFO for ever
+    if path.is_file():
+        _require_text(path, "inventory")
+    _require_text_vars(path if path.is_dir() else path.parent)
     return path.resolve()
+
+
+# The files Ansible reads as group_vars/host_vars beside an inventory (no extension, or one of its YAML/JSON ones).
+_VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
+_VARS_FILES_CHECKED = 1000  # a bound on the walk: an inventory's vars are a handful of files
+
+
+def _require_text_vars(base: Path) -> None:
+    """group_vars/ and host_vars/ beside the inventory, as Ansible will read them: each file text (not binary, not
+    a FIFO). Ansible's own error for a binary one comes after the run started and names no file."""
+    seen = 0
+    for sub in ("group_vars", "host_vars"):
+        top = base / sub
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith(".") or Path(name).suffix not in _VARS_SUFFIXES:
+                    continue
+                seen += 1
+                if seen > _VARS_FILES_CHECKED:
+                    return
+                _require_text(Path(dirpath) / name, f"inventory vars file (`{sub}`)")
+
+
+def _require_text(path: Path, what: str) -> None:
+    """A binary inventory (or vars) file is refused here: Ansible's parsers stop on it with "Unexpected Exception
+    ... embedded null byte" or a YAML error after the run has started, naming neither the file nor the fault."""
+    text = read_input(path, what)  # EgpuError (exit 2) for a file that is unreadable, not regular, not UTF-8
+    if "\0" in text:
+        raise EgpuError(
+            f"{what} {path} is not a text file (it holds NUL bytes)",
+            fix="name the Ansible inventory and its vars as text (YAML or INI); see inventory/example/hosts.yml",
+        )
 
 
 def _explain_no_hosts(path: Path) -> None:

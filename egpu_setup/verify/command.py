@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError, ExitCode
-from egpu_setup.files import check_output, write_text_atomically
+from egpu_setup.files import check_output, require_regular, write_text_atomically
 from egpu_setup.output import Context
 from egpu_setup.paths import require_directory
 
@@ -62,7 +62,10 @@ def _check_input_paths(args: argparse.Namespace) -> None:
                 f"--mxnet-python {args.mxnet_python}: not an executable file",
                 fix="give the Python that imports MXNet, e.g. /usr/local/egpu-setup/venv/bin/python",
             )
-    if args.mxnet_lib is not None and not Path(args.mxnet_lib).is_file():
+    if args.mxnet_lib is None:
+        return
+    require_regular(Path(args.mxnet_lib), "--mxnet-lib")  # a directory or FIFO named as such, not "no such file"
+    if not Path(args.mxnet_lib).is_file():
         raise EgpuError(
             f"--mxnet-lib {args.mxnet_lib}: no such file",
             fix="give the path of libmxnet.so (in MXNet's lib/ directory), or leave --mxnet-lib out to find it",
