@@ -48,21 +48,27 @@ class ActionModule(MacAction):
         if args["state"] == "present" and args["value"] is None:
             raise ActionFailed("value is required with state=present")
         after = printed(args["value"], kind) if args["state"] == "present" else None
-        shown_after = after if after is not None else "(absent)"
         exists = run(self, f"[ -f {quote(path)} ]", check_rc=False)[0] == 0
         if not exists and (after is None or (self.check_mode and not args["create"])):
             # Nothing to delete; or, in check mode, an earlier task (a package install) would have created the file.
             result.update(changed=after is not None, path=path, key=key, before=None, after=after)
             result["msg"] = f"{path} does not exist" + ("" if after is None else f"; {key} would be {after}")
+            if after is not None:
+                self.diff(result, path, key, None, after)
             return
         if not exists and not args["create"]:
             raise ActionFailed(f"{path} does not exist on the target")
         before = self.read(path, key) if exists else None
         result.update(path=path, key=key, before=before, after=after)
-        shown = before if before is not None else "(absent)"
-        self.add_diff(result, f":{key} = {shown}\n", f":{key} = {shown_after}\n", before_header=path, after_header=path)
+        self.diff(result, path, key, before, after)
         steps = commands(key, kind, before, after)
         self.settle(result, before != after, lambda: self.apply(result, args["state_dir"], path, steps))
+
+    def diff(self, result: dict[str, Any], path: str, key: str, before: str | None, after: str | None) -> None:
+        def line(value: str | None) -> str:
+            return f":{key} = {value if value is not None else '(absent)'}\n"
+
+        self.add_diff(result, line(before), line(after), before_header=path, after_header=path)
 
     def read(self, path: str, key: str) -> str | None:
         rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)
