@@ -155,6 +155,7 @@ DIRS: tuple[str, ...] = (
     "Library/GPUBundles",
     "Library/PreferencePanes",
     "Library/LaunchDaemons",
+    "Library/LaunchAgents",
     "Library/Application Support",
     "usr/bin",
     "usr/sbin",
@@ -171,6 +172,8 @@ DIRS: tuple[str, ...] = (
     "Applications/Utilities",
     "Volumes",
     "Users/admin",
+    # A user who has logged in once has it; per-host preferences (nvagent's) go there.
+    "Users/admin/Library/Preferences/ByHost",
     "Users/Shared",
     "private/etc",
     "private/tmp",

@@ -76,6 +76,9 @@ def test_driver_roles_check_apply_reapply_rollback(
         assert info["IOKitPersonalities"]["NVDAStartup"]["NVDARequiredOS"] == "17C88", kext
     cache = plistlib.loads((root / "System/Library/PrelinkedKernels/prelinkedkernel").read_bytes())
     assert {k["NVDARequiredOS"] for k in cache["Kexts"] if k["NVDARequiredOS"]} == {"17C88"}
+    # NVIDIA's updater: the agent is installed, its update check off in prefs created for it (rollback removes them).
+    assert (root / "Library/LaunchAgents/com.nvidia.nvagent.plist").is_file()
+    assert _nvagent_prefs(root) == {"autoCheck": 0}
 
     rc, counts, out = play(lab, DRIVER_ROLES)
     assert rc == 0, out
@@ -86,6 +89,55 @@ def test_driver_roles_check_apply_reapply_rollback(
     assert digest(lab) == bare
     rc, counts, out = play(lab, ["rollback"])
     assert rc == 0 and counts["changed"] == 0, out
+
+
+def _nvagent_prefs(root: Path) -> dict[str, object] | None:
+    from egpu_lab.macos.ioreg import platform_uuid
+
+    path = root / f"Users/admin/Library/Preferences/ByHost/com.nvidia.nvagent.{platform_uuid('mac1')}.plist"
+    return plistlib.loads(path.read_bytes()) if path.exists() else None
+
+
+def test_updaters_off_after_provisioning_and_back_on_after_rollback(
+    tmp_path: Path, cli: Callable[..., object], play: Play, digest: Digest
+) -> None:
+    """A Mac used before: the web driver agent's prefs check and download in the background, an older CUDA driver's
+    updater agent is there. Provisioning turns both off; rollback gives back both files byte for byte."""
+    from egpu_lab.macos.ioreg import platform_uuid
+
+    lab = make_lab(tmp_path, cli, "--sip", "kext-off")
+    root = lab / "hosts/mac1/root"
+    prefs = root / f"Users/admin/Library/Preferences/ByHost/com.nvidia.nvagent.{platform_uuid('mac1')}.plist"
+    prefs.write_bytes(
+        plistlib.dumps({"autoCheck": 1, "downloadInBackground": True, "lastCheck": 1}, fmt=plistlib.FMT_BINARY)
+    )
+    agent = root / "Library/LaunchAgents/com.nvidia.CUDASoftwareUpdate.plist"
+    agent.write_bytes(plistlib.dumps({"Label": "com.nvidia.CUDASoftwareUpdate", "Comment": "an older driver's"}))
+    seeded = {p: p.read_bytes() for p in (prefs, agent)}
+    bare = digest(lab)
+    fetched = cli("cache", "fetch", "--build", "17C88", "--cache-dir", str(lab / "cache"), "--lock",
+                  str(lab / "egpu-setup.lock"), "--overlay", str(lab / "matrix-overlay.yaml"))  # fmt: skip
+    assert fetched.code == 0, fetched.err
+    roles = ["preflight", "python_bootstrap", "nvidia_webdriver", "cuda_driver"]
+
+    rc, counts, out = play(lab, roles, "--check", "--diff")
+    assert rc == 0, out
+    assert ":autoCheck = 1" in out and ":autoCheck = 0" in out and "CUDASoftwareUpdate.plist" in out, out
+    assert digest(lab) == bare, "check mode changed the host"
+
+    rc, counts, out = play(lab, roles)
+    assert rc == 0, out
+    assert _nvagent_prefs(root) == {"autoCheck": 0, "lastCheck": 1}
+    assert not agent.exists(), "CUDA's updater agent is still there"
+    assert (root / "Library/Frameworks/CUDA.framework").is_dir()
+
+    rc, counts, out = play(lab, roles)
+    assert rc == 0 and counts["changed"] == 0, out
+
+    rc, counts, out = play(lab, ["rollback"])
+    assert rc == 0, out
+    assert {p: p.read_bytes() for p in seeded} == seeded, "rollback did not give back the updaters' files"
+    assert digest(lab) == bare
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plistlib
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ class Node:
 
 def _le32(value: int) -> bytes:
     return value.to_bytes(4, "little")
+
+
+def platform_uuid(hostname: str) -> str:
+    """The Mac's hardware UUID (IOPlatformUUID, what ByHost preference files are named after): fixed per host."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{hostname}.rehearsal")).upper()
 
 
 def registry(st: MachineState) -> Node:
@@ -51,7 +57,11 @@ def registry(st: MachineState) -> Node:
     expert = Node(
         st.hw_model,
         "IOPlatformExpertDevice",
-        {"model": st.hw_model.encode() + b"\x00", "IOPlatformSerialNumber": "C02REHEARSAL"},
+        {
+            "model": st.hw_model.encode() + b"\x00",
+            "IOPlatformSerialNumber": "C02REHEARSAL",
+            "IOPlatformUUID": platform_uuid(st.hostname),
+        },
         [pci],
     )
     root = Node("Root", "IORegistryEntry", {}, [expert])

@@ -24,6 +24,12 @@ def write_plist(path: Path, data: dict[str, Any]) -> Path:
     return write(path, plistlib.dumps(data, sort_keys=True))
 
 
+def launchd_job(staging: Path, plist_path: str, label: str) -> Path:
+    """A launchd job's property list in a payload: Label and RunAtLoad only, the keys no public source shows are
+    left out (facts: *.update_agent*), so nothing can come to depend on invented ones."""
+    return write_plist(staging / plist_path.lstrip("/"), {"Label": label, "RunAtLoad": True})
+
+
 def link(path: Path, target: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_symlink() or path.exists():

@@ -3,7 +3,8 @@
 From public sources (high-sierra-egpu.md; NVIDIA's CUDA 9.1 Installation Guide for Mac OS X, sections 2-4;
 Homebrew's cuda casks): cudadriver_<ver>_macos.dmg mounts as /Volumes/CUDADriver holding CUDADriver.pkg, which
 installs /Library/Frameworks/CUDA.framework (version in Resources/Info.plist) and /Library/Extensions/CUDA.kext
-(bundle id com.nvidia.CUDA, version 1.1.0 as kextstat prints it) and /usr/local/cuda/lib/libcuda.dylib, a small
+(bundle id com.nvidia.CUDA, version 1.1.0 as kextstat prints it), the updater launch agent
+/Library/LaunchAgents/com.nvidia.CUDASoftwareUpdate.plist and /usr/local/cuda/lib/libcuda.dylib, a small
 library of its own (not a link; id /usr/local/cuda/lib/libcuda.dylib; it loads the framework's binary through
 @rpath: facts/cuda_driver.yaml). The toolkit's lib/ has no libcuda.dylib (facts/cuda_toolkit.yaml), so `-lcuda`
 links only where the CUDA driver is installed.
@@ -100,6 +101,10 @@ def _driver_tree(staging: Path, version: str) -> None:
     libcuda = staging / facts.value("cuda_driver", "libcuda_path").lstrip("/")
     libcuda.parent.mkdir(parents=True, exist_ok=True)
     machos.libcuda_stub(libcuda, binary, version)
+    # CUDA's updater, which offers newer CUDA drivers (facts: cuda_driver.update_agent; keys beyond Label unknown).
+    common.launchd_job(
+        staging, facts.value("cuda_driver", "update_agent"), facts.value("cuda_driver", "update_agent_label")
+    )
 
 
 def build_driver_pkg(out: Path, work: Path, version: str) -> Path:

@@ -9,7 +9,9 @@ installation-check refuses any build but the one it was built for (`validateSoft
 (IOKitPersonalities > NVDAStartup > NVDARequiredOS = that build), NVDAResmanWeb.kext and NVDAResmanTeslaWeb.kext
 (the three NVDAEGPUSupport's required-bundles name), /Library/Extensions/GeForceWeb.kext (driver version in
 CFBundleGetInfoString), /Library/GPUBundles/GeForce*Web*.bundle and the NVIDIA Driver Manager prefPane with its
-uninstaller (Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg). The kexts carry
+uninstaller (Contents/MacOS/NVIDIA Web Driver Uninstaller.app/Contents/Resources/NVUninstall.pkg), the launch agent
+com.nvidia.nvagent and the launch daemon com.nvidia.nvroothelper (facts: webdriver.update_agent, root_helper; their
+keys are not public: Label and RunAtLoad only). The kexts carry
 NVIDIA's own 10.x.y versions, not the driver's (facts table webdriver.kexts, kext_short_versions, kextstat_versions:
 CFBundleShortVersionString is what the enablers' required-bundles compare, CFBundleVersion what kextstat shows);
 the values of 387.10.10.10.25.156 are unconfirmed placeholders shared with the v6 enabler stand-in.
@@ -141,6 +143,11 @@ def _payload(staging: Path, version: str, build: str) -> None:
     uninstall = staging / UNINSTALLER
     uninstall.parent.mkdir(parents=True, exist_ok=True)
     write_uninstall_pkg(uninstall, version)
+    # The Driver Manager's agent (its update check reads the user's ByHost com.nvidia.nvagent preferences, which
+    # the agent writes at login: not in the payload) and its root helper.
+    agent, label = facts.value("webdriver", "update_agent"), facts.value("webdriver", "update_prefs_domain")
+    common.launchd_job(staging, agent, label)
+    common.launchd_job(staging, facts.value("webdriver", "root_helper"), "com.nvidia.nvroothelper")
 
 
 def write_uninstall_pkg(out: Path, version: str) -> Path:

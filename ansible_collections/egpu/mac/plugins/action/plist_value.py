@@ -1,7 +1,8 @@
-"""egpu.mac.plist_value: one string value in a property list, read and set with PlistBuddy.
+"""egpu.mac.plist_value: one value in a property list (or its absence), read and set with PlistBuddy.
 
-Before the first change the file is recorded in the provisioning journal (backup with SHA-256), so rollback
-restores it byte for byte. Used to set NVDARequiredOS in NVIDIA's kexts to the running build.
+Before the first change the file is recorded in the provisioning journal (backup with SHA-256, or "added" when
+this task creates it), so rollback restores it byte for byte. Used to set NVDARequiredOS in NVIDIA's kexts to the
+running build, and to turn the web driver agent's update check off.
 """
 
 from __future__ import annotations
@@ -15,32 +16,66 @@ from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionF
 PLISTBUDDY = "/usr/libexec/PlistBuddy"
 
 
+def printed(value: str, kind: str) -> str:
+    """`value` as PlistBuddy's Print shows it once stored as `kind` (how before and after are compared)."""
+    if kind == "integer":
+        try:
+            return str(int(value))
+        except ValueError as exc:
+            raise ActionFailed(f"value {value!r} is not an integer") from exc
+    if kind == "bool":
+        if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise ActionFailed(f"value {value!r} is not a boolean (true or false)")
+        return "true" if value.lower() in ("true", "yes", "1") else "false"
+    return value
+
+
+def commands(key: str, kind: str, before: str | None, after: str | None) -> list[str]:
+    """The PlistBuddy commands that take the key from `before` to `after` (None: absent)."""
+    if after is None:
+        return [f"Delete :{key}"]
+    if before is None:
+        return [f"Add :{key} {kind} {after}"]
+    if kind == "string":
+        return [f"Set :{key} {after}"]
+    # Set keeps the stored type: a value of another type (a bool where an integer is wanted) is replaced.
+    return [f"Delete :{key}", f"Add :{key} {kind} {after}"]
+
+
 class ActionModule(MacAction):
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
-        path, key, value = args["path"], args["key"].lstrip(":"), args["value"]
-        rc, _, _ = run(self, f"[ -f {quote(path)} ]", check_rc=False)
-        if rc != 0 and self.check_mode:
-            # In check mode an earlier task (a package install) would have created the file.
-            result.update(changed=True, path=path, key=key, before=None, after=value)
-            result["msg"] = f"{path} does not exist yet; {key} would be set to {value}"
-            self.add_diff(result, f":{key} = (absent)\n", f":{key} = {value}\n", before_header=path, after_header=path)
+        path, key, kind = args["path"], args["key"].lstrip(":"), args["type"]
+        if args["state"] == "present" and args["value"] is None:
+            raise ActionFailed("value is required with state=present")
+        after = printed(args["value"], kind) if args["state"] == "present" else None
+        exists = run(self, f"[ -f {quote(path)} ]", check_rc=False)[0] == 0
+        if not exists and (after is None or (self.check_mode and not args["create"])):
+            # Nothing to delete; or, in check mode, an earlier task (a package install) would have created the file.
+            result.update(changed=after is not None, path=path, key=key, before=None, after=after)
+            result["msg"] = f"{path} does not exist" + ("" if after is None else f"; {key} would be {after}")
+            if after is not None:
+                self.diff(result, path, key, None, after)
             return
-        if rc != 0:
+        if not exists and not args["create"]:
             raise ActionFailed(f"{path} does not exist on the target")
-        rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)
-        before = out.strip() if rc == 0 else None
-        result.update(path=path, key=key, before=before, after=value)
-        shown = before if before is not None else "(absent)"
-        self.add_diff(result, f":{key} = {shown}\n", f":{key} = {value}\n", before_header=path, after_header=path)
-        state_dir = args["state_dir"]
-        self.settle(result, before != value, lambda: self.set_value(result, state_dir, path, key, before, value))
+        before = self.read(path, key) if exists else None
+        result.update(path=path, key=key, before=before, after=after)
+        self.diff(result, path, key, before, after)
+        steps = commands(key, kind, before, after)
+        self.settle(result, before != after, lambda: self.apply(result, args["state_dir"], path, steps))
 
-    def set_value(
-        self, result: dict[str, Any], state_dir: str, path: str, key: str, before: str | None, value: str
-    ) -> None:
+    def diff(self, result: dict[str, Any], path: str, key: str, before: str | None, after: str | None) -> None:
+        def line(value: str | None) -> str:
+            return f":{key} = {value if value is not None else '(absent)'}\n"
+
+        self.add_diff(result, line(before), line(after), before_header=path, after_header=path)
+
+    def read(self, path: str, key: str) -> str | None:
+        rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)
+        return out.strip() if rc == 0 else None
+
+    def apply(self, result: dict[str, Any], state_dir: str, path: str, steps: list[str]) -> None:
         result["backup"] = journal.track(self, state_dir, [path], check_mode=False)
-        verb = "Set" if before is not None else "Add"
-        command = f"{verb} :{key} {value}" if verb == "Set" else f"Add :{key} string {value}"
-        cmd = f"{PLISTBUDDY} -c {quote(command)} {quote(path)}"
-        run(self, cmd, what=f"setting {key} in {path}")
+        cmd = " ".join([PLISTBUDDY, *(f"-c {quote(step)}" for step in steps), quote(path)])
+        run(self, cmd, what=f"setting {result['key']} in {path}")
         result["cmd"] = cmd

@@ -6,11 +6,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: plist_value
-short_description: Ensure a string value in a property list, with a backup first
+short_description: Ensure a value (or its absence) in a property list, with a backup first
 version_added: "0.1.0"
 description:
-  - Reads the value with C(PlistBuddy -c "Print :KEY"), sets it with C(Set) (or C(Add) when missing).
-  - Before the first change the file is copied to the provisioning journal's backups with its SHA-256.
+  - Reads the value with C(PlistBuddy -c "Print :KEY"), sets it with C(Set) (or C(Add) when missing); a value of
+    another I(type) than the one stored is replaced (C(Delete) then C(Add)); I(state=absent) deletes the key.
+  - Before the first change the file is copied to the provisioning journal's backups with its SHA-256; a file
+    this task creates (I(create)) is recorded as added. Rollback gives back the exact bytes either way.
 options:
   path:
     description: The plist on the Mac.
@@ -21,9 +23,24 @@ options:
     type: str
     required: true
   value:
-    description: The wanted string.
+    description: The wanted value, as PlistBuddy prints it (C(0), C(true)). Required with I(state=present).
     type: str
-    required: true
+  type:
+    description: The value's property list type.
+    type: str
+    choices: [string, integer, bool]
+    default: string
+  state:
+    description: C(present) sets the value; C(absent) deletes the key (nothing to do when the file is missing).
+    type: str
+    choices: [present, absent]
+    default: present
+  create:
+    description:
+      - Create the file when it is missing (PlistBuddy's C(Add) does); its directory must exist. Without it a
+        missing file is an error.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - egpu.mac.journal
 attributes:
@@ -42,6 +59,14 @@ EXAMPLES = r"""
     path: /Library/Extensions/NVDAStartupWeb.kext/Contents/Info.plist
     key: IOKitPersonalities:NVDAStartup:NVDARequiredOS
     value: 17C88
+
+- name: Ensure the web driver's agent does not check for updates
+  egpu.mac.plist_value:
+    path: /Users/admin/Library/Preferences/ByHost/com.nvidia.nvagent.0A1B2C3D-0000-0000-0000-000000000000.plist
+    key: autoCheck
+    value: "0"
+    type: integer
+    create: true
 """
 
 RETURN = r"""
@@ -58,11 +83,11 @@ cmd:
   returned: changed and not check mode
   type: str
 before:
-  description: The value before (null when the key was missing).
+  description: The value before, as PlistBuddy prints it (null when the key or the file was missing).
   returned: success
   type: str
 after:
-  description: The wanted value.
+  description: The wanted value (null with I(state=absent)).
   returned: success
   type: str
 backup:
