@@ -196,6 +196,7 @@ class Lab:
         """Remove the lab (but its cache); returns the pids of sandbox processes that had to be killed."""
         supervisor.stop(self.dir)
         killed = self.kill_processes()
+        sshd.remove_control_link(self.dir)
         for path in (self.hosts_dir, self.mirror, self.dir / "group_vars", self.dir / "work", sshd.ssh_dir(self.dir)):
             image.wipe_root(path)
         for path in (self.inventory, self.overlay, self.lock_file, self.config):
@@ -207,13 +208,13 @@ class Lab:
         import psutil
 
         marker = str(self.hosts_dir) + "/"
-        ssh_marker = str(sshd.ssh_dir(self.dir))
+        ssh_markers = (str(sshd.ssh_dir(self.dir)), str(sshd.control_dir(self.dir)))
         victims = []
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info.get("cmdline") or []
             if cmdline and cmdline[0].endswith("bwrap") and any(arg.startswith(marker) for arg in cmdline):
                 victims.append(proc)
-            elif proc.pid != os.getpid() and any(ssh_marker in arg for arg in cmdline):
+            elif proc.pid != os.getpid() and any(m in arg for arg in cmdline for m in ssh_markers):
                 victims.append(proc)  # the supervisor, an sshd, a ControlPersist master (its socket is in ssh/cp)
         for proc in victims:
             try:
@@ -354,9 +355,10 @@ def ssh_connection_vars(lab_dir: Path) -> dict[str, Any]:
         "ansible_become_method": "ansible.builtin.sudo",
         "ansible_ssh_private_key_file": str(ssh / sshd.KEY),
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={ssh / 'known_hosts'} -o IdentitiesOnly=yes",
-        # %h-%p-%r, not Ansible's %C: a socket path must stay under 108 bytes, and lab dirs can be long
+        # %h-%p-%r under sshd.control_dir, not Ansible's %(directory)s/%C: a socket path must stay under 108 bytes
+        # (Ansible resolves the link of control_path_dir, ssh does not resolve one in control_path)
         "ansible_control_path_dir": str(ssh / "cp"),
-        "ansible_control_path": "%(directory)s/%%h-%%p-%%r",
+        "ansible_control_path": f"{sshd.control_dir(lab_dir)}/%%h-%%p-%%r",
     }
 
 

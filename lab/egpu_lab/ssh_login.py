@@ -11,7 +11,7 @@ with the environment a non-interactive SSH command gets on a Mac (docs/rehearsal
 
 The transfer fault switches apply here, to a transfer's session (sftp-server, or the fallbacks `scp -t` and
 `dd of=` of Ansible's smart transfer): `disk_full` refuses it with "No space left on device"; `fail_download`
-fails the Nth sftp session, and its fallbacks for a few seconds after, with "connection reset".
+fails the Nth sftp session, and every transfer session after it until another command runs (its fallbacks), with "connection reset".
 """
 
 from __future__ import annotations
@@ -48,17 +48,18 @@ def transfer_refusal(host_dir: Path, command: str) -> str | None:
     words = command.split()
     sftp = bool(words) and words[0].endswith("sftp-server")
     fallback = bool(words) and (words[:2] == ["scp", "-t"] or (words[0] == "dd" and "of=" in command))
+    mark = host_dir / "machine" / FAILED_MARK
     if not (sftp or fallback):
+        mark.unlink(missing_ok=True)  # the next command: the failed transfer's fallbacks are over
         return None
     machine = Machine(host_dir / "machine", host_dir / "root")
-    mark = host_dir / "machine" / FAILED_MARK
     reset = "Connection reset by peer (fault switch fail-download)"
     if machine.read().faults.disk_full:
         return f"{SFTP_SERVER if sftp else words[0]}: write failed: No space left on device"
+    if mark.exists() and time.time() - float(mark.read_text() or 0) < FALLBACK_WINDOW_S:
+        return reset  # a fallback of the failed transfer (scp runs over sftp too, since OpenSSH 9.0)
     if sftp and machine.take_fault("download"):
         mark.write_text(str(time.time()))
-        return reset
-    if fallback and mark.exists() and time.time() - float(mark.read_text() or 0) < FALLBACK_WINDOW_S:
         return reset
     return None
 

@@ -87,6 +87,9 @@ def prepare(lab_dir: Path, hosts: list[str]) -> None:
     sshd_path()
     base = ssh_dir(lab_dir)
     (base / "cp").mkdir(parents=True, exist_ok=True)
+    link = control_dir(lab_dir)
+    if link != base / "cp" and not link.is_symlink():
+        link.symlink_to(base / "cp")
     os.chmod(base, 0o700)
     if not (base / KEY).exists():
         _keygen(base / KEY, f"egpu-setup lab {lab_dir}")
@@ -109,6 +112,24 @@ def write_known_hosts(lab_dir: Path, hosts: list[str]) -> None:
         kind, key = (host_dir(lab_dir, name) / f"{HOST_KEY}.pub").read_text().split()[:2]
         lines.append(f"[{ADDRESS}]:{port_of(lab_dir, name)} {kind} {key}\n")
     (ssh_dir(lab_dir) / "known_hosts").write_text("".join(lines))
+
+
+def control_dir(lab_dir: Path) -> Path:
+    """Where Ansible's ControlPersist sockets go: `<lab>/ssh/cp`, reached through a short link in /tmp when that
+    path is too long for a socket (sun_path holds 108 bytes; ssh adds `/<host>-<port>-<user>.` and 16 random
+    characters while it binds). The sockets themselves are in the lab either way."""
+    real = ssh_dir(lab_dir) / "cp"
+    if len(str(real)) <= 60:
+        return real
+    import hashlib
+
+    return Path("/tmp") / f"egpu-lab-cp-{hashlib.sha256(str(lab_dir).encode()).hexdigest()[:12]}"
+
+
+def remove_control_link(lab_dir: Path) -> None:
+    link = control_dir(lab_dir)
+    if link.is_symlink():
+        link.unlink()
 
 
 def login_shell(lab_dir: Path) -> Path:

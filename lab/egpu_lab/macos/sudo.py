@@ -184,7 +184,7 @@ def _authenticate(sim: Sim, opts: _Options) -> None:
                 sim.err(BAD_PASSWORD)
                 sim.stderr.flush()
             os.write(write_fd, prompt.encode())
-            password = _read_line(read_fd)
+            password = _read_password(read_fd, write_fd)
             if password is None:
                 break
             if accounts.check_password(password, stored):
@@ -198,6 +198,26 @@ def _authenticate(sim: Sim, opts: _Options) -> None:
     if tries:
         sim.fail(f"sudo: {tries} incorrect password attempt{'s' if tries != 1 else ''}", 1)
     sim.fail(None, 1)
+
+
+def _read_password(read_fd: int, write_fd: int) -> str | None:
+    """The password line, not echoed where the input is a terminal (an ssh -tt session, as Ansible's raw and the
+    reboot's commands run): tgetpass.c turns echo off on its input (term_noecho, also with -S) and writes the
+    newline the user's Return no longer shows."""
+    import termios
+
+    try:
+        saved = termios.tcgetattr(read_fd)
+    except termios.error:
+        return _read_line(read_fd)  # not a terminal: nothing echoes
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHONL)
+    termios.tcsetattr(read_fd, termios.TCSAFLUSH, quiet)
+    try:
+        return _read_line(read_fd)
+    finally:
+        termios.tcsetattr(read_fd, termios.TCSAFLUSH, saved)
+        os.write(write_fd, b"\n")
 
 
 def _read_line(fd: int) -> str | None:
