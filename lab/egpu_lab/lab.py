@@ -4,10 +4,11 @@ Layout of a lab directory (architecture.md):
 
     <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them; the admin
                                password only as its salted hash)
-    <lab>/inventory.yml        a standard Ansible YAML inventory: group `rehearsal_macs`, hosts mac1..macN with
-                               ansible_connection egpu.lab.sandbox, egpu_rehearsal_host_dir, ansible_user admin
-    <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir,
-                               ansible_become; other parts may add their own files beside it
+    <lab>/inventory.yml        a standard Ansible YAML inventory shaped like inventory/example: all > children >
+                               group `rehearsal_macs` > hosts mac1..macN with ansible_host 127.0.0.1, ansible_port
+    <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir, and the
+                               ssh settings (lab.ssh_connection_vars); other parts may add their own files beside it
+    <lab>/ssh/                 the lab's key pair, known_hosts, each host's sshd (sshd.py), the supervisor
     <lab>/matrix-overlay.yaml  the stand-ins' file:// URLs and SHA-256 (written by the stand-in builder)
     <lab>/mirror/              the stand-in installers
     <lab>/cache/               the artifact cache the provisioning uses for this lab

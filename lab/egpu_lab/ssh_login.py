@@ -11,7 +11,8 @@ with the environment a non-interactive SSH command gets on a Mac (docs/rehearsal
 
 The transfer fault switches apply here, to a transfer's session (sftp-server, or the fallbacks `scp -t` and
 `dd of=` of Ansible's smart transfer): `disk_full` refuses it with "No space left on device"; `fail_download`
-fails the Nth sftp session, and every transfer session after it until another command runs (its fallbacks), with "connection reset".
+fails the Nth sftp session, and every transfer session after it until another command runs (its fallbacks),
+with "connection reset".
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ def session_argv(host_dir: Path, args: list[str]) -> list[str]:
     sandbox = Sandbox(host_dir)
     env = {key: os.environ[key] for key in PASSED if key in os.environ}
     env["PATH"] = SSH_PATH
-    if args[:1] == ["-c"] and len(args) > 1:
-        command = ["/bin/bash", "-c", args[1]]
-    else:
-        command = ["/bin/bash", "--login"]  # an interactive login (ssh -t): bash reads /etc/profile
+    # an interactive login (ssh -t) runs a login bash, which reads /etc/profile
+    command = ["/bin/bash", "-c", args[1]] if args[:1] == ["-c"] and len(args) > 1 else ["/bin/bash", "--login"]
     return sandbox.argv(command, user="admin", env=env, cwd=HOMES["admin"])
 
 

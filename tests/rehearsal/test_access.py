@@ -227,7 +227,8 @@ def test_the_connection_answers_sudo_with_the_become_password(locked, tmp_path, 
     r = ansible("mac1", "-i", inventory, *raw, "-e", f"ansible_become_password='{PASSWORD}'", cwd=tmp_path)
     assert r.returncode == 0, r.stdout
     # raw runs in a terminal (ssh -tt), where sudo's lecture shows as on a Mac; the password is not echoed
-    assert [line for line in r.stdout.splitlines() if line.strip()][-2:] == ["root", "Shared connection to 127.0.0.1 closed."]
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    assert lines[-2:] == ["root", "Shared connection to 127.0.0.1 closed."]
     assert PASSWORD not in r.stdout
     # an action plugin that sends input after the prompt (the plist of egpu.mac.authrestart)
     r = ansible("mac1", "-i", inventory, "-m", "egpu.mac.authrestart", "-e", f"ansible_become_password='{PASSWORD}'",
