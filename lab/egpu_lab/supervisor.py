@@ -129,8 +129,10 @@ class Supervisor:
         for name in self.hosts():
             try:
                 up = host_up(self.lab_dir, name)
-            except (OSError, ValueError):
-                up = False  # a host being rebuilt (lab reset): nothing to serve
+            except Exception as exc:  # noqa: BLE001 - one unreadable state must not end every host's server
+                # a host being rebuilt (lab reset) or a state being written: keep its server as it is, say why
+                print(f"supervisor: {name}: {exc.__class__.__name__}: {exc}", file=sys.stderr, flush=True)
+                continue
             server = self.servers.get(name)
             alive = server is not None and server.poll() is None
             if up and not alive:
