@@ -129,7 +129,7 @@ class Supervisor:
         for name in self.hosts():
             try:
                 up = host_up(self.lab_dir, name)
-            except Exception as exc:  # noqa: BLE001 - one unreadable state must not end every host's server
+            except Exception as exc:
                 # a host being rebuilt (lab reset) or a state being written: keep its server as it is, say why
                 print(f"supervisor: {name}: {exc.__class__.__name__}: {exc}", file=sys.stderr, flush=True)
                 continue
