@@ -8,13 +8,17 @@ replaces the partial one. Checksums are the caller's business (egpu_setup.cache.
 from __future__ import annotations
 
 import http.client
+import math
+import os
 import re
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -22,7 +26,44 @@ from egpu_setup import __version__
 from egpu_setup.errors import CheckFailed, EgpuError
 
 CHUNK = 1 << 20
-TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What bounds one download (README "Downloads"): set by the environment for every command that downloads
+    (`cache fetch`, `provision`, `--rehearse`), so one setting reaches the controller however it was started."""
+
+    connect_s: float = 30.0  # EGPU_DOWNLOAD_CONNECT_TIMEOUT: to connect and get the answer's headers
+    stall_s: float = 60.0  # EGPU_DOWNLOAD_STALL_TIMEOUT: no byte for this long ends the attempt
+    min_rate: float = 1024.0  # EGPU_DOWNLOAD_MIN_RATE (bytes/s, 0: none), averaged over rate_window_s
+    rate_window_s: float = 60.0  # EGPU_DOWNLOAD_RATE_WINDOW
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        values = {}
+        for name, variable in ENV.items():
+            text = os.environ.get(variable)
+            if text in (None, ""):
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                value = -1.0
+            if not math.isfinite(value) or value < 0 or (value == 0 and name != "min_rate"):
+                raise EgpuError(
+                    f"{variable}={text!r} is not a positive number",
+                    fix=f"set {variable} to seconds (or bytes/s), e.g. {getattr(cls(), name):g}, or unset it",
+                )
+            values[name] = value
+        return cls(**values)
+
+
+ENV = {
+    "connect_s": "EGPU_DOWNLOAD_CONNECT_TIMEOUT",
+    "stall_s": "EGPU_DOWNLOAD_STALL_TIMEOUT",
+    "min_rate": "EGPU_DOWNLOAD_MIN_RATE",
+    "rate_window_s": "EGPU_DOWNLOAD_RATE_WINDOW",
+}
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -47,6 +88,10 @@ class _Quiet:
 
 class _Interrupted(Exception):
     """The transfer stopped early; what arrived is in the partial file."""
+# Another source, as each command that downloads takes it: `cache fetch` has flags, provision reads the inventory.
+OTHER_SOURCE = (
+    "(`cache fetch`: --url ID=URL or --mirror URL; provision: egpu_artifact_urls or egpu_mirror_url in the inventory)"
+)
 
 
 def download(url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3) -> None:
@@ -56,9 +101,10 @@ def download(url: str, dest: Path, label: str, progress: Progress | None = None,
     if scheme == "file":
         _copy_file(url, dest, label, progress)
         return
+    limits = Limits.from_env()
     for attempt in range(1, attempts + 1):
         try:
-            _http_attempt(url, dest, label, progress)
+            _http_attempt(url, dest, label, progress, limits)
             return
         except _Interrupted as exc:
             if attempt == attempts:
@@ -83,13 +129,13 @@ def check_url(url: str, what: str) -> str:
     )
 
 
-def _http_attempt(url: str, dest: Path, label: str, progress: Progress) -> None:
+def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: Limits) -> None:
     have = dest.stat().st_size if dest.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": f"egpu-setup/{__version__}"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+        response = urllib.request.urlopen(request, timeout=limits.connect_s)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             # The partial file is not a prefix the server can continue (often: already complete, or another file):
@@ -99,33 +145,72 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress) -> None:
         hint = "the URL is wrong or the file moved" if exc.code in (403, 404, 410) else "the server failed"
         raise EgpuError(
             f"download of {label} failed: HTTP {exc.code} {exc.reason} for {url}",
-            fix=f"{hint}: check the URL, or give another with --url ID=URL or --mirror URL",
+            fix=f"{hint}: check the URL, or give another {OTHER_SOURCE}",
         ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            reason = f"no answer within {limits.connect_s:g} s (raise {ENV['connect_s']} for a slow server)"
         raise EgpuError(
             f"cannot reach {url} for {label}: {reason}",
-            fix="check the network (or proxy) and the URL; a lab mirror can be given with --mirror URL",
+            fix=f"check the network (or proxy) and the URL, or give a mirror {OTHER_SOURCE}",
         ) from None
     with response:
+        _set_stall_timeout(response, limits.stall_s)
         start, total = _plan(response, have)
         mode = "ab" if start else "wb"
         completed = start
         progress.start(label, total, completed)
+        rate = _RateWatch(url, label, limits)
         with _writing(dest, mode) as out:
             while True:
                 try:
                     # read1: what has arrived (up to CHUNK), so the bar moves and a cut keeps all that came
                     chunk = response.read1(CHUNK)
-                except (http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+                except TimeoutError:
+                    raise CheckFailed(
+                        f"download of {label} from {url} stalled: no byte for {limits.stall_s:g} s after "
+                        f"{completed} of {total or '?'} bytes (kept in {dest})",
+                        fix=f"run again later (it resumes), or raise {ENV['stall_s']} for a slow server",
+                    ) from None
+                except (http.client.HTTPException, ConnectionError, OSError) as exc:
                     raise _Interrupted(f"{type(exc).__name__} after {completed} of {total or '?'} bytes") from None
                 if not chunk:
                     break
                 out.write(chunk)
                 completed += len(chunk)
                 progress.update(completed)
+                rate.check(completed - start)
         if total is not None and completed < total:
             raise _Interrupted(f"connection closed after {completed} of {total} bytes")
+
+
+def _set_stall_timeout(response: http.client.HTTPResponse, seconds: float) -> None:
+    """From the body on, a read waits at most `seconds` for the next byte (the connect timeout ruled until here)."""
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)  # http.client's socket reader
+    if isinstance(sock, socket.socket):
+        sock.settimeout(seconds)
+
+
+class _RateWatch:
+    """Ends a download whose average rate over the last window fell under the minimum (a server that trickles)."""
+
+    def __init__(self, url: str, label: str, limits: Limits) -> None:
+        self.url, self.label, self.limits = url, label, limits
+        self.since, self.at = time.monotonic(), 0
+
+    def check(self, received: int) -> None:
+        elapsed = time.monotonic() - self.since
+        if self.limits.min_rate <= 0 or elapsed < self.limits.rate_window_s:
+            return
+        seen = (received - self.at) / elapsed
+        if seen < self.limits.min_rate:
+            raise CheckFailed(
+                f"download of {self.label} from {self.url} is too slow: {seen:.0f} bytes/s over the last "
+                f"{elapsed:.0f} s, under the minimum of {self.limits.min_rate:g} bytes/s",
+                fix=f"run again later (it resumes), or lower {ENV['min_rate']} (0 turns the check off)",
+            )
+        self.since, self.at = time.monotonic(), received
 
 
 def _plan(response: http.client.HTTPResponse, have: int) -> tuple[int, int | None]:
@@ -146,7 +231,7 @@ def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
     if not source.is_file():
         raise EgpuError(
             f"download of {label} failed: {source} does not exist (from {url})",
-            fix="check the mirror directory, or give another URL with --url ID=URL",
+            fix=f"check the mirror directory, or give another URL {OTHER_SOURCE}",
         )
     total = source.stat().st_size
     progress.start(label, total, 0)
@@ -173,7 +258,7 @@ def _read_source(src: BinaryIO, source: Path, label: str) -> bytes:
 def _unreadable(label: str, source: Path, exc: OSError) -> EgpuError:
     return EgpuError(
         f"download of {label} failed: cannot read {source}: {exc}",
-        fix="check the mirror directory, or give another URL with --url ID=URL",
+        fix=f"check the mirror directory, or give another URL {OTHER_SOURCE}",
     )
 
 

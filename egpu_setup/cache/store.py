@@ -27,7 +27,7 @@ from typing import Any
 from egpu_setup.cache.download import Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
-from egpu_setup.files import exclusive, write_text_atomically
+from egpu_setup.files import exclusive, open_regular, write_text_atomically
 from egpu_setup.matrix.model import Artifact
 from egpu_setup.matrix.validate import SHA256_HEX
 from egpu_setup.paths import require_directory
@@ -53,14 +53,14 @@ class CacheEntry:
 
 
 def sha256_of(path: Path) -> str:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def digests_of(path: Path) -> tuple[str, str]:
     """(SHA-256, SHA-512) of a file, read once: the store's name and the digest some publishers give instead."""
     h256, h512 = hashlib.sha256(), hashlib.sha512()
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         while block := handle.read(1 << 20):
             h256.update(block)
             h512.update(block)
@@ -68,7 +68,7 @@ def digests_of(path: Path) -> tuple[str, str]:
 
 
 def sha512_of(path: Path) -> str:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha512").hexdigest()
 
 

@@ -28,10 +28,12 @@ under it are used as they are, other PATHs, --search and --executable are paths 
 
 EPILOG = """\
 exit codes: 0 every reference resolves (with --check: nothing to do), 1 something does not resolve, 2 bad input
-(a missing, non-Mach-O, truncated or corrupt file, one without room for a new load command, --tool
-install_name_tool where there is none); on 2 no file is changed, unless the system or install_name_tool refuses a
-file midway: files written before it stay fixed, every file stays whole (install_name_tool writes nothing when it
-refuses)."""
+(a missing, non-Mach-O, truncated or corrupt file, a FIFO or device named, a file named or found in a walk that
+cannot be read, one without room for a new load command, --tool install_name_tool where there is none); a walk
+skips and lists what is not a regular file (FIFO, socket, device), symbolic links and non-Mach-O files. On 2
+no file is changed, unless the system or install_name_tool refuses a file midway: files written before it stay
+fixed, every file stays whole (install_name_tool writes nothing when it refuses); the plans of the files not
+written are listed as "not done"."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,7 +103,6 @@ def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
     def line(text: str) -> None:
         console.print(text, soft_wrap=True)  # long paths stay on one line, also in pipes and logs
 
-    verb = "would" if report.check else "did"
     if verbose:
         how = f" ({report.tool_path}, by {report.tool_how})" if report.tool_path else ""
         line(f"writer: {escape(report.tool)}{escape(how)}")
@@ -118,6 +119,8 @@ def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
         line(f"[bold]{escape(f.path)}[/bold]{escape(archs)}: [{style}]{f.status}[/{style}]")
         for item in f.unresolved_before:
             line(f"  unresolved: {escape(_ref(item, f, len(f.archs) > 1))}")
+        # "did" only for a file that was written: after a failed run the others' plans were not carried out
+        verb = "would" if report.check else "did" if f.changed else "not done"
         for action in f.actions:
             line(f"  {verb}: {escape(action.text())}")
         for item in f.still_failing:
@@ -127,7 +130,7 @@ def _print(ctx: Context, report: Any, verbose: bool = False) -> None:
     if report.skipped:
         names = [s["path"] for s in report.skipped]
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-        ctx.note(f"skipped {len(names)} file(s) that are not loadable Mach-O or are symlinks: {shown}")
+        ctx.note(f"skipped {len(names)} file(s) that are not loadable Mach-O, not regular files or symlinks: {shown}")
     counts: dict[str, int] = {}
     for f in report.files:
         counts[f.status] = counts.get(f.status, 0) + 1

@@ -95,12 +95,13 @@ def read_password(path: Path | None, ctx: Context, *, needed_by: str | None) -> 
 
     from egpu_setup import lab_loader
     from egpu_setup.errors import EgpuError
+    from egpu_setup.files import read_regular_text
 
     PASSWORD_ENV = lab_loader.load("lab").PASSWORD_ENV
 
     if path is not None:
         try:
-            lines = path.expanduser().read_text(encoding="utf-8").splitlines()
+            lines = read_regular_text(path.expanduser()).splitlines()  # a FIFO is refused, not waited on
         except (OSError, UnicodeDecodeError) as exc:
             raise EgpuError(f"cannot read the password file {path}: {exc}", fix="give a readable text file") from None
         if not lines or not lines[0]:
@@ -157,6 +158,7 @@ def _up(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
 
     hash_password = lab_loader.load("accounts").hash_password
     paths.require_directory(lab.dir, f"lab directory {lab.dir}")
+    lab_loader.load("marker").usable_for_up(lab.dir)  # a directory of the user's own: refused before any prompt
     options = lab_loader.load("lab").LabOptions(
         hosts=args.hosts,
         build=args.build,
@@ -210,6 +212,7 @@ def _reset(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
 def _down(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
+    lab.require()  # a directory without the lab's marker is refused: nothing in it is removed
     if not lab.exists():
         raise EgpuError(f"no lab at {lab.dir}", fix="nothing to take down; check --dir")
     killed = lab.down()

@@ -12,15 +12,33 @@ from pathlib import Path
 from egpu_setup.output import Context
 
 
+def inventory_path(text: str) -> Path:
+    """-i's value: an empty one would make Ansible read every file of the current directory as inventory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty inventory path (Ansible would read every file of the current "
+                                         "directory as inventory): name the inventory file or directory")  # fmt: skip
+    return Path(text)
+
+
+def host_pattern(text: str) -> str:
+    """--limit's value: an empty pattern would mean every host."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty pattern (it would select every host): name hosts or groups, "
+                                         "or leave --limit out to run on all")  # fmt: skip
+    return text
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-i",
         "--inventory",
-        type=Path,
+        type=inventory_path,
         metavar="INVENTORY",
         help="an Ansible inventory of the Macs (YAML or INI, a file or a directory), as for ansible-playbook",
     )
-    parser.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups (Ansible's --limit)")
+    parser.add_argument(
+        "--limit", metavar="PATTERN", type=host_pattern, help="only these hosts or groups (Ansible's --limit)"
+    )
     parser.add_argument(
         "--profile",
         metavar="PROFILE",

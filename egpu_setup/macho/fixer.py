@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import NotRegularFile, open_regular
 from egpu_setup.macho import tool as tools
 from egpu_setup.macho.dyld import ImageCheck, Resolution, Root, check_slice
 from egpu_setup.macho.edit import NoHeaderRoom, SliceEdit, plan_bytes, write_edits
@@ -478,6 +479,12 @@ def _collect(fs: Root, paths: list[str], report: FixReport) -> list[tuple[str, s
             for mac_file, shown in _walk(fs, real, report):
                 add(mac_file, shown)
             continue
+        problem = _unopenable(host)
+        if problem is not None:  # a FIFO (which open() would wait on for ever), a device, an unreadable file
+            error = FileReport(path=given, mac_path=real)
+            _fail(error, f"{given}: {problem[0]}", problem[1])
+            report.files.append(error)
+            continue
         kind = _loadable(fs, real)
         if kind is not True and kind != "malformed":
             error = FileReport(path=given, mac_path=real)
@@ -499,6 +506,16 @@ def _walk(fs: Root, mac_dir: str, report: FixReport) -> list[tuple[str, str]]:
                 report.skipped.append({"path": str(host), "why": "symbolic link"})
                 continue
             mac = fs.to_mac(host)
+            problem = _unopenable(host)
+            if problem is not None and problem[0].startswith(UNREADABLE):
+                # A library the walk cannot read may be one that needs fixing: an error (exit 2), not a skip.
+                error = FileReport(path=str(host), mac_path=mac)
+                _fail(error, f"{host}: {problem[0]}", problem[1])
+                report.files.append(error)
+                continue
+            if problem is not None:
+                report.skipped.append({"path": str(host), "why": problem[0]})
+                continue
             kind = _loadable(fs, mac)
             # A Mach-O magic with a broken body is an error even in a walk; other files are skipped with a note.
             if kind is True or kind == "malformed":
@@ -506,6 +523,20 @@ def _walk(fs: Root, mac_dir: str, report: FixReport) -> list[tuple[str, str]]:
             else:
                 report.skipped.append({"path": str(host), "why": kind})
     return found
+
+
+UNREADABLE = "cannot read"
+
+
+def _unopenable(host: Path) -> tuple[str, str] | None:
+    """(why, fix) when `host` cannot be read as a regular file, checked without blocking; None when it can."""
+    try:
+        with open_regular(host):
+            return None
+    except NotRegularFile as exc:
+        return exc.kind, "name a Mach-O executable, dylib or bundle, or a directory"
+    except OSError as exc:
+        return f"{UNREADABLE}: {exc.strerror or exc}", "make the file readable (chmod u+r), or run as a user who can"
 
 
 def _loadable(fs: Root, mac_real: str) -> bool | str:

@@ -17,6 +17,7 @@ from macholib import mach_o
 from macholib.ptypes import sizeof
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import open_regular
 
 # Dependency load commands and the word used for each in reports (dyld: ImageLoaderMachO::doGetDependentLibraries).
 DEPENDENCY_KINDS: dict[int, str] = {
@@ -165,7 +166,7 @@ class MachOFile:
 def sniff(path: Path) -> str | None:
     """'thin', 'fat' or None (not Mach-O) from the first 8 bytes; never raises for unreadable files."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO is refused, not waited on
             head = fh.read(8)
     except OSError:
         return None
@@ -186,7 +187,7 @@ def read_macho(path: Path) -> MachOFile:
     if kind is None:
         raise MachOError(f"{path}: not a Mach-O file", fix="name a Mach-O executable, dylib or bundle")
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             if kind == "thin":
                 return MachOFile(path, False, size, (_read_slice(fh, path, 0, size),))

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import NotRegularFile, read_regular_text
 
 try:  # libyaml's parser: several times faster than the pure-Python one
     _BaseLoader: type = yaml.CSafeLoader
@@ -81,13 +82,15 @@ def load_marked(path: Path, what: str) -> Any:
     `what` names the file's role in messages ("matrix", "lock file", "matrix overlay").
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)  # a FIFO is refused, not waited on
+    except NotRegularFile as exc:
+        if exc.kind == "a directory":
+            raise EgpuError(
+                f"{what} {path} is a directory", fix=f"give the path of the {what} itself, not of a directory"
+            ) from None
+        raise EgpuError(f"{what} {path} is {exc.kind}, not a regular file", fix=f"give the {what} itself") from None
     except (FileNotFoundError, NotADirectoryError):
         raise EgpuError(f"{what} {path} does not exist", fix=f"check the path of the {what}") from None
-    except IsADirectoryError:
-        raise EgpuError(
-            f"{what} {path} is a directory", fix=f"give the path of the {what} itself, not of a directory"
-        ) from None
     except UnicodeDecodeError as exc:
         raise EgpuError(
             f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",

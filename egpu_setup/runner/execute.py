@@ -332,8 +332,18 @@ def _judge(
     if not state.hosts:
         return _no_host_error(request)
     if any(host.failed or host.unreachable for host in state.hosts.values()):
-        return "failed", int(ExitCode.CHECK_FAILED), None
+        return "failed", int(_failure_code(state)), None
     return "ok", int(ExitCode.OK), None
+
+
+def _failure_code(state: RunState) -> ExitCode:
+    """2 when every failure is bad input (a wrong inventory value, an unknown profile, a damaged lock: what the
+    CLI refuses with 2 before a run), else 1."""
+    failures = [f for host in state.hosts.values() for f in host.failures]
+    unreachable = any(host.unreachable for host in state.hosts.values())
+    if failures and not unreachable and all(f.exit_code == ExitCode.USAGE for f in failures):
+        return ExitCode.USAGE
+    return ExitCode.CHECK_FAILED
 
 
 def _no_host_error(request: RunRequest) -> tuple[str, int, EgpuError]:

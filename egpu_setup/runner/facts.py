@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from egpu_setup.errors import EgpuError
 from egpu_setup.runner.content import Content
 from egpu_setup.runner.plans import PlanInputs
 
@@ -42,16 +43,22 @@ def read_plan_inputs(content: Content, run_dir: Path, runner_args: dict[str, Any
     playbook = facts_dir / "facts.yml"
     playbook.write_text(FACTS_PLAYBOOK, encoding="utf-8")
     found: dict[str, PlanInputs] = {}
+    refused: list[EgpuError] = []  # raised after the play: an exception in the event handler would be lost
 
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
         inputs = (data.get("res") or {}).get("ansible_facts", {}).get("preflight_plan_inputs")
         if event.get("event") == "runner_on_ok" and isinstance(inputs, dict):
-            found[str(data.get("host"))] = PlanInputs.from_args(inputs)
+            try:
+                found[str(data.get("host"))] = PlanInputs.from_args(inputs)
+            except EgpuError as exc:
+                refused.append(exc)
         return True
 
     ansible_runner.run(
         private_data_dir=str(facts_dir), playbook=str(playbook), ident="ansible",
         quiet=True, suppress_env_files=True, event_handler=on_event, **runner_args,
     )  # fmt: skip
+    if refused:
+        raise refused[0]
     return found

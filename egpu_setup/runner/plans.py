@@ -18,6 +18,28 @@ from typing import Any
 from egpu_setup.errors import EgpuError
 
 PLANS_FILE = "plans.json"  # in the run directory; extravar egpu_plans_file names it
+# The inventory variable behind each plan input that names a path the controller writes (preflight's defaults).
+INVENTORY_NAMES = {"cache_dir": "egpu_cache_dir", "lock_file": "egpu_lock_file"}
+
+
+def written_path(variable: str, given: str, expanded: str) -> str:
+    """`expanded` when it is an absolute path outside egpu-setup's own tree; else EgpuError (exit 2) naming the
+    inventory variable and its value. A relative path would be made wherever Ansible happens to run (inside the
+    tool's tree, once), so none is taken."""
+    if not os.path.isabs(expanded):
+        raise EgpuError(
+            f"{variable}: {given!r} is not an absolute path (after ~ expansion)",
+            fix=f"give {variable} an absolute path, e.g. ~/.cache/egpu-setup, or leave it out for the default",
+        )
+    own = Path(__file__).resolve().parents[1]  # the egpu_setup package
+    tree = own.parent if (own.parent / "pyproject.toml").is_file() else own  # a checkout: all of it
+    resolved = Path(os.path.realpath(expanded))
+    if resolved == tree or tree in resolved.parents:
+        raise EgpuError(
+            f"{variable}: {given!r} lies inside egpu-setup's own tree ({tree})",
+            fix=f"give {variable} a path outside it, e.g. ~/.cache/egpu-setup",
+        )
+    return expanded
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,9 @@ class PlanInputs:
         for name in ("overlay", "cache_dir", "lock_file"):  # as Ansible's `path` type gives them to resolve_plan
             if name in known:
                 known[name] = os.path.expanduser(os.path.expandvars(str(known[name])))
+        for name in ("cache_dir", "lock_file"):  # the controller writes there
+            if name in known:
+                written_path(INVENTORY_NAMES[name], str(args[name]), known[name])
         return cls(**known)
 
     def key(self) -> str:
@@ -123,7 +148,7 @@ def resolve_all(inputs_by_host: dict[str, PlanInputs], *, fetch: bool, progress:
                 lock = locks.get(inputs.lock_file or "")
                 resolved[key] = {"plan": resolve_plan(inputs, fetch=fetch, lock=lock, progress=progress)}
             except EgpuError as exc:
-                resolved[key] = {"error": exc.message, "fix": exc.fix}
+                resolved[key] = {"error": exc.message, "fix": exc.fix, "exit_code": int(exc.exit_code)}
     finally:
         for lock in locks.values():
             if fetch and lock.changed:

@@ -24,10 +24,12 @@ def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -
     lab = Lab(lab_dir or paths.default_lab_dir())
     if not lab.exists():
         if not bring_up:
+            lab.require()  # names a directory that is not a lab as such
             raise EgpuError(
                 f"no rehearsal lab at {lab.dir}",
                 fix="`egpu-setup provision --rehearse` brings one up and provisions it",
             )
+        lab_loader.load("marker").usable_for_up(lab.dir)  # refused before the note says it starts
         ctx.note(f"rehearsal: bringing up a one-host lab at {lab.dir} (a bare 10.13.2 17C88 Mac with a GTX 1080)")
         lab.up(LabOptions(hosts=1, sip=REHEARSAL_SIP))
     else:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import require_regular
 
 INVENTORY_HELP = "pass -i with an Ansible inventory (see inventory/example/hosts.yml), or use --rehearse"
 
@@ -64,6 +65,7 @@ def check_inventory(path: Path) -> Path:
     path = path.expanduser()
     if not path.exists():
         raise EgpuError(f"inventory {path} does not exist", fix=INVENTORY_HELP)
+    require_regular(path, "inventory", directory_ok=True)  # Ansible would wait on a FIFO for ever
     return path.resolve()
 
 

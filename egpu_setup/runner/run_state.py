@@ -48,11 +48,17 @@ def remedy(message: str) -> str | None:
     return None
 
 
+# Ansible's check of a role's meta/argument_specs.yml when the role starts: its refusal is bad input (exit 2).
+ARGUMENT_SPEC_ACTIONS = ("validate_argument_spec", "ansible.builtin.validate_argument_spec")
+
+
 @dataclass
 class Failure:
     task: str
     role: str | None
     message: str
+    # what an input check (egpu.mac.inventory_check, resolve_plan) put in its result: 2 for bad input
+    exit_code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "role": self.role, "message": self.message}
@@ -162,7 +168,10 @@ class RunState:
                 host.failed += 1
                 message = failure_message(res)
                 fix = remedy(message)
-                host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else "")))
+                code = res.get("exit_code") if isinstance(res.get("exit_code"), int) else None
+                if data.get("task_action") in ARGUMENT_SPEC_ACTIONS:  # a role's own spec refused a variable
+                    code = 2
+                host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else ""), code))
         elif status == "skipped":
             host.skipped += 1
         else:

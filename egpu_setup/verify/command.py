@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError, ExitCode
-from egpu_setup.files import write_text_atomically
+from egpu_setup.files import check_output, write_text_atomically
 from egpu_setup.output import Context
 from egpu_setup.paths import require_directory
 
@@ -41,14 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_output_path(value: str | None) -> Path | None:
+    """--json FILE checked before the checks run: a link, FIFO or directory there is refused, nothing written."""
     if value is None or value == "-":
         return None
     path = Path(value)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise EgpuError(f"--json {value}: is a directory", fix="name a file, e.g. --json verify.json")
     if not path.parent.is_dir():
         require_directory(path.parent, f"--json {value}")  # names a file standing where a directory should be
-        raise EgpuError(f"--json {value}: directory {path.parent} does not exist", fix=f"mkdir -p {path.parent}")
+    check_output(path, "--json")
     return path
 
 
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.emit_json("verify", report.to_dict())
     elif output is not None:
         try:
-            write_text_atomically(output, report.to_json())  # the role slurps it: never half a report
+            write_text_atomically(output, report.to_json(), "--json")  # the role slurps it: never half a report
         except OSError as exc:
             raise EgpuError(f"cannot write {output}: {exc}") from exc
 

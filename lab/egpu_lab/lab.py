@@ -2,6 +2,7 @@
 
 Layout of a lab directory (architecture.md):
 
+    <lab>/.egpu-setup-lab      the marker (egpu_lab.marker): written first, kept by `down`; no verb acts without it
     <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them; the admin
                                password only as its salted hash)
     <lab>/inventory.yml        a standard Ansible YAML inventory shaped like inventory/example: all > children >
@@ -16,7 +17,8 @@ Layout of a lab directory (architecture.md):
     <lab>/hosts/<name>/root    the Mac tree (/private/etc/sudoers: NOPASSWD for admin unless --sudo-password);
                                <lab>/hosts/<name>/machine the machine state (FileVault, the password's hash)
 
-`down` removes everything but `cache/` (downloads are worth keeping) and kills any process still running in one
+`down` removes what the lab made but `cache/` (downloads are worth keeping) and the marker (the directory, holding
+the lab's cache, stays the lab's for the next `up`), and kills any process still running in one
 of the lab's sandboxes; a sandbox holds no mount outside its own namespace, so nothing stays mounted.
 """
 
@@ -30,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from egpu_lab import accounts, boot, builds, image, sshd, supervisor
+from egpu_lab import accounts, boot, builds, image, marker, sshd, supervisor
 from egpu_lab.machine import FileVault, Gpu, Hardware, Machine, MachineState, sip_preset
 from egpu_lab.sandbox import HOMES, Sandbox
 from egpu_setup.errors import EgpuError
@@ -128,9 +130,15 @@ class Lab:
         return self.dir / "egpu-setup.lock"
 
     def exists(self) -> bool:
-        return self.config.is_file()
+        """A lab is up here: the directory carries the lab marker and the lab's record."""
+        return marker.is_lab(self.dir) and self.config.is_file()
+
+    def require(self) -> None:
+        """Refuse (exit 2) a directory without the lab marker, before any verb reads or changes it."""
+        marker.require(self.dir)
 
     def options(self) -> LabOptions:
+        self.require()
         if not self.exists():
             raise EgpuError(f"no lab at {self.dir}", fix="`egpu-setup lab up --dir DIR` first")
         try:
@@ -146,6 +154,7 @@ class Lab:
         return [f"mac{i}" for i in range(1, self.options().hosts + 1)]
 
     def sandbox(self, name: str) -> Sandbox:
+        self.require()
         host_dir = self.hosts_dir / name
         if not (host_dir / "machine").is_dir():
             raise EgpuError(f"no host {name!r} in the lab at {self.dir}", fix=f"hosts: {', '.join(self.host_names())}")
@@ -156,6 +165,7 @@ class Lab:
     # --- up / reset / down ---
     def up(self, options: LabOptions) -> None:
         options.validate()
+        marker.usable_for_up(self.dir)  # a directory of the user's own is refused before a byte is written
         if self.exists():
             raise EgpuError(
                 f"a lab is already up at {self.dir}",
@@ -165,6 +175,7 @@ class Lab:
 
         bwrap_path()  # fail early, before writing anything, when bubblewrap is missing
         self.dir.mkdir(parents=True, exist_ok=True)
+        marker.write(self.dir)  # first: from here on the directory is the lab's
         self.cache.mkdir(exist_ok=True)
         self.config.write_text(json.dumps({"options": asdict(options), "created": int(time.time())}, indent=2))
         try:
@@ -195,13 +206,16 @@ class Lab:
 
     def down(self) -> list[int]:
         """Remove the lab (but its cache); returns the pids of sandbox processes that had to be killed."""
+        self.require()
         supervisor.stop(self.dir)
         killed = self.kill_processes()
         sshd.remove_control_link(self.dir)
         for path in (self.hosts_dir, self.mirror, self.dir / "group_vars", self.dir / "work", sshd.ssh_dir(self.dir)):
             image.wipe_root(path)
-        for path in (self.inventory, self.overlay, self.lock_file, self.config):
+        lock_guard = self.lock_file.with_name(self.lock_file.name + ".lock")  # egpu_setup.cache.lock's
+        for path in (self.inventory, self.overlay, self.lock_file, lock_guard, self.config):
             path.unlink(missing_ok=True)
+        # cache/ and the marker stay: the directory remains the lab's, and the next `up` there reuses the cache.
         return killed
 
     def kill_processes(self) -> list[int]:

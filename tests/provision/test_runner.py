@@ -138,6 +138,28 @@ def test_unknown_profile_and_missing_inventory_exit_2(cli, demo_project, demo_in
     assert runs_of(tmp_path) == []
 
 
+@pytest.mark.parametrize("command", ["plan", "provision", "rollback"])
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["-i", ""], "argument -i/--inventory: an empty inventory path (Ansible would read every file"),
+        (["-i", "  "], "argument -i/--inventory: an empty inventory path"),
+        (["--limit", ""], "argument --limit: an empty pattern (it would select every host)"),
+        (["-i", "no/such/inventory.yml"], "inventory no/such/inventory.yml does not exist"),
+    ],
+)
+def test_an_empty_inventory_or_limit_and_a_missing_inventory_exit_2(
+    cli, demo_project, demo_inventory, tmp_path, monkeypatch, command, argv, said
+):
+    monkeypatch.chdir(tmp_path)  # an empty -i taken as "." would read this directory
+    if argv[0] == "--limit":
+        argv = ["-i", str(demo_inventory), *argv]
+    result = cli(command, *argv)
+    assert result.code == 2, result.err
+    assert f"error: {said}" in result.err and "fix: " in result.err and "Traceback" not in result.err
+    assert runs_of(tmp_path) == []
+
+
 def test_no_host_matching_the_limit_exits_2_before_a_run(cli, demo_project, demo_inventory, tmp_path):
     result = cli("rollback", "-i", str(demo_inventory), "--limit", "gamma")
 

@@ -29,7 +29,7 @@ def resolve_and_fetch(args: dict[str, Any], fetch: bool = True) -> dict[str, Any
 
 def resolved_before(args: dict[str, Any]) -> dict[str, Any]:
     """The plan egpu-setup resolved on the controller before the play (`plans_file`). Raises EgpuError."""
-    from egpu_setup.errors import EgpuError
+    from egpu_setup.errors import EgpuError, ExitCode
     from egpu_setup.runner.plans import PlanInputs, read_plan
 
     entry = read_plan(Path(args["plans_file"]), PlanInputs.from_args(args))
@@ -39,11 +39,14 @@ def resolved_before(args: dict[str, Any]) -> dict[str, Any]:
             fix="the Mac's build or GPU changed during the run: run provision again",
         )
     if "error" in entry:
-        raise EgpuError(entry["error"], fix=entry.get("fix"))
+        code = ExitCode(entry.get("exit_code", ExitCode.USAGE))
+        raise EgpuError(entry["error"], fix=entry.get("fix"), exit_code=code)
     return dict(entry["plan"])
 
 
 class ActionModule(MacAction):
+    INPUT_CHECK = True  # the resolver's refusals and a damaged lock are bad input (2), a failed download is not (1)
+
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         # An EgpuError fails the task with the resolver's message and remedy (MacAction).
         plan = resolved_before(args) if args["plans_file"] else resolve_and_fetch(args, fetch=not self.check_mode)

@@ -41,6 +41,9 @@ class MacAction(ActionBase):
     ARG_RULES: ClassVar[dict[str, Any]] = {}
     # The module whose DOCUMENTATION holds the options; by default the plugin's own name (action/NAME.py).
     MODULE: ClassVar[str | None] = None
+    # The plugin checks the run's inputs (inventory values, the plan): its EgpuError carries `exit_code` in the
+    # result, which egpu-setup's exit code follows (2 for bad input, wherever it is met).
+    INPUT_CHECK: ClassVar[bool] = False
 
     @classmethod
     def module_name(cls) -> str:
@@ -70,6 +73,8 @@ class MacAction(ActionBase):
         except EgpuError as exc:
             # str(exc) is "<message>\nfix: <remedy>" when there is a remedy; `fix` carries it alone as well.
             result.update(failed=True, msg=str(exc), fix=exc.fix)
+            if self.INPUT_CHECK:
+                result["exit_code"] = int(exc.exit_code)
         return result
 
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
