@@ -368,6 +368,9 @@ def ssh_connection_vars(lab_dir: Path) -> dict[str, Any]:
         "ansible_user": sshd.USER,
         "ansible_become": True,
         "ansible_become_method": "ansible.builtin.sudo",
+        # the target tools' venv python (python_bootstrap); without it Ansible's discovery picks /usr/bin/python3,
+        # which High Sierra does not have
+        "ansible_python_interpreter": "/usr/local/egpu-setup/venv/bin/python3",
         "ansible_ssh_private_key_file": str(ssh / sshd.KEY),
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={ssh / 'known_hosts'} -o IdentitiesOnly=yes",
         # %h-%p-%r under sshd.control_dir, not Ansible's %(directory)s/%C: a socket path must stay under 108 bytes

@@ -3,6 +3,7 @@ reboots drop the server, and `lab down` leaves nothing running."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from egpu_lab import sshd
 from egpu_lab.lab import Lab, LabOptions
+from egpu_setup.cli import main
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +82,7 @@ def test_the_lab_inventory_has_the_shape_of_the_example(lab):
     host_keys = {"ansible_host", "ansible_port"}
     assert all(set(h) - {"egpu_profile"} <= host_keys for h in example_group["hosts"].values())
     assert all(set(h) == host_keys for h in our_group["hosts"].values())
-    connection = {"ansible_user", "ansible_become", "ansible_become_method"}
+    connection = {"ansible_user", "ansible_become", "ansible_become_method", "ansible_python_interpreter"}
     assert {k: example_vars[k] for k in connection} == {k: ours_vars[k] for k in connection}
     assert "ansible_connection" not in ours_vars  # Ansible's default: ssh
     assert f"UserKnownHostsFile={sshd.ssh_dir(lab.dir) / 'known_hosts'}" in ours_vars["ansible_ssh_common_args"]
@@ -101,6 +103,11 @@ def test_a_host_whose_key_changed_is_refused_by_ansible(lab, tmp_path, ansible):
     assert r.returncode == 4, r.stdout  # unreachable
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in r.stdout + r.stderr
     assert "Host key verification failed" in r.stdout + r.stderr
+    # egpu-setup's runs too (ansible-runner would turn the check off unless told otherwise)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["plan", "-i", str(lab.inventory), "--json"], stdout=out, stderr=err)
+    assert code != 0
+    assert "Host key verification failed" in out.getvalue() + err.getvalue()
 
 
 def test_an_unknown_user_is_refused(lab, tmp_path, ansible):
