@@ -102,14 +102,18 @@ def main() -> int:
                 old = per_task(lab, work, args.tasks, host_vars, {"ANSIBLE_COLLECTIONS_PATH": str(collections)})
         finally:
             lab.down()
-    print(f"sandbox (bwrap per command):                {direct * 1000:7.1f} ms per command")
-    print(f"ssh (Ansible raw task, become):             {over_ssh * 1000:7.1f} ms per task ({args.tasks} tasks)")
+    rows = [("sandbox (bwrap per command)", f"{direct * 1000:7.1f} ms per command"),
+            ("ssh (Ansible raw task, become)", f"{over_ssh * 1000:7.1f} ms per task ({args.tasks} tasks)")]  # fmt: skip
     if old is None:
-        print("old plugin egpu.lab.sandbox:                not measured (no git checkout to take it from)")
+        rows.append(("old plugin egpu.lab.sandbox", "not measured (no git checkout to take it from)"))
     else:
-        print(f"old plugin egpu.lab.sandbox ({OLD_PLUGIN_COMMIT}), same task: {old * 1000:7.1f} ms per task")
-        print(f"ratio ssh / old plugin:                     {over_ssh / old:7.2f}")
-    print(f"ratio ssh / sandbox:                        {over_ssh / direct:7.2f}")
+        rows.append(
+            (f"old plugin egpu.lab.sandbox ({OLD_PLUGIN_COMMIT})", f"{old * 1000:7.1f} ms per task (same task)")
+        )
+        rows.append(("ratio ssh / old plugin", f"{over_ssh / old:7.2f}"))
+    rows.append(("ratio ssh / sandbox", f"{over_ssh / direct:7.2f}"))
+    for label, value in rows:
+        print(f"{label + ':':<42}{value}")
     return 0
 
 
