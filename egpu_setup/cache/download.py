@@ -2,7 +2,9 @@
 
 A cut connection keeps what arrived; the next attempt (in this run, or the next run) asks for the rest with
 `Range: bytes=N-` (RFC 9110 section 14). A server that ignores Range answers 200 with the whole file, which then
-replaces the partial one. Checksums are the caller's business (egpu_setup.cache.store).
+replaces the partial one. Checksums are the caller's business (egpu_setup.cache.store); the size, where the caller
+knows it (the matrix's or overlay's `size`, else the lock's), is a limit here: a body or a Content-Length beyond it
+ends the download at once, with nothing kept, so a wrong URL never fills the disk.
 """
 
 from __future__ import annotations
@@ -88,23 +90,34 @@ class _Quiet:
 
 class _Interrupted(Exception):
     """The transfer stopped early; what arrived is in the partial file."""
+
+
 # Another source, as each command that downloads takes it: `cache fetch` has flags, provision reads the inventory.
 OTHER_SOURCE = (
     "(`cache fetch`: --url ID=URL or --mirror URL; provision: egpu_artifact_urls or egpu_mirror_url in the inventory)"
 )
+# Another cache directory, likewise.
+OTHER_CACHE = "(`cache fetch`, `cache add`: --cache-dir DIR; provision: egpu_cache_dir in the inventory)"
 
 
-def download(url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3) -> None:
-    """Fetch `url` into `dest` (a partial file, resumed if it exists). Raises EgpuError / CheckFailed."""
+def download(
+    url: str, dest: Path, label: str, progress: Progress | None = None, attempts: int = 3, size: int | None = None
+) -> None:
+    """Fetch `url` into `dest` (a partial file, resumed if it exists). Raises EgpuError / CheckFailed.
+
+    `size`: the file's exact size in bytes where known; more is refused (CheckFailed, the partial file deleted).
+    """
     progress = progress or _Quiet()
     scheme = check_url(url, f"the URL of {label}")
+    if size is not None and dest.exists() and dest.stat().st_size > size:
+        dest.unlink()  # a partial file longer than the whole one is not a prefix of it: resuming could never succeed
     if scheme == "file":
-        _copy_file(url, dest, label, progress)
+        _copy_file(url, dest, label, progress, size)
         return
     limits = Limits.from_env()
     for attempt in range(1, attempts + 1):
         try:
-            _http_attempt(url, dest, label, progress, limits)
+            _http_attempt(url, dest, label, progress, limits, size)
             return
         except _Interrupted as exc:
             if attempt == attempts:
@@ -129,7 +142,7 @@ def check_url(url: str, what: str) -> str:
     )
 
 
-def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: Limits) -> None:
+def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: Limits, size: int | None) -> None:
     have = dest.stat().st_size if dest.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": f"egpu-setup/{__version__}"})
     if have:
@@ -158,6 +171,8 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: 
     with response:
         _set_stall_timeout(response, limits.stall_s)
         start, total = _plan(response, have)
+        if size is not None and total is not None and total > size:  # refused before a byte of the body is read
+            raise _oversize(url, dest, label, size, f"the server announces {total} bytes")
         mode = "ab" if start else "wb"
         completed = start
         progress.start(label, total, completed)
@@ -177,12 +192,25 @@ def _http_attempt(url: str, dest: Path, label: str, progress: Progress, limits: 
                     raise _Interrupted(f"{type(exc).__name__} after {completed} of {total or '?'} bytes") from None
                 if not chunk:
                     break
+                if size is not None and completed + len(chunk) > size:
+                    raise _oversize(url, dest, label, size, f"the server sent at least {completed + len(chunk)} bytes")
                 out.write(chunk)
                 completed += len(chunk)
                 progress.update(completed)
                 rate.check(completed - start)
         if total is not None and completed < total:
             raise _Interrupted(f"connection closed after {completed} of {total} bytes")
+
+
+def _oversize(url: str, dest: Path, label: str, size: int, received: str) -> CheckFailed:
+    """The refusal of a body larger than the known size; the partial file goes (it is not the file wanted)."""
+    dest.unlink(missing_ok=True)  # POSIX: an open file may be unlinked; the writer's close follows
+    return CheckFailed(
+        f"download of {label} from {url} refused: {size} bytes expected (the matrix's or lock's size), "
+        f"{received}; nothing was kept",
+        fix="the server sent something else (an error or login page, another file): check the URL, or the mirror "
+        "it came from, then fetch again",
+    )
 
 
 def _set_stall_timeout(response: http.client.HTTPResponse, seconds: float) -> None:
@@ -225,7 +253,7 @@ def _plan(response: http.client.HTTPResponse, have: int) -> tuple[int, int | Non
     return 0, int(length) if length and length.isdigit() else None
 
 
-def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
+def _copy_file(url: str, dest: Path, label: str, progress: Progress, size: int | None) -> None:
     parts = urllib.parse.urlsplit(url)
     source = Path(urllib.request.url2pathname(parts.path))
     if not source.is_file():
@@ -234,6 +262,8 @@ def _copy_file(url: str, dest: Path, label: str, progress: Progress) -> None:
             fix=f"check the mirror directory, or give another URL {OTHER_SOURCE}",
         )
     total = source.stat().st_size
+    if size is not None and total > size:  # a mirror's file is measured before it is copied
+        raise _oversize(url, dest, label, size, f"the mirror's file holds {total} bytes")
     progress.start(label, total, 0)
     try:
         with source.open("rb") as src, _writing(dest, "wb") as out:
@@ -275,5 +305,5 @@ def _writing(dest: Path, mode: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise EgpuError(
             f"cannot write {dest}: {exc}",
-            fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+            fix=f"free some space or make the cache writable (or give another {OTHER_CACHE}), then run again",
         ) from None

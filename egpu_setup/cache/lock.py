@@ -9,8 +9,11 @@ keeps that SHA-512. Format::
     # egpu-setup.lock: ...
     lock_version: 1
     artifacts:
-      cudnn@7.0.5: {sha256: 3f2a..., filename: cudnn-9.1-osx-x64-v7-ga.tgz, origin: pinned}
+      cudnn@7.0.5: {sha256: 3f2a..., filename: cudnn-9.1-osx-x64-v7-ga.tgz, origin: pinned, size: ...}
       egpu_support@6: {sha256: 9c1d..., filename: 4376-NVDAEGPUSupport-v6.zip, origin: pinned, sha512: 477c...}
+
+`size` (bytes) is recorded when an entry is first written: a later download of that artifact larger than it is
+refused as soon as it passes it (egpu_setup.cache.download). Entries written before sizes were recorded have none.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class LockEntry:
     filename: str
     origin: str  # "published" or "pinned"
     sha512: str | None = None  # the published SHA-512 this file was checked against, if any
+    size: int | None = None  # bytes, recorded on first pin: the download limit where the matrix gives none
 
 
 class LockConflict(EgpuError):
@@ -92,7 +96,9 @@ class Lock:
             if _check_key(key, artifacts.line_of(key), problems) and isinstance(entry, MarkedDict):
                 sha512 = entry.get("sha512")
                 origin = entry.get("origin", "pinned")
-                entries[str(key)] = LockEntry(entry.get("sha256"), str(entry.get("filename", "")), origin, sha512)
+                entries[str(key)] = LockEntry(
+                    entry.get("sha256"), str(entry.get("filename", "")), origin, sha512, entry.get("size")
+                )
         problems.raise_if_any()
         return cls(path, entries)
 
@@ -113,15 +119,16 @@ class Lock:
             ),
         )
 
-    def record(self, artifact: Artifact, digest: str, sha512: str | None = None) -> bool:
-        """Record the digest of `artifact` (published when the matrix has it, else pinned); True if new.
+    def record(self, artifact: Artifact, digest: str, sha512: str | None = None, size: int | None = None) -> bool:
+        """Record the digest and size of `artifact` (published when the matrix has it, else pinned); True if new.
 
-        `sha512` is the published SHA-512 the caller checked the file against; it is kept in the entry.
+        `sha512` is the published SHA-512 the caller checked the file against; it is kept in the entry. `size`: the
+        file's bytes (every product caller gives it; it bounds later downloads where the matrix gives no size).
         """
         if artifact.key in self.entries:
             return False
         origin = "published" if artifact.sha256 == digest else "pinned"
-        self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin, sha512)
+        self.entries[artifact.key] = LockEntry(digest, artifact.filename, origin, sha512, size)
         self.changed = True
         return True
 
@@ -147,9 +154,10 @@ class Lock:
         for key in sorted(self.entries):
             entry = self.entries[key]
             sha512 = f", sha512: {entry.sha512}" if entry.sha512 else ""
+            size = f", size: {entry.size}" if entry.size is not None else ""
             lines.append(
                 f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}"
-                f"{sha512}}}"
+                f"{sha512}{size}}}"
             )
         return "\n".join(lines) + "\n"
 

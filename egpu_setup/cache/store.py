@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from egpu_setup.cache.download import Progress, download
+from egpu_setup.cache.download import OTHER_CACHE, OTHER_SOURCE, Progress, download
 from egpu_setup.cache.lock import Lock
 from egpu_setup.errors import CheckFailed, EgpuError
 from egpu_setup.files import exclusive, open_regular, write_text_atomically
@@ -37,7 +37,8 @@ _INDEX_TEXT_FIELDS = ("id", "version", "filename")
 
 
 class ManualDownloadNeeded(EgpuError):
-    """An artifact with no URL (behind a login) that is not in the cache yet."""
+    """An artifact with no URL (behind a login) that is not in the cache yet: an input only the user can supply, so
+    bad input (exit 2) under every command that meets it (cache fetch, plan, provision)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Cache:
         except OSError as exc:
             raise EgpuError(
                 f"cannot write to the cache {self.root}: {exc}",
-                fix="free some space or make the cache writable (or give another with --cache-dir), then run again",
+                fix=f"free some space or make the cache writable (or give another {OTHER_CACHE}), then run again",
             ) from None
 
     @contextmanager
@@ -211,7 +212,7 @@ class Cache:
         wanted = published or (pinned.sha256 if pinned else None)
         if wanted and self.has(wanted) and not self._size_changed(wanted):
             if lock:
-                lock.record(artifact, wanted)
+                lock.record(artifact, wanted, size=self.path_for(wanted).stat().st_size)
             if not any(e.sha256 == wanted for e in self.entries()):
                 self._record(wanted, artifact, self.path_for(wanted).stat().st_size)
             return self.path_for(wanted)
@@ -222,7 +223,7 @@ class Cache:
                 path = self.path_for(cached.sha256)
                 self._check_sha512(artifact, path, f"the cached copy {path}", keep=True)
                 if lock:  # first use by this lab: pin what the cache holds
-                    lock.record(artifact, cached.sha256, sha512=artifact.sha512)
+                    lock.record(artifact, cached.sha256, sha512=artifact.sha512, size=path.stat().st_size)
                 return path
 
         source = url or (f"{mirror.rstrip('/')}/{artifact.filename}" if mirror else None) or artifact.url
@@ -238,13 +239,15 @@ class Cache:
                 f"{damaged}{artifact.id} {artifact.version} ({artifact.filename}) has no download URL: "
                 "it sits behind a login",
                 fix=(f"download it by hand{f' from {page}' if page else ''}, then run "
-                     f"`egpu-setup cache add {artifact.filename}` (or give --url {artifact.id}=URL / --mirror URL)"),
+                     f"`egpu-setup cache add {artifact.filename}` (or give another source {OTHER_SOURCE})"),
             )  # fmt: skip
         partial = self.partial / _SAFE.sub("_", f"{artifact.id}-{artifact.version}-{artifact.filename}.part")
         with self._exclusive(self.root / ".locks" / f"{partial.name}.lock"):
             if wanted and self.has(wanted) and not self._size_changed(wanted):
                 return self.path_for(wanted)  # another process fetched it while this one waited
-            download(source, partial, label=artifact.filename, progress=progress, attempts=attempts)
+            # The known size bounds the download: the matrix's (or overlay's), else the one the lock recorded
+            limit = artifact.size if artifact.size is not None else (pinned.size if pinned else None)
+            download(source, partial, label=artifact.filename, progress=progress, attempts=attempts, size=limit)
             return self._accept(artifact, partial, source, wanted, lock)
 
     def find(self, artifact: Artifact, lock: Lock | None = None) -> Path | None:
@@ -269,7 +272,7 @@ class Cache:
             raise CheckFailed(
                 f"{source} sent an empty file for {artifact.filename} ({artifact.id} {artifact.version}); "
                 "nothing was kept",
-                fix="check the URL (--url/--mirror) and fetch again",
+                fix=f"check the URL or give another {OTHER_SOURCE}, and fetch again",
             )
         actual = sha256_of(partial)
         if wanted and actual != wanted:
@@ -280,13 +283,13 @@ class Cache:
             raise CheckFailed(
                 f"checksum mismatch for {artifact.filename} ({artifact.id} {artifact.version}) from {source}: "
                 f"expected SHA-256 {wanted} ({origin}), got {actual}; nothing was kept",
-                fix="the download is corrupt or the URL serves another file: check the URL (--url/--mirror) and "
-                "fetch again",
+                fix="the download is corrupt or the URL serves another file: check the URL or give another "
+                f"{OTHER_SOURCE}, and fetch again",
             )
         self._check_sha512(artifact, partial, f"{artifact.filename} from {source}", keep=False)
         path = self._store(partial, actual, artifact, move=True)
         if lock:
-            lock.record(artifact, actual, sha512=artifact.sha512)
+            lock.record(artifact, actual, sha512=artifact.sha512, size=path.stat().st_size)
         return path
 
     def _check_sha512(self, artifact: Artifact, path: Path, what: str, keep: bool) -> None:
@@ -304,7 +307,7 @@ class Cache:
             f"checksum mismatch for {what} ({artifact.id} {artifact.version}): expected SHA-512 {artifact.sha512} "
             f"(published), got {actual}; " + ("the cached copy was not used" if keep else "nothing was kept"),
             fix="the download is corrupt or the URL serves another file (a login page, a newer upload): check the URL "
-            f"(--url/--mirror) and fetch again{by_hand}",
+            f"or give another {OTHER_SOURCE}, and fetch again{by_hand}",
         )
 
     def _unpinned_copy(self, artifact: Artifact) -> CacheEntry | None:

@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "rollback",
     "verify",
     "fix_rpaths",
+    "status",
+    "diagnose",
 )
 
 

@@ -82,11 +82,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     verify.add_argument("--json", action="store_true", help="print JSON on stdout")
     verify.set_defaults(run=run_verify)
+    _register_bundle(actions, common)
+
+
+def _register_bundle(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`cache export` and `cache import`: a lab's artifacts in one tar, for a controller without internet."""
+    export = actions.add_parser(
+        "export",
+        parents=[common],
+        help="write every artifact a lab's lock records, with the lock and a manifest, to one tar file",
+        description="Write every artifact the lock file beside INVENTORY records (each re-hashed), that lock and a "
+        "manifest (names, sizes, SHA-256) to FILE, one uncompressed tar written atomically, for `cache import` on a "
+        "controller without internet.",
+    )
+    export.add_argument("-i", "--inventory", metavar="INV", type=Path, required=True,
+                        help=f"the lab's inventory; its lock is the {DEFAULT_LOCK_NAME} beside it")  # fmt: skip
+    export.add_argument("file", metavar="FILE", type=Path, help="the bundle to write, e.g. lab-artifacts.tar")
+    export.set_defaults(run=run_export)
+
+    imp = actions.add_parser(
+        "import",
+        parents=[common],
+        help="verify a bundle from `cache export` and add its files to the cache (nothing partial is kept)",
+        description="Check every file of a bundle written by `cache export` against its manifest and lock (size and "
+        "SHA-256) before it enters the cache; a damaged or truncated bundle is refused (exit 2) and nothing of it "
+        "kept. Files the cache holds already are skipped, so importing twice changes nothing.",
+    )
+    imp.add_argument("file", metavar="FILE", type=Path, help="the bundle")
+    imp.add_argument(
+        "--lock", metavar="FILE", type=Path, help="also record the bundle's lock entries in this lock file"
+    )
+    imp.set_defaults(run=run_import)
 
 
 def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Context], int]:
     def run(args: argparse.Namespace, ctx: Context) -> int:
-        raise EgpuError("`cache` needs an action: fetch, add, list or verify", fix=f"see `{parser.prog} --help`")
+        raise EgpuError(
+            "`cache` needs an action: fetch, add, list, verify, export or import", fix=f"see `{parser.prog} --help`"
+        )
 
     return run
 
@@ -158,7 +191,8 @@ def run_fetch(args: argparse.Namespace, ctx: Context) -> int:
     if manual:
         for exc in manual:
             ctx.error(exc.message, exc.fix)
-        raise CheckFailed(
+        # The same problem as provision's and plan's "not in the cache": an input the user must supply (exit 2).
+        raise EgpuError(
             f"{len(manual)} artifact(s) must be downloaded by hand (see above); the others are in {cache.root}",
             fix="add each with `egpu-setup cache add FILE`, then run `egpu-setup cache fetch` again",
         )
@@ -186,7 +220,7 @@ def run_add(args: argparse.Namespace, ctx: Context) -> int:
     lock.check(artifact, digest, what=str(source))
     cache = _cache(args)
     path = cache.add_file(source, artifact, digest)
-    new = lock.record(artifact, digest, sha512=sha512 if artifact.sha512 else None)
+    new = lock.record(artifact, digest, sha512=sha512 if artifact.sha512 else None, size=path.stat().st_size)
     if lock.changed:
         lock.save()
     pinned = ""
@@ -235,6 +269,30 @@ def run_verify(args: argparse.Namespace, ctx: Context) -> int:
         )
     if not args.json:
         ctx.note(f"{len(entries)} cached file(s) in {cache.root}: all match their SHA-256")
+    return ExitCode.OK
+
+
+def run_export(args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.cache.bundle import export_bundle
+
+    lock_path = args.inventory.expanduser().absolute().parent / DEFAULT_LOCK_NAME
+    if not args.inventory.exists():
+        raise EgpuError(f"no inventory at {args.inventory}", fix="give the lab's inventory with -i")
+    entries = export_bundle(_cache(args), lock_path, args.file)
+    total = sum(entry.size for entry in entries)
+    ctx.note(f"{len(entries)} artifact(s), {_size(total)}, and {lock_path.name} written to {args.file}")
+    return ExitCode.OK
+
+
+def run_import(args: argparse.Namespace, ctx: Context) -> int:
+    from egpu_setup.cache.bundle import import_bundle
+
+    cache = _cache(args)
+    result = import_bundle(cache, args.file, lock_path=args.lock)
+    for entry in result.added:
+        ctx.note(f"added    {entry.id} {entry.version}: {entry.filename}")
+    recorded = f"; {result.lock_recorded} entr(ies) recorded in {args.lock}" if args.lock else ""
+    ctx.note(f"{len(result.added)} file(s) imported into {cache.root}, {len(result.present)} already there{recorded}")
     return ExitCode.OK
 
 

@@ -68,6 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unlock.add_argument("host", help="host name, e.g. mac1")
     _password_option(unlock, "the password to type")
 
+    update = verb(
+        "update",
+        "install a macOS update on one host, as Software Update does: the new build, the kext cache rebuilt, a "
+        "restart (the web driver then declines the new build until provisioned again)",
+    )
+    update.add_argument("host", help="host name, e.g. mac1")
+    update.add_argument("--build", required=True, help="the build the update brings, e.g. 17C205")
+
     fault = verb("fault", "set or clear fault switches of one host")
     fault.add_argument("host", help="host name, e.g. mac1")
     fault.add_argument("--fail-install", type=int, metavar="N", help="the Nth installer run fails")
@@ -144,7 +152,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     lab_module = lab_loader.load("lab")
     if not args.lab_command:
         raise EgpuError(
-            "`lab` needs a verb: up, status, reset, down, unlock, allow-kexts or fault",
+            "`lab` needs a verb: up, status, reset, down, unlock, allow-kexts, update or fault",
             fix="see `egpu-setup lab --help`",
         )
     verb = _VERBS.get(args.lab_command)
@@ -243,6 +251,20 @@ def _allow_kexts(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _update(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
+    outcome = lab.update(args.host, args.build)
+    ctx.console().print(
+        f"{outcome.host}: updated {outcome.old_build} -> {outcome.build} (macOS {outcome.product_version}, Darwin "
+        f"{outcome.kernel_version}), kext cache rebuilt, restarted; GPU driver: {outcome.gpu_driver or 'no GPU'}",
+        soft_wrap=True,
+    )
+    for note in outcome.notes:
+        ctx.console().print(f"  {note}", soft_wrap=True, markup=False)
+    if not outcome.known_to_matrix:
+        ctx.note(f"{outcome.build} is not in the compatibility matrix: provision will refuse {outcome.host}")
+    return 0
+
+
 def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
@@ -272,6 +294,7 @@ _VERBS: dict[str, Callable[[Any, argparse.Namespace, Context], int]] = {
     "down": _down,
     "unlock": _unlock,
     "allow-kexts": _allow_kexts,
+    "update": _update,
     "fault": _fault,
 }
 

@@ -83,7 +83,9 @@ class Matrix:
                 return gpu
         raise EgpuError(
             f"GPU {key_or_device_id!r} is not in the matrix",
-            fix=f"use one of {', '.join(self.gpus)} (or its PCI device id), or pass --compute-capability X.Y",
+            fix=f"use one of {', '.join(self.gpus)} (or its PCI device id), or give its compute capability "
+            "instead (`egpu-setup matrix --compute-capability X.Y`); "
+            "a Mac's GPU that the matrix lacks can be added in a matrix overlay (egpu_matrix_overlay)",
         )
 
     def link(self, key: str) -> Link:
@@ -109,7 +111,8 @@ class Matrix:
             if (artifact_id, version) not in self.artifacts:
                 raise EgpuError(
                     f"profile {profile} picks {artifact_id} per macOS build ({version})",
-                    fix="name the build: --build 17C88 (sw_vers -buildVersion on the Mac)",
+                    fix="name the build, as `sw_vers -buildVersion` prints it on the Mac: "
+                    "`egpu-setup matrix --build 17C88` or `egpu-setup cache fetch --build 17C88`",
                 )
             out.append(self.artifacts[(artifact_id, version)])
         return out

@@ -63,6 +63,11 @@ class Artifact:
         return self.fields.get("sha512")
 
     @property
+    def size(self) -> int | None:
+        """The file's exact size in bytes where a public source gives it: a download larger is refused."""
+        return self.fields.get("size")
+
+    @property
     def builds(self) -> tuple[str, ...]:
         """For an enabler package (egpu_support): the macOS builds it was made for."""
         return tuple(self.fields.get("builds", ()))

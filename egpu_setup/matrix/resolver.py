@@ -159,8 +159,9 @@ def _find_build(matrix: Matrix, build: str, allow_nearest: bool, warnings: list[
             why = f"the matrix lists {len(same_update)} other {parsed.product_version} build(s)"
             fix = (
                 "check the build with `sw_vers -buildVersion`; to use the nearest listed build of the same update "
-                f"({_nearest(same_update, parsed.number).build}), pass --allow-nearest (untested pairing), or add "
-                "the build to the matrix"
+                f"({_nearest(same_update, parsed.number).build}), allow it (untested pairing): "
+                "egpu_allow_nearest_build: true in the inventory, or `egpu-setup matrix --allow-nearest`; or add the "
+                "build to the matrix"
             )
         raise EgpuError(f"build {build} is not in the compatibility matrix: {why}", fix=fix)
     nearest = _nearest(same_update, parsed.number)

@@ -9,6 +9,7 @@ play cannot read gets no plan here; the provision play's preflight reads it agai
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,34 @@ FACTS_PLAYBOOK = """\
         tasks_from: plan_inputs
 """
 
+# The same play reading more in its one mac_facts call: preflight's `preflight_<what>_*` lists (status, diagnose).
+FACTS_PLAYBOOK_READING = """\
+- name: Read each Mac's state for egpu-setup {what} (read-only)
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Read the Mac's build, GPU and what {what} reports
+      ansible.builtin.import_role:
+        name: egpu.mac.preflight
+        tasks_from: plan_inputs
+      vars:
+        preflight_facts_gather: "{{{{ preflight_{what}_gather | default(['os']) }}}}"
+        preflight_facts_nvram: "{{{{ preflight_{what}_nvram | default([]) }}}}"
+        preflight_facts_receipts: "{{{{ preflight_{what}_receipts | default([]) }}}}"
+        preflight_facts_plists: "{{{{ preflight_{what}_plists | default({{}}) }}}}"
+        preflight_facts_probes: "{{{{ preflight_{what}_probes | default({{}}) }}}}"
+"""
+
+
+@dataclass
+class FactsRead:
+    """What the facts play brought back: per host the fact `egpu_mac` and the plan inputs, and per host that could
+    not be read the reason (unreachable or failed)."""
+
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: dict[str, PlanInputs] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
 
 def wants_plans(content: Content) -> bool:
     """The content's preflight reads plans resolved before the play (a test project without it does not)."""
@@ -36,23 +65,36 @@ def wants_plans(content: Content) -> bool:
 def read_plan_inputs(content: Content, run_dir: Path, runner_args: dict[str, Any]) -> dict[str, PlanInputs]:
     """{host: its plan inputs} from the facts play, run by ansible-runner with the main run's inventory, limit,
     extravars, environment and passwords (`runner_args`) in `<run_dir>/facts`."""
+    return read_facts(run_dir / "facts", FACTS_PLAYBOOK, runner_args).inputs
+
+
+def read_facts(facts_dir: Path, playbook_text: str, runner_args: dict[str, Any]) -> FactsRead:
+    """Run a facts play (FACTS_PLAYBOOK, or FACTS_PLAYBOOK_READING for a command) in `facts_dir` and collect
+    each host's `egpu_mac`, plan inputs and failure from the event stream."""
     import ansible_runner
 
-    facts_dir = run_dir / "facts"
-    facts_dir.mkdir()
+    facts_dir.mkdir(parents=True)
     playbook = facts_dir / "facts.yml"
-    playbook.write_text(FACTS_PLAYBOOK, encoding="utf-8")
-    found: dict[str, PlanInputs] = {}
+    playbook.write_text(playbook_text, encoding="utf-8")
+    read = FactsRead()
     refused: list[EgpuError] = []  # raised after the play: an exception in the event handler would be lost
 
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
-        inputs = (data.get("res") or {}).get("ansible_facts", {}).get("preflight_plan_inputs")
-        if event.get("event") == "runner_on_ok" and isinstance(inputs, dict):
+        host = str(data.get("host"))
+        res = data.get("res") or {}
+        kind = event.get("event")
+        facts = res.get("ansible_facts", {}) if isinstance(res, dict) else {}
+        if kind == "runner_on_ok" and isinstance(facts.get("egpu_mac"), dict):
+            read.facts[host] = facts["egpu_mac"]
+        if kind == "runner_on_ok" and isinstance(facts.get("preflight_plan_inputs"), dict):
             try:
-                found[str(data.get("host"))] = PlanInputs.from_args(inputs)
+                read.inputs[host] = PlanInputs.from_args(facts["preflight_plan_inputs"])
             except EgpuError as exc:
                 refused.append(exc)
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            message = res.get("msg") if isinstance(res, dict) else None
+            read.failed[host] = str(message or kind.removeprefix("runner_on_"))
         return True
 
     ansible_runner.run(
@@ -61,4 +103,4 @@ def read_plan_inputs(content: Content, run_dir: Path, runner_args: dict[str, Any
     )  # fmt: skip
     if refused:
         raise refused[0]
-    return found
+    return read

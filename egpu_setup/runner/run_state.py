@@ -169,7 +169,8 @@ class RunState:
                 message = failure_message(res)
                 fix = remedy(message)
                 code = res.get("exit_code") if isinstance(res.get("exit_code"), int) else None
-                if data.get("task_action") in ARGUMENT_SPEC_ACTIONS:  # a role's own spec refused a variable
+                # a role's own spec refused a variable (bad input); its templating failing is not the user's input
+                if data.get("task_action") in ARGUMENT_SPEC_ACTIONS and res.get("argument_errors"):
                     code = 2
                 host.failures.append(Failure(task, data.get("role"), message + (f"\n{fix}" if fix else ""), code))
         elif status == "skipped":

@@ -47,6 +47,23 @@ def product_version(build: str) -> str:
     return version
 
 
+def update_product_version(build: str) -> tuple[str, bool]:
+    """The product version a High Sierra update to `build` brings, and whether the matrix knows the build: the
+    matrix's version where it does, else the one the build number's letter implies (17G99 -> 10.13.6), as a real
+    update can bring a build no table lists yet. EgpuError for what is no 10.13 build number."""
+    from egpu_setup.matrix.builds import parse_build
+
+    if build in _matrix_builds():
+        return product_version(build), True
+    parsed = parse_build(build)
+    if parsed is None or parsed.release != "10.13" or parsed.update > 6:
+        raise EgpuError(
+            f"{build!r} is not a macOS High Sierra build number (17 + update letter A-G + number, e.g. 17C205)",
+            fix="give the build the update brings, as `sw_vers -buildVersion` prints it",
+        )
+    return parsed.product_version.removesuffix(".0"), False
+
+
 def kernel_version(product: str) -> str:
     return DARWIN.get(product, DARWIN.get(product.removesuffix(".0"), "17.0.0"))
 

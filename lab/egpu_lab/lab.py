@@ -340,6 +340,12 @@ class Lab:
         """Type the password at a host's FileVault unlock screen; False when the host was not waiting there."""
         return boot.unlock(self.sandbox(name).machine, name, password)
 
+    def update(self, name: str, build: str) -> Any:
+        """A macOS update of one host to `build` (update.py): new SystemVersion, kext cache rebuilt, restarted."""
+        from egpu_lab import update
+
+        return update.update(self.sandbox(name).machine, name, build)
+
     def allow_kexts(self, name: str, team: str) -> list[str]:
         """A user's click on "Allow" in Security & Privacy: kexts signed by `team` may load (TN2459)."""
         return allow_kexts(self.sandbox(name).machine, team)
@@ -456,7 +462,7 @@ def preinstall_clt(sandbox: Sandbox, version: str, work: Path) -> None:
 
 
 def fill_mirror(lab: Lab) -> None:
-    """<lab>/mirror: the stand-in installers, and <lab>/matrix-overlay.yaml with their file:// URLs and SHA-256."""
+    """<lab>/mirror: the stand-in installers, and <lab>/matrix-overlay.yaml with their file:// URLs, SHA-256, sizes."""
     from egpu_lab import standins
 
     lab.mirror.mkdir(parents=True, exist_ok=True)

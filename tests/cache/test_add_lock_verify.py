@@ -128,7 +128,7 @@ def test_list_and_verify(cli, tmp_path, where) -> None:
 
 def test_cache_without_action_is_a_usage_error(cli) -> None:
     result = cli("cache")
-    assert result.code == 2 and "fetch, add, list or verify" in result.err
+    assert result.code == 2 and "fetch, add, list, verify, export or import" in result.err
 
 
 def test_a_hand_added_file_is_what_fetch_and_ensure_use(cli, tmp_path, where) -> None:
@@ -152,6 +152,6 @@ def test_a_damaged_copy_of_a_login_only_artifact_is_named(cli, tmp_path, where) 
     cached = Cache(tmp_path / "cache").path_for(_sha(b"cudnn tarball"))
     cached.write_bytes(b"cudnn")  # the disk lost part of it
     result = cli("cache", "fetch", "--only", "cudnn", *where)
-    assert result.code == 1, result.err
+    assert result.code == 2, result.err  # a file only the user can supply: bad input, as under plan and provision
     assert f"the cached copy {cached} is damaged" in result.err
     assert "egpu-setup cache add cudnn-9.1-osx-x64-v7-ga.tgz" in result.err

@@ -132,7 +132,7 @@ def test_mirror_with_file_urls(cli, tmp_path, payload, lab, dirs) -> None:
 
 def test_files_behind_a_login_get_a_manual_download_message(cli, dirs) -> None:
     result = _fetch(cli, dirs, "--only", "cudnn")
-    assert result.code == 1
+    assert result.code == 2  # an input only the user can supply: bad input, as under plan and provision
     assert not dirs["lock"].exists()  # nothing was verified, so no lock file appears
     assert "cudnn 7.0.5 (cudnn-9.1-osx-x64-v7-ga.tgz) has no download URL" in result.err
     assert "egpu-setup cache add cudnn-9.1-osx-x64-v7-ga.tgz" in result.err

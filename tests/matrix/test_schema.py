@@ -86,3 +86,24 @@ def test_marked_types_are_not_left_in_the_records() -> None:
     matrix = load_matrix()
     for artifact in matrix.artifacts.values():
         assert not any(isinstance(v, MarkedDict | MarkedList) for v in artifact.fields.values()), artifact.key
+
+
+# Exact sizes only: `size` is a download limit (egpu_setup.cache.download). numpy's is PyPI's published size of the
+# wheel, and the size of the file `pip download --no-deps --only-binary=:all: --platform macosx_10_9_x86_64
+# --python-version 3.11 numpy==1.23.5` saved (its SHA-256 the matrix's); python3's agrees with a public build manifest
+# giving the same SHA-256. cuda_toolkit's 1.53 GB is only approximate, so it has none.
+PUBLISHED_SIZES = {("numpy", "1.23.5"): 18_089_545, ("python3", "3.11.9"): 44_860_848}
+
+
+def test_matrix_sizes_are_the_published_exact_sizes(matrix) -> None:
+    sizes = {key: artifact.size for key, artifact in matrix.artifacts.items() if artifact.size is not None}
+    assert sizes == PUBLISHED_SIZES
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "18 MB", True])
+def test_a_size_that_is_not_a_whole_number_of_bytes_is_named(broken_matrix, value: Any) -> None:
+    path, line = broken_matrix("    size: 18089545", f"    size: {yaml.safe_dump(value).splitlines()[0]}")
+    with pytest.raises(EgpuError) as bad:
+        load_matrix(path)
+    assert f"{path}:{line}" in bad.value.message and "size must be the file's exact size" in bad.value.message
+    assert bad.value.exit_code == 2

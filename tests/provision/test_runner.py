@@ -457,3 +457,15 @@ def test_a_no_log_tasks_change_is_listed_without_its_hidden_result() -> None:
     state.apply(_event("runner_on_ok", censored, stdout="ok: [mac1]", task="Read it"))
     (change,) = state.hosts["mac1"].changes
     assert (change.task, change.diff) == ("Arm it", None)
+
+
+def test_only_a_role_spec_refusing_a_value_counts_as_bad_input() -> None:
+    """Ansible's check of a role's meta/argument_specs.yml refusing a value is bad input (2); the same task failing
+    because a role default could not be templated is not the user's doing (1)."""
+    state = RunState()
+    for res in ({"msg": "Validation of arguments failed:\nargument 'x' is of type list", "argument_errors": ["..."]},
+                {"msg": "Task failed: object of type 'dict' has no attribute 'memsize'"}):  # fmt: skip
+        event = _event("runner_on_failed", res)
+        event["event_data"]["task_action"] = "ansible.builtin.validate_argument_spec"
+        state.apply(event)
+    assert [f.exit_code for f in state.hosts["mac1"].failures] == [2, None]

@@ -2,9 +2,9 @@
 
 `build_standins(out_dir)` writes every stand-in into `out_dir` (the lab's `<lab>/mirror`) under the file name
 the matrix gives its artifact, and returns them as `StandIn` records; `write_overlay(path, standins)` writes the
-matrix overlay that points the artifacts at them (file:// URLs, SHA-256, and the SHA-512 of the NVDAEGPUSupport zips,
-whose publisher gives only that), so the cache and the lock work unchanged. cuDNN and the CLT, whose downloads need
-a login, get `url: null`: the lab imports them with the cache's `add`, as a user would.
+matrix overlay that points the artifacts at them (file:// URLs, SHA-256, sizes, and the SHA-512 of the
+NVDAEGPUSupport zips, whose publisher gives only that), so the cache and the lock work unchanged. cuDNN and the CLT,
+whose downloads need a login, get `url: null`: the lab imports them with the cache's `add`, as a user would.
 
 This package's `__init__` imports only the standard library at module scope: the command shims inside a host
 (hdiutil imports `standins.udif`) run on a bare interpreter.
@@ -129,7 +129,7 @@ def build_standins(out_dir: Path, clt_versions: tuple[str, ...] = ("9.2",), work
 
 
 def write_overlay(path: Path, standins: list[StandIn]) -> Path:
-    """The matrix overlay carrying the stand-ins' URLs, file names, SHA-256 and SHA-512 (schema: egpu_setup.matrix).
+    """The matrix overlay carrying the stand-ins' URLs, file names, SHA-256, SHA-512 and sizes (egpu_setup.matrix).
 
     Stand-ins of versions the matrix does not list (CLT 9.3, a lab-only option) are left out: an overlay only
     replaces fields of existing entries.
@@ -144,6 +144,8 @@ def write_overlay(path: Path, standins: list[StandIn]) -> Path:
         if (s.artifact, s.version) not in known:
             continue
         entry = {"id": s.artifact, "version": s.version, "filename": s.filename, "url": s.url, "sha256": s.sha256}
+        # the stand-in's exact size replaces the real file's (numpy's 18 MB wheel): the downloader's limit
+        entry["size"] = s.path.stat().st_size
         if known[(s.artifact, s.version)].sha512:  # the real publisher's digest kind: the lab's cache checks it too
             entry["sha512"] = s.sha512
         entries.append(entry)

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from egpu_lab import kexts
 from egpu_lab.macos import xar_pkg
@@ -46,6 +47,20 @@ def test_overlay_points_the_matrix_at_the_mirror(mirror, tmp_path):
     v6 = next(s for s in standins if (s.artifact, s.version) == ("egpu_support", "6"))
     assert plan["egpu_support"]["url"] == (out / "4376-NVDAEGPUSupport-v6.zip").resolve().as_uri()
     assert (plan["egpu_support"]["sha256"], plan["egpu_support"]["sha512"]) == (v6.sha256, v6.sha512)
+
+
+def test_overlay_carries_every_standins_exact_size(mirror, tmp_path):
+    """The size is the downloader's limit: the stand-in's own replaces the real file's (numpy's 18 MB wheel)."""
+    _out, standins = mirror
+    overlay = write_overlay(tmp_path / "matrix-overlay.yaml", standins)
+    entries = yaml.safe_load(overlay.read_text())["artifacts"]
+    known = load_matrix().artifacts
+    listed = [s for s in standins if (s.artifact, s.version) in known]
+    assert len(entries) == len(listed) and {e["filename"] for e in entries} == {s.filename for s in listed}
+    sizes = {s.filename: s.path.stat().st_size for s in listed}
+    assert all(entry["size"] == sizes[entry["filename"]] for entry in entries)
+    resolved = load_matrix(overlay).artifacts
+    assert all(resolved[(s.artifact, s.version)].size == sizes[s.filename] for s in listed)
 
 
 def test_webdriver_pkg_is_xar_with_the_real_layout(mirror):

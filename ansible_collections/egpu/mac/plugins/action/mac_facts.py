@@ -157,7 +157,7 @@ def parse_facts(sections: dict[str, tuple[int, str]], args: dict[str, Any], gath
     facts["probes"] = {}
     for name in args["probes"]:
         rc, out = sections.get(f"probe:{name}", (1, ""))
-        facts["probes"][name] = {"rc": rc, "stdout": out.strip()}
+        facts["probes"][name] = {"rc": rc, "stdout": out.strip(), "cmd": args["probes"][name]}
     present = set(text("paths").splitlines())
     facts["paths"] = {p: p in present for p in args["paths"]}
     return facts

@@ -51,7 +51,7 @@ options:
     elements: str
     choices: [os, cpu, sip, kexts, disk, xcode_select, clang, nvcc, hardware, filevault]
   probes:
-    description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout}). For state no other
+    description: Name -> read-only shell command; C(egpu_mac.probes[name]) is C({rc, stdout, cmd}). For state no other
       option reads (a header's version macros, whether a file is newer than the kext cache).
     type: dict
     default: {}
