@@ -344,7 +344,9 @@ class Lab:
         """A macOS update of one host to `build` (update.py): new SystemVersion, kext cache rebuilt, restarted."""
         from egpu_lab import update
 
-        return update.update(self.sandbox(name).machine, name, build)
+        outcome = update.update(self.sandbox(name).machine, name, build)
+        supervisor.ensure_running(self.dir, [name])  # back once the sshd of the new boot answers
+        return outcome
 
     def allow_kexts(self, name: str, team: str) -> list[str]:
         """A user's click on "Allow" in Security & Privacy: kexts signed by `team` may load (TN2459)."""

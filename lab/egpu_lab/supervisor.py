@@ -4,7 +4,9 @@ A Mac is up when its machine state says so (boot.ensure_up: not rebooting, its r
 the FileVault unlock screen, and not lost: fault switch). The supervisor polls every host: a host whose reboot
 delay is over is booted here (so it comes back by itself, as a Mac does, without anyone reaching it), a host that
 is up gets its sshd started, a host that goes down has its sshd and every session killed (connections are then
-refused, as by a Mac that is restarting). It ends, killing its servers, when the lab's lab.json is gone.
+refused, as by a Mac that is restarting), and so does a host that rebooted between two polls (a reboot with no
+delay, `lab update`'s restart): no session or ControlPersist master outlives a boot. It ends, killing its
+servers, when the lab's lab.json is gone.
 
 `lab up` starts it (`start`), every lab command restarts it when it is missing (`ensure_running`), `lab down` stops
 it (`stop`). Its command line names the lab directory, so `lab down` finds anything left by it.
@@ -58,7 +60,9 @@ def wait_listening(lab_dir: Path, hosts: list[str], timeout: float = START_TIMEO
 
     deadline = time.monotonic() + timeout
     for name in hosts:
-        while not _host_is_down(lab_dir, name) and not sshd.listening(sshd.port_of(lab_dir, name)):
+        while not _host_is_down(lab_dir, name) and not (
+            _served(lab_dir, name) and sshd.listening(sshd.port_of(lab_dir, name))
+        ):
             if time.monotonic() > deadline:
                 log = sshd.host_dir(lab_dir, name) / "sshd.log"
                 raise EgpuError(
@@ -83,6 +87,23 @@ def stop(lab_dir: Path) -> None:
         except psutil.Error:
             pass
     pid_file(lab_dir).unlink(missing_ok=True)
+
+
+def served_file(lab_dir: Path, name: str) -> Path:
+    """The boot count of the host whose sshd runs now (written by the supervisor when it starts one)."""
+    return sshd.host_dir(lab_dir, name) / "sshd.boot"
+
+
+def boot_count(lab_dir: Path, name: str) -> int:
+    return int(_machine(lab_dir, name).read().boot.count)
+
+
+def _served(lab_dir: Path, name: str) -> bool:
+    """Whether the sshd answering is the one of the host's current boot (not the one a reboot is about to end)."""
+    try:
+        return int(served_file(lab_dir, name).read_text()) == boot_count(lab_dir, name)
+    except (OSError, ValueError):
+        return False
 
 
 def _machine(lab_dir: Path, name: str):  # type: ignore[no-untyped-def]
@@ -119,6 +140,7 @@ class Supervisor:
     def __init__(self, lab_dir: Path) -> None:
         self.lab_dir = lab_dir
         self.servers: dict[str, subprocess.Popen[bytes]] = {}
+        self.served: dict[str, int] = {}  # the boot of each host its server was started for
         self.stopping = False
 
     def hosts(self) -> list[str]:
@@ -135,7 +157,13 @@ class Supervisor:
                 continue
             server = self.servers.get(name)
             alive = server is not None and server.poll() is None
+            count = boot_count(self.lab_dir, name)
+            if up and alive and self.served.get(name) != count:
+                self.kill(name)  # the Mac rebooted between two polls (an instant reboot): its sessions end too
+                alive = False
             if up and not alive:
+                self.served[name] = count
+                served_file(self.lab_dir, name).write_text(str(count))
                 with open(sshd.host_dir(self.lab_dir, name) / "sshd.log", "ab") as log:
                     self.servers[name] = subprocess.Popen(sshd.argv(self.lab_dir, name), stdin=subprocess.DEVNULL,
                                                           stdout=log, stderr=log)  # fmt: skip

@@ -134,6 +134,25 @@ def test_a_reboot_drops_sshd_until_the_mac_is_back(lab):
     assert "Connection refused" in ssh(lab, "true").stderr
 
 
+def test_no_session_outlives_a_boot_an_instant_reboot_or_lab_update(tmp_path):
+    """With no reboot delay the Mac is down for no poll of the supervisor: it still ends the server and every
+    session of the old boot (a ControlPersist master too), and `lab update` waits for the new boot's server."""
+    lab = Lab(tmp_path / "lab")
+    lab.up(LabOptions(hosts=1, reboot_seconds=0.0, mirror=False))
+    try:
+        master = ("-o", "ControlMaster=auto", "-o", f"ControlPath={tmp_path}/cm", "-o", "ControlPersist=60")
+        assert ssh(lab, "true", *master).returncode == 0
+        assert ssh(lab, "true", "-o", f"ControlPath={tmp_path}/cm", "-O", "check").returncode == 0
+        outcome = lab.update("mac1", "17C205")
+        assert outcome.build == "17C205" and lab.sandbox("mac1").machine.read().boot.count == 2
+        check = ssh(lab, "true", "-o", f"ControlPath={tmp_path}/cm", "-O", "check")
+        assert check.returncode != 0  # the master of the old boot is gone
+        r = ssh(lab, "sw_vers -buildVersion")  # and the new boot's server answers at once
+        assert (r.returncode, r.stdout) == (0, "17C205\n"), r.stderr
+    finally:
+        lab.down()
+
+
 def test_down_leaves_no_sshd_supervisor_socket_or_control_master(tmp_path, ansible):
     lab = Lab(tmp_path / "lab")
     lab.up(LabOptions(hosts=2, reboot_seconds=0.0, mirror=False))
