@@ -24,7 +24,8 @@ def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -
     lab = Lab(lab_dir or paths.default_lab_dir())
     if not lab.exists():
         if not bring_up:
-            lab.require()  # names a directory that is not a lab as such
+            if lab.dir.exists():
+                lab.require()  # names a directory that is not a lab as such
             raise EgpuError(
                 f"no rehearsal lab at {lab.dir}",
                 fix="`egpu-setup provision --rehearse` brings one up and provisions it",
