@@ -11,7 +11,8 @@ from egpu_setup.cli.arg_types import path_arg
 from egpu_setup.output import Context
 
 LAB_HELP = """A rehearsal lab is N simulated macOS High Sierra Macs (bubblewrap sandboxes) that Ansible reaches
-through the egpu.lab.sandbox connection. `lab up` writes <dir>/inventory.yml; use it with
+over SSH (a real sshd per Mac on 127.0.0.1, the lab's own key and known_hosts). `lab up` writes
+<dir>/inventory.yml; use it with
 `egpu-setup provision -i <dir>/inventory.yml` or plain `ansible -i <dir>/inventory.yml`."""
 
 

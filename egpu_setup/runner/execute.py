@@ -66,6 +66,8 @@ def ansible_env(content: Content) -> dict[str, str]:
         "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(collections),  # this installation's egpu.mac comes first
         "ANSIBLE_NOCOLOR": "1",  # the log file is read with less and grep, not a terminal
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        # ansible-runner turns host key checking off unless this is set: a Mac whose key changed must be refused
+        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
     }
 
 

@@ -35,6 +35,7 @@ def rehearsal_inventory(lab_dir: Path | None, ctx: Context, *, bring_up: bool) -
         lab.up(LabOptions(hosts=1, sip=REHEARSAL_SIP))
     else:
         ctx.note(f"rehearsal: using the lab at {lab.dir}")
+        lab.serve()  # its Macs' SSH servers, when nothing runs them any more (a reboot of the controller)
     if bring_up and lab.overlay.is_file():
         fill_cache(lab, ctx)
     return lab.inventory

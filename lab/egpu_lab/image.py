@@ -143,6 +143,8 @@ LINUX_ALIASES: dict[str, str] = {"/bin/sh": "bash", "/usr/bin/tar": "bsdtar", "/
 LINUX_SEARCH = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 # Data the linked Linux tools read at fixed paths (file(1)'s magic database).
 LINUX_DATA = ("/usr/share/misc",)
+# Programs at another path on Linux: OpenSSH's sftp server, where macOS keeps it (its sshd_config's Subsystem line).
+LINUX_PROGRAMS: dict[str, str] = {"/usr/libexec/sftp-server": "/usr/lib/openssh/sftp-server"}
 
 DIRS: tuple[str, ...] = (
     "System/Library/CoreServices",
@@ -288,6 +290,9 @@ def link_linux_tools(root: Path) -> None:
         target = _linux_target(linux_name)
         if target:
             _force_symlink(root / mac_path.lstrip("/"), target)
+    for mac_path, linux_path in LINUX_PROGRAMS.items():
+        if os.path.exists(linux_path):
+            _force_symlink(root / mac_path.lstrip("/"), LINUX + os.path.realpath(linux_path))
 
 
 def _force_symlink(link: Path, target: str) -> None:

@@ -5,10 +5,11 @@ Layout of a lab directory (architecture.md):
     <lab>/.egpu-setup-lab      the marker (egpu_lab.marker): written first, kept by `down`; no verb acts without it
     <lab>/lab.json             the options the lab was made with (reset rebuilds hosts from them; the admin
                                password only as its salted hash)
-    <lab>/inventory.yml        a standard Ansible YAML inventory: group `rehearsal_macs`, hosts mac1..macN with
-                               ansible_connection egpu.lab.sandbox, egpu_rehearsal_host_dir, ansible_user admin
-    <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir,
-                               ansible_become; other parts may add their own files beside it
+    <lab>/inventory.yml        a standard Ansible YAML inventory shaped like inventory/example: all > children >
+                               group `rehearsal_macs` > hosts mac1..macN with ansible_host 127.0.0.1, ansible_port
+    <lab>/group_vars/all.yml   egpu_matrix_overlay, egpu_cache_dir, egpu_lock_file, egpu_rehearsal_lab_dir, and the
+                               ssh settings (lab.ssh_connection_vars); other parts may add their own files beside it
+    <lab>/ssh/                 the lab's key pair, known_hosts, each host's sshd (sshd.py), the supervisor
     <lab>/matrix-overlay.yaml  the stand-ins' file:// URLs and SHA-256 (written by the stand-in builder)
     <lab>/mirror/              the stand-in installers
     <lab>/cache/               the artifact cache the provisioning uses for this lab
@@ -24,13 +25,14 @@ of the lab's sandboxes; a sandbox holds no mount outside its own namespace, so n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from egpu_lab import accounts, boot, builds, image, marker
+from egpu_lab import accounts, boot, builds, image, marker, sshd, supervisor
 from egpu_lab.machine import FileVault, Gpu, Hardware, Machine, MachineState, sip_preset
 from egpu_lab.sandbox import HOMES, Sandbox
 from egpu_setup.errors import EgpuError
@@ -158,6 +160,8 @@ class Lab:
         host_dir = self.hosts_dir / name
         if not (host_dir / "machine").is_dir():
             raise EgpuError(f"no host {name!r} in the lab at {self.dir}", fix=f"hosts: {', '.join(self.host_names())}")
+        if sshd.ssh_dir(self.dir).is_dir():
+            supervisor.ensure_running(self.dir, self.host_names(), wait=False)  # a lab command restarts it
         return Sandbox(host_dir)
 
     # --- up / reset / down ---
@@ -179,25 +183,36 @@ class Lab:
         try:
             for name in [f"mac{i}" for i in range(1, options.hosts + 1)]:
                 self._make_host(name, options)
+            sshd.prepare(self.dir, self.host_names())
             self._write_inventory(options)
             if options.mirror:
                 fill_mirror(self)
+            self.serve()
         except BaseException:
             self.down()
             raise
 
     def reset(self) -> None:
         options = self.options()
+        supervisor.stop(self.dir)
         self.kill_processes()
         for name in self.host_names():
             image.wipe_root(self.hosts_dir / name)
             self._make_host(name, options)
+        self.serve()
+
+    def serve(self) -> None:
+        """Start the hosts' SSH servers (the supervisor) unless they run, and wait until the hosts that are up
+        answer: `lab up`, `lab reset`, `--rehearse` on an existing lab."""
+        supervisor.ensure_running(self.dir, self.host_names())
 
     def down(self) -> list[int]:
         """Remove the lab (but its cache); returns the pids of sandbox processes that had to be killed."""
         self.require()
+        supervisor.stop(self.dir)
         killed = self.kill_processes()
-        for path in (self.hosts_dir, self.mirror, self.dir / "group_vars", self.dir / "work"):
+        sshd.remove_control_link(self.dir)
+        for path in (self.hosts_dir, self.mirror, self.dir / "group_vars", self.dir / "work", sshd.ssh_dir(self.dir)):
             image.wipe_root(path)
         lock_guard = self.lock_file.with_name(self.lock_file.name + ".lock")  # egpu_setup.cache.lock's
         for path in (self.inventory, self.overlay, self.lock_file, lock_guard, self.config):
@@ -210,11 +225,14 @@ class Lab:
         import psutil
 
         marker = str(self.hosts_dir) + "/"
+        ssh_markers = (str(sshd.ssh_dir(self.dir)), str(sshd.control_dir(self.dir)))
         victims = []
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info.get("cmdline") or []
             if cmdline and cmdline[0].endswith("bwrap") and any(arg.startswith(marker) for arg in cmdline):
                 victims.append(proc)
+            elif proc.pid != os.getpid() and any(m in arg for arg in cmdline for m in ssh_markers):
+                victims.append(proc)  # the supervisor, an sshd, a ControlPersist master (its socket is in ssh/cp)
         for proc in victims:
             try:
                 for child in proc.children(recursive=True):
@@ -230,23 +248,21 @@ class Lab:
         make_host(self.hosts_dir / name, options, work=self.dir / "work")
 
     def _write_inventory(self, options: LabOptions) -> None:
-        hosts = {
-            name: {
-                "ansible_connection": "egpu.lab.sandbox",
-                "egpu_rehearsal_host_dir": str(self.hosts_dir / name),
-                "ansible_user": "admin",
-            }
-            for name in [f"mac{i}" for i in range(1, options.hosts + 1)]
-        }
-        header = "# Written by `egpu-setup lab up`: the rehearsal Macs of this lab.\n"
-        self.inventory.write_text(header + _yaml({GROUP: {"hosts": hosts}}))
+        """inventory.yml shaped like inventory/example (all > children > group > hosts with ansible_host), and
+        group_vars/all.yml with the connection settings of a real lab: ssh as admin with the lab's key, its
+        known_hosts (host keys checked as ansible.cfg asks), sudo become, ControlPersist sockets inside the lab."""
+        hosts = {name: {"ansible_host": sshd.ADDRESS, "ansible_port": sshd.port_of(self.dir, name)}
+                 for name in [f"mac{i}" for i in range(1, options.hosts + 1)]}  # fmt: skip
+        header = "# Written by `egpu-setup lab up`: the rehearsal Macs of this lab, reached over SSH.\n"
+        self.inventory.write_text(header + _yaml({"all": {"children": {GROUP: {"hosts": hosts}}}}))
         self.group_vars.parent.mkdir(parents=True, exist_ok=True)
         group_vars: dict[str, Any] = {"egpu_rehearsal_lab_dir": str(self.dir)}
         if options.mirror:
             # Without the stand-ins (--no-mirror) there is no overlay: provisioning then resolves the real matrix
             # against what the lab's cache holds (`egpu-setup cache add`).
             group_vars["egpu_matrix_overlay"] = str(self.overlay)
-        group_vars |= {"egpu_cache_dir": str(self.cache), "egpu_lock_file": str(self.lock_file), "ansible_become": True}
+        group_vars |= {"egpu_cache_dir": str(self.cache), "egpu_lock_file": str(self.lock_file)}
+        group_vars |= ssh_connection_vars(self.dir)
         header = "# Written by `egpu-setup lab up`; other files in group_vars/ may add to it.\n"
         self.group_vars.write_text(header + _yaml(group_vars))
 
@@ -342,7 +358,9 @@ class Lab:
         """A macOS update of one host to `build` (update.py): new SystemVersion, kext cache rebuilt, restarted."""
         from egpu_lab import update
 
-        return update.update(self.sandbox(name).machine, name, build)
+        outcome = update.update(self.sandbox(name).machine, name, build)
+        supervisor.ensure_running(self.dir, [name])  # back once the sshd of the new boot answers
+        return outcome
 
     def allow_kexts(self, name: str, team: str) -> list[str]:
         """A user's click on "Allow" in Security & Privacy: kexts signed by `team` may load (TN2459)."""
@@ -363,6 +381,25 @@ def allow_kexts(machine: Machine, team: str) -> list[str]:
         if team not in st.kext_consent:
             st.kext_consent.append(team)
         return list(st.kext_consent)
+
+
+def ssh_connection_vars(lab_dir: Path) -> dict[str, Any]:
+    """How Ansible's ssh connection reaches the lab's Macs (the keys inventory/example sets, and the lab's own)."""
+    ssh = sshd.ssh_dir(lab_dir)
+    return {
+        "ansible_user": sshd.USER,
+        "ansible_become": True,
+        "ansible_become_method": "ansible.builtin.sudo",
+        # the target tools' venv python (python_bootstrap); without it Ansible's discovery picks /usr/bin/python3,
+        # which High Sierra does not have
+        "ansible_python_interpreter": "/usr/local/egpu-setup/venv/bin/python3",
+        "ansible_ssh_private_key_file": str(ssh / sshd.KEY),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={ssh / 'known_hosts'} -o IdentitiesOnly=yes",
+        # %h-%p-%r under sshd.control_dir, not Ansible's %(directory)s/%C: a socket path must stay under 108 bytes
+        # (Ansible resolves the link of control_path_dir, ssh does not resolve one in control_path)
+        "ansible_control_path_dir": str(ssh / "cp"),
+        "ansible_control_path": f"{sshd.control_dir(lab_dir)}/%%h-%%p-%%r",
+    }
 
 
 def make_host(host_dir: Path, options: LabOptions, work: Path) -> Sandbox:

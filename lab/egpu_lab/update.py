@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import plistlib
+import time
 from dataclasses import dataclass
 
 from egpu_lab import boot, builds
@@ -61,6 +62,20 @@ def update(machine: Machine, host: str, build: str) -> UpdateOutcome:
     with machine.edit() as st:
         st.build, st.product_version, st.kernel_version = build, product, kernel
     boot.rebuild_cache(machine)  # the update's own kextcache run: the web driver's kexts are still in /L/E
-    boot.boot(machine)  # the update's restart; the boot model keeps the web driver out (NVDARequiredOS)
+    restart(machine, host)  # the boot model keeps the web driver out (NVDARequiredOS)
     after = machine.read()
     return UpdateOutcome(host, old, build, product, kernel, known, after.boot.gpu_driver, tuple(after.boot.notes))
+
+
+def restart(machine: Machine, host: str) -> None:
+    """The update's restart as any reboot of the host (boot.request_reboot): the host goes down, so the lab's
+    supervisor ends its sshd and every session (a connection made before the update does not outlive it), and
+    boots after the reboot delay, by the supervisor or here, whichever comes first. Divergence: a FileVault Mac
+    comes back without the unlock screen (the installer's restart is taken as an authenticated one)."""
+    boot.request_reboot(machine)
+    with machine.edit() as st:
+        st.boot.unlock_pending = False
+        up_at = st.boot.up_at
+    while time.time() < up_at:
+        time.sleep(min(0.1, max(0.0, up_at - time.time())))
+    boot.ensure_up(machine, host)  # raises HostDown when the reboot hangs (fault switch)

@@ -24,9 +24,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, make_lab: Callable[..., Any]) 
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    """The lab's own files (not the Macs' trees, which digest_of covers)."""
+    """The lab's own files (not the Macs' trees, which digest_of covers, nor the logs of the Macs' SSH servers and
+    their supervisor under ssh/, which log each connection as a Mac's sshd does; its keys and known_hosts count)."""
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
-            if p.is_file() and "hosts" not in p.relative_to(directory).parts}  # fmt: skip
+            if p.is_file() and "hosts" not in p.relative_to(directory).parts
+            and not (p.relative_to(directory).parts[0] == "ssh" and p.suffix == ".log")}  # fmt: skip
 
 
 def _refused(lab: Any, digest_of: Callable, command: str, *args: str) -> str:

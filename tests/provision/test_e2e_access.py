@@ -4,7 +4,10 @@ landing nowhere (run directory, the Mac's tree and journal, the process list).""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -116,7 +119,34 @@ def test_with_K_provision_converges_through_an_authenticated_restart_and_the_pas
     assert files_holding(run_dir, PASSWORD) == []  # ansible.log, report.json, events, command, env
     assert files_holding(guarded.host_dir("mac1") / "root", PASSWORD) == []  # the journal, logs, the whole Mac
     assert files_holding(guarded.dir, PASSWORD) == []  # the lab itself (inventory, lab.json, machine state)
+    assert PASSWORD not in json.dumps(report) and PASSWORD not in err  # egpu-setup's stdout (--json) and stderr
     assert watch.samples > 10 and watch.seen == []
+
+
+def test_become_password_from_a_vault_file_without_K(guarded, tmp_path, monkeypatch):
+    """ansible_become_password in a vault-encrypted host_vars file (Ansible's own way, never an extravar), its
+    vault password in ANSIBLE_VAULT_PASSWORD_FILE: the converged Mac's re-run gets through sudo without -K."""
+    vault_password = tmp_path / "vault-password"
+    vault_password.write_text("vault-secret\n")
+    host_vars = guarded.dir / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    secret = host_vars / "mac1.yml"
+    secret.write_text(f"ansible_become_password: '{PASSWORD}'\n")
+    vault = Path(sys.executable).with_name("ansible-vault")
+    subprocess.run([str(vault), "encrypt", "--vault-password-file", str(vault_password), str(secret)], check=True,
+                   capture_output=True)  # fmt: skip
+    assert PASSWORD not in secret.read_text()
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(vault_password))
+    try:
+        code, report, err, _ = guarded.run("provision")
+    finally:
+        secret.unlink()
+
+    assert code == 0, err + "\n".join(f["message"] for h in (report or {}).get("hosts", {}).values()
+                                      for f in h["failures"])  # fmt: skip
+    assert report["hosts"]["mac1"]["changed"] == 0
+    assert files_holding(Path(report["run_dir"]), PASSWORD) == []
+    assert PASSWORD not in json.dumps(report) and PASSWORD not in err
 
 
 @pytest.fixture(scope="module")

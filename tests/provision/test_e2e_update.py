@@ -81,8 +81,9 @@ def test_provision_refuses_a_build_the_matrix_does_not_know_with_the_remedy(lab,
     rehearsal(lab).update(HOST, "17G99")
     before = digest_of(lab.host_dir(HOST))
     code, report, err, _ = lab.run("provision")
-    # The host's preflight refuses it (a failed host: exit 1), with the matrix's own remedy, before any change.
-    assert code == 1, err
+    # The host's preflight refuses it with the matrix's own remedy, before any change: an unsupported build is bad
+    # input, exit 2 (README "Exit codes", from main's exit-code consistency), the host failed in the report.
+    assert code == 2, err
     failures = report["hosts"][HOST]["failures"]
     assert [f["role"] for f in failures] == ["preflight"], failures
     assert "build 17G99 is not in the compatibility matrix" in failures[0]["message"]

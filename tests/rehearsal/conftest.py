@@ -164,7 +164,7 @@ def ansible() -> Callable[..., subprocess.CompletedProcess[str]]:
     exe = str(Path(sys.executable).with_name("ansible"))
 
     def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="0")
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")  # host keys checked: the lab's known_hosts
         return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
     return run

@@ -57,13 +57,10 @@ def test_acceptance_raw_sw_vers_on_both_hosts_then_down_leaves_nothing(tmp_path,
 
 def test_inventory_and_group_vars(lab_dir):
     inventory = yaml.safe_load((lab_dir / "inventory.yml").read_text())
-    hosts = inventory["rehearsal_macs"]["hosts"]
+    hosts = inventory["all"]["children"]["rehearsal_macs"]["hosts"]
     assert list(hosts) == ["mac1", "mac2"]
-    assert hosts["mac2"] == {
-        "ansible_connection": "egpu.lab.sandbox",
-        "egpu_rehearsal_host_dir": str(lab_dir / "hosts/mac2"),
-        "ansible_user": "admin",
-    }
+    port = int((lab_dir / "ssh/mac2/port").read_text())
+    assert hosts["mac2"] == {"ansible_host": "127.0.0.1", "ansible_port": port}
     group_vars = yaml.safe_load((lab_dir / "group_vars/all.yml").read_text())
     assert group_vars["egpu_cache_dir"] == str(lab_dir / "cache")
     assert group_vars["egpu_lock_file"] == str(lab_dir / "egpu-setup.lock")
@@ -182,7 +179,13 @@ def test_become_put_fetch_and_the_fail_download_fault(lab_dir, tmp_path, ansible
 
 def test_modules_fail_with_an_interpreter_error_before_python3_is_there(lab_dir, tmp_path, ansible):
     inventory = str(lab_dir / "inventory.yml")
+    # the lab's inventory names the tools venv's python (as inventory/example), not there before the bootstrap
     r = ansible("mac1", "-i", inventory, "-m", "ansible.builtin.ping", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "The module interpreter '/usr/local/egpu-setup/venv/bin/python3' was not found" in r.stdout + r.stderr
+    # Ansible's own discovery finds no python3 on a bare High Sierra Mac
+    discover = "ansible_python_interpreter=auto_silent"
+    r = ansible("mac1", "-i", inventory, "-m", "ansible.builtin.ping", "-e", discover, cwd=tmp_path)
     assert r.returncode != 0
     assert "The module interpreter '/usr/bin/python3' was not found" in r.stdout + r.stderr
     py2 = "ansible_python_interpreter=/usr/bin/python"
@@ -210,7 +213,10 @@ def test_ansible_reboot_action_waits_for_who_b_to_change(lab_dir, tmp_path, ansi
     r = ansible("mac1", "-i", inventory, "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=3", "-e", py,
                 cwd=tmp_path, timeout=120)  # fmt: skip
     assert r.returncode != 0
-    assert "did not come back from its reboot" in r.stdout + r.stderr
+    # Over SSH a Mac whose restart never ends refuses connections, as a real one does; the lab says why.
+    assert "Connection refused" in r.stdout + r.stderr
+    status = json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)
+    assert status["hosts"][0]["state"] == "down (reboot hangs)"
     assert json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["state"] == (
         "down (reboot hangs)"
     )

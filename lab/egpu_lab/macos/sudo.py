@@ -183,8 +183,7 @@ def _authenticate(sim: Sim, opts: _Options) -> None:
             if tries:
                 sim.err(BAD_PASSWORD)
                 sim.stderr.flush()
-            os.write(write_fd, prompt.encode())
-            password = _read_line(read_fd)
+            password = _ask(read_fd, write_fd, prompt)
             if password is None:
                 break
             if accounts.check_password(password, stored):
@@ -198,6 +197,32 @@ def _authenticate(sim: Sim, opts: _Options) -> None:
     if tries:
         sim.fail(f"sudo: {tries} incorrect password attempt{'s' if tries != 1 else ''}", 1)
     sim.fail(None, 1)
+
+
+def _ask(read_fd: int, write_fd: int, prompt: str) -> str | None:
+    """Write the prompt and read the password line, not echoed where the input is a terminal (an ssh -tt session,
+    as Ansible's raw and the reboot's commands run). As tgetpass.c does (term_noecho, also with -S), echo goes off
+    BEFORE the prompt is written: whoever answers the prompt (Ansible writes the password as soon as it sees it)
+    must find echo off already, else the terminal echoes the password back into the session's output. The change
+    waits for output to drain and keeps pending input (TCSADRAIN, term.c sudo_term_noecho); the newline the user's
+    Return no longer shows is written after the line is read."""
+    import termios
+
+    try:
+        saved = termios.tcgetattr(read_fd)
+    except termios.error:
+        saved = None  # not a terminal: nothing echoes
+    if saved is not None:
+        quiet = list(saved)
+        quiet[3] &= ~(termios.ECHO | termios.ECHONL)
+        termios.tcsetattr(read_fd, termios.TCSADRAIN, quiet)
+    try:
+        os.write(write_fd, prompt.encode())
+        return _read_line(read_fd)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(read_fd, termios.TCSAFLUSH, saved)  # sudo_term_restore(input, flush=true)
+            os.write(write_fd, b"\n")
 
 
 def _read_line(fd: int) -> str | None:
