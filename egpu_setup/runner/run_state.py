@@ -94,6 +94,7 @@ class HostState:
     rescued: int = 0
     busy: bool = False  # another run holds the Mac's run lock (egpu.mac.run_lock's `busy`): exit 4
     done: int = 0  # tasks finished on this host, for the progress bar
+    answered: bool = False  # a task that reaches the host succeeded: an unreachable one later means it was lost
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     failures: list[Failure] = field(default_factory=list)
@@ -159,6 +160,7 @@ class RunState:
         task = data.get("task") or ""
         if status == "ok":
             host.ok += 1
+            host.answered = host.answered or data.get("task_action") not in CONTROLLER_ACTIONS
             report = (res.get("ansible_facts") or {}).get(VERIFY_FACT)
             if isinstance(report, dict):
                 self.verify_reports[host.name] = report
@@ -175,9 +177,9 @@ class RunState:
         elif status == "skipped":
             host.skipped += 1
         else:
-            answered = host.done > 1  # this host answered earlier in the run: it was lost, not misconfigured
             host.unreachable += 1
-            self._add_failure(host, data, res, answered=answered, unreachable=True)
+            # a host that answered earlier in the run was lost, not misconfigured (its key, user, port)
+            self._add_failure(host, data, res, answered=host.answered, unreachable=True)
 
     def _add_failure(
         self, host: HostState, data: dict[str, Any], res: dict[str, Any], *, answered: bool, unreachable: bool = False
@@ -209,6 +211,12 @@ class RunState:
 # A connection's put_file that failed: the sandbox's "failed to transfer SRC to DEST on HOST: why", ssh's
 # "failed to transfer file to SRC DEST:".
 TRANSFER_FAILED = re.compile(r"failed to transfer (?:file to )?(\S+) (?:to )?(\S+)")
+# Actions that run on the controller alone: their success says nothing of whether the Mac answers.
+CONTROLLER_ACTIONS = (
+    "egpu.mac.inventory_check", "egpu.mac.resolve_plan", "ansible.builtin.validate_argument_spec",
+    "validate_argument_spec", "ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert",
+    "ansible.builtin.debug", "debug", "ansible.builtin.meta", "meta",
+)  # fmt: skip
 # The actions whose failure means the Mac did not come back from its restart.
 REBOOT_ACTIONS = ("ansible.builtin.reboot", "reboot")
 

@@ -331,11 +331,18 @@ def request_reboot(machine: Machine) -> None:
         st.filevault.authrestart_armed = False
 
 
-def ensure_up(machine: Machine, name: str) -> None:
-    """Raise HostDown while the host is down (or lost: fault switch lose-after, counted per call: every connection
-    calls this once per command); boot it once its reboot delay is over (and, with FileVault, once the disk was
-    unlocked)."""
-    if machine.take_fault("command"):
+def is_lost(state: MachineState) -> bool:
+    """Whether the fault switch lose-after has taken the host off (from its Nth command on), without counting."""
+    lose_after = state.faults.lose_after
+    return lose_after is not None and state.faults.commands >= lose_after
+
+
+def ensure_up(machine: Machine, name: str, *, count_command: bool = True) -> None:
+    """Raise HostDown while the host is down (or lost: fault switch lose-after, counted per call where
+    `count_command`: a session of the host's sshd (ssh_login) or a lab command runs this once per command; the
+    supervisor's polling does not count); boot it once its reboot delay is over (and, with FileVault, once the disk
+    was unlocked)."""
+    if machine.take_fault("command") if count_command else is_lost(machine.read()):
         raise HostDown(
             f"rehearsal host {name} does not answer: it lost power or its network (fault switch lose-after)",
             fix=f"`egpu-setup lab fault {name} --clear`, then reach the host again",

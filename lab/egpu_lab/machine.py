@@ -20,7 +20,7 @@ fail (`faults.fail_install == N`); same for "download". `faults.disk_full` and `
 `faults.disk_full_at` N sets `disk_full` at the Nth install or download (a disk that fills mid-run, after preflight
 found room). `machine.take_fault("command")` counts one command that reaches the host and says whether the host is lost
 (`faults.lose_after`: from the Nth command on it answers nothing, as a Mac that lost power or its network); boot.py's
-`ensure_up`, which every connection calls before a command, asks it, so the sandbox connection and an sshd in front
+`ensure_up`, which every connection calls before a command, asks it, so the lab's commands and each ssh session
 of the host honour it alike.
 """
 

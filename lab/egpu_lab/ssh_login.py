@@ -9,6 +9,9 @@ with the environment a non-interactive SSH command gets on a Mac (docs/rehearsal
   path_helper in /etc/profile, which a non-interactive `bash -c` does not read;
 - USER, LOGNAME, HOME, SHELL of admin, and sshd's SSH_CLIENT, SSH_CONNECTION, SSH_TTY, TERM.
 
+Each session counts as one command for the fault switch lose-after (boot.ensure_up): from the Nth on, the session
+ends at once with ssh's status 255, as a connection to a Mac that lost power or its network does, and the
+supervisor takes the host's sshd down, so new connections are refused.
 The transfer fault switches apply here, to a transfer's session (sftp-server, or the fallbacks `scp -t` and
 `dd of=` of Ansible's smart transfer): `disk_full` refuses it with "No space left on device"; `fail_download`
 fails the Nth sftp session, and every transfer session after it until another command runs (its fallbacks),
@@ -63,11 +66,30 @@ def transfer_refusal(host_dir: Path, command: str) -> str | None:
     return None
 
 
+def lost_reason(host_dir: Path) -> str | None:
+    """Why this session finds the host lost (fault switch lose-after; this session counts as a command), or None."""
+    from egpu_lab.boot import HostDown, ensure_up
+    from egpu_lab.machine import Machine
+
+    machine = Machine(host_dir / "machine", host_dir / "root")
+    if machine.read().faults.lose_after is None:
+        return None
+    try:
+        ensure_up(machine, host_dir.name)
+    except HostDown as exc:
+        return f"Connection to {host_dir.name} lost: {exc.message}"
+    return None
+
+
 def main() -> None:
     host_dir = Path(os.environ.get("EGPU_LAB_HOST_DIR", ""))
     args = sys.argv[1:]
     if not (host_dir / "machine").is_dir():
         sys.stderr.write(f"egpu-lab login: no rehearsal Mac at {host_dir}\n")
+        sys.exit(255)
+    lost = lost_reason(host_dir)
+    if lost:
+        sys.stderr.write(lost + "\n")
         sys.exit(255)
     if args[:1] == ["-c"] and len(args) > 1:
         refusal = transfer_refusal(host_dir, args[1])

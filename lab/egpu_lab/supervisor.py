@@ -113,27 +113,24 @@ def _machine(lab_dir: Path, name: str):  # type: ignore[no-untyped-def]
     return Machine(host / "machine", host / "root")
 
 
-def _lost(state: object) -> bool:
-    """The "host lost" fault switch (machine state), under either name it may carry."""
-    faults = getattr(state, "faults", None)
-    return bool(getattr(faults, "host_lost", False) or getattr(faults, "lost", False))
-
-
 def _host_is_down(lab_dir: Path, name: str) -> bool:
+    """Down as the machine state says (rebooting or lost), without booting it or counting a command."""
+    from egpu_lab.boot import is_lost
+
     state = _machine(lab_dir, name).read()
-    return state.boot.pending or _lost(state)
+    return state.boot.pending or is_lost(state)
 
 
 def host_up(lab_dir: Path, name: str) -> bool:
-    """Whether the host is up now; boots it when its reboot delay is over (boot.ensure_up)."""
+    """Whether the host is up now (not rebooting, not lost: boot.ensure_up without counting a command); boots it
+    when its reboot delay is over."""
     from egpu_lab.boot import HostDown, ensure_up
 
-    machine = _machine(lab_dir, name)
     try:
-        ensure_up(machine, name)
+        ensure_up(_machine(lab_dir, name), name, count_command=False)
     except HostDown:
         return False
-    return not _lost(machine.read())
+    return True
 
 
 class Supervisor:
