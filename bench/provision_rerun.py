@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""First-run and re-run wall times of `egpu-setup provision` on one rehearsal High Sierra Mac, and their ratio.
+"""First-run and re-run wall times of `egpu-setup provision` on rehearsal High Sierra Macs, and their ratio.
 
-    .venv/bin/python bench/provision_rerun.py [--keep] [--json]
+    .venv/bin/python bench/provision_rerun.py [--hosts N] [--keep] [--json]
 
-Brings up a one-host lab in a temporary directory (`egpu-setup lab up --hosts 1 --sip kext-off`, the lab that
-`provision --rehearse` makes; not timed), provisions the bare host (first run), provisions it again (re-run:
-nothing to change), each with `egpu-setup provision --rehearse --lab-dir LAB --json`. Reboots keep the host down
+Brings up a lab of N hosts (default 1) in a temporary directory (`egpu-setup lab up --hosts N --sip kext-off`; one
+host is the lab that `provision --rehearse` makes; not timed), reached over SSH as every lab is, provisions the bare
+hosts in one run (first run), provisions them again (re-run: nothing to change), each with `egpu-setup provision
+--rehearse --lab-dir LAB --json`. Run it with --hosts 1 and --hosts 8 for the figures of a lab against one Mac. Reboots keep the host down
 for the lab's default 3 s, as with --rehearse.
 Goal: the re-run takes at most 25% of the first run. Exits 1 when a run fails or the goal is missed.
 """
@@ -38,6 +39,7 @@ def main_bench() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the lab and the run directories")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--hosts", type=int, default=1, help="rehearsal Macs provisioned in one run (default 1)")
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="egpu-bench-provision-"))
@@ -47,22 +49,22 @@ def main_bench() -> int:
     try:
         started = time.monotonic()
         # the one-host lab `provision --rehearse` brings up: a bare 10.13.2 Mac with kext signing off
-        code, _, _, err = run(["lab", "up", "--dir", str(lab), "--hosts", "1", "--sip", "kext-off"])
+        code, _, _, err = run(["lab", "up", "--dir", str(lab), "--hosts", str(args.hosts), "--sip", "kext-off"])
         lab_up = time.monotonic() - started
         if code != 0:
             print(f"lab up failed ({code}):\n{err}", file=sys.stderr)
             return 1
-        figures: dict[str, float | int | str] = {"lab_up_s": round(lab_up, 2)}
+        figures: dict[str, float | int | str] = {"hosts": args.hosts, "lab_up_s": round(lab_up, 2)}
         for name in ("first_run", "re_run"):
             code, out, elapsed, err = run(["provision", "--rehearse", "--lab-dir", str(lab), "--json"])
             report = json.loads(out) if code == 0 else None
             if report is None:
                 print(f"{name} failed ({code}); see the log:\n{err}", file=sys.stderr)
                 return 1
-            host = next(iter(report["hosts"].values()))
+            hosts = report["hosts"].values()
             figures[f"{name}_s"] = round(elapsed, 2)
-            figures[f"{name}_changed"] = host["changed"]
-            figures[f"{name}_tasks"] = host["ok"] + host["skipped"]
+            figures[f"{name}_changed"] = sum(host["changed"] for host in hosts)
+            figures[f"{name}_tasks"] = sum(host["ok"] + host["skipped"] for host in hosts)
             figures[f"{name}_log"] = report["log"]
         ratio = float(figures["re_run_s"]) / float(figures["first_run_s"])
         figures["ratio"] = round(ratio, 3)
@@ -70,9 +72,10 @@ def main_bench() -> int:
         if args.json:
             print(json.dumps(figures, indent=2))
         else:
+            print(f"rehearsal Macs             {args.hosts:8d}")
             print(f"lab up (not timed below)   {figures['lab_up_s']:8.1f} s")
-            print(f"first run (bare host)      {figures['first_run_s']:8.1f} s  changed={figures['first_run_changed']}")
-            print(f"re-run (converged host)    {figures['re_run_s']:8.1f} s  changed={figures['re_run_changed']}")
+            print(f"first run (bare hosts)     {figures['first_run_s']:8.1f} s  changed={figures['first_run_changed']}")
+            print(f"re-run (converged hosts)   {figures['re_run_s']:8.1f} s  changed={figures['re_run_changed']}")
             print(f"re-run / first run         {ratio:8.1%}  (goal <= {GOAL:.0%})")
             if args.keep:
                 print(f"logs: {figures['first_run_log']} {figures['re_run_log']}")
