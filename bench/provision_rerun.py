@@ -7,8 +7,7 @@ Brings up a lab of N hosts (default 1) in a temporary directory (`egpu-setup lab
 host is the lab that `provision --rehearse` makes; not timed), reached over SSH as every lab is, provisions the bare
 hosts in one run (first run), provisions them again (re-run: nothing to change), each with `egpu-setup provision
 --rehearse --lab-dir LAB --json`. Run it with --hosts 1 and --hosts 8 for the figures of a lab against one Mac.
-Reboots keep the host down
-for the lab's default 3 s, as with --rehearse.
+Reboots keep a host down for the lab's default 3 s, as with --rehearse.
 Goal: the re-run takes at most 25% of the first run. Exits 1 when a run fails or the goal is missed.
 """
 
