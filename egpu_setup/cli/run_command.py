@@ -62,6 +62,15 @@ def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check
     )
 
 
+def has_terminal() -> bool:
+    """Whether this process has a controlling terminal (/dev/tty opens), where getpass prompts."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
 def ask_become_password(ctx: Context) -> str:
     """-K's prompt, on the terminal only: without one, getpass would read stdin (a pipe, /dev/null) and end in an
     EOFError or take a line meant for something else."""
@@ -72,10 +81,8 @@ def ask_become_password(ctx: Context) -> str:
         fix="run on a terminal, or put ansible_become_password in an ansible-vault encrypted group_vars file "
         "(and leave out -K)",
     )
-    try:
-        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
-    except OSError:
-        raise no_terminal from None
+    if not has_terminal():
+        raise no_terminal
     try:
         return getpass.getpass("BECOME password: ", stream=ctx.stderr)
     except EOFError:  # Ctrl-D at the prompt

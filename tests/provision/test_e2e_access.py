@@ -82,7 +82,8 @@ def test_without_K_provision_stops_at_sudo_before_any_change_and_names_K(guarded
     host = report["hosts"]["mac1"]
     assert (host["failed"], host["changed"]) == (1, 0)
     (failure,) = host["failures"]
-    assert failure["role"] == "preflight"
+    # the first task that needs sudo: the Mac's run lock (egpu_common's run_lock.yml), taken before preflight
+    assert failure["role"] == "egpu_common"
     assert "Missing sudo password" in failure["message"]
     assert "fix: the Mac's sudo asks for the account password" in failure["message"]
     assert "-K (--ask-become-pass)" in failure["message"]
@@ -96,6 +97,7 @@ def test_with_K_provision_converges_through_an_authenticated_restart_and_the_pas
 
     asked: list[str] = []
     monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: asked.append(prompt) or PASSWORD)
+    monkeypatch.setattr("egpu_setup.cli.run_command.has_terminal", lambda: True)  # -K prompts on a terminal only
     machine = guarded.machine("mac1")
     boots = machine.read().boot.count
 

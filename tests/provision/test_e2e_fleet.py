@@ -31,6 +31,7 @@ def lab(tmp_path_factory, make_lab):
     with make_lab(tmp_path_factory.mktemp("fleet"), hosts=len(HOSTS), sudo_password=True,
                   password_hash=hash_password(PASSWORD)) as lab, pytest.MonkeyPatch.context() as env:  # fmt: skip
         env.setattr(getpass, "getpass", lambda prompt="", stream=None: PASSWORD)
+        env.setattr("egpu_setup.cli.run_command.has_terminal", lambda: True)  # -K prompts on a terminal only
         code, _report, err, _ = lab.run("provision", "-K")
         assert code == 0, err
         yield lab
@@ -76,6 +77,7 @@ def test_diagnose_bundle_holds_every_item_and_never_the_password(lab, tmp_path, 
     from egpu_setup.cli import main
 
     monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: PASSWORD)
+    monkeypatch.setattr("egpu_setup.cli.run_command.has_terminal", lambda: True)  # -K prompts on a terminal only
     out_dir = tmp_path / "bundles"
     out_dir.mkdir()
     err = io.StringIO()
