@@ -104,7 +104,9 @@ class ActionModule(MacAction):
 
     def read(self, path: str) -> str | None:
         rc, out, _ = run(self, f"cat {quote(path)}", check_rc=False, what="reading the run lock")
-        return out if rc == 0 else None
+        # over ssh with a terminal (-tt, as Ansible asks for become) the lines come back as CRLF: the file has LF,
+        # and take_over compares with the file's own text
+        return out.replace("\r\n", "\n") if rc == 0 else None
 
     def create(self, path: str, entry: dict[str, Any]) -> bool:
         """True when this run created the lock; False when it exists (another run was quicker)."""
