@@ -190,6 +190,8 @@ class RunState:
         failure.exit_code = input_exit_code(data, res)
         if host.failures and host.failures[-1].task == task and failure.kind and host.failures[-1].kind == failure.kind:
             return  # the reboot action's timeout and the unreachable host after it are one failure
+        if unreachable and host.failures and host.failures[-1].kind in GONE_KINDS:
+            return  # a task after the host was gone (the run lock's release) meets it gone: the same failure
         host.failures.append(failure)
 
     def _final_counts(self, stats: dict[str, Any]) -> None:
@@ -217,6 +219,8 @@ CONTROLLER_ACTIONS = (
     "validate_argument_spec", "ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert",
     "ansible.builtin.debug", "debug", "ansible.builtin.meta", "meta",
 )  # fmt: skip
+# Failures after which the host answers nothing more in this run.
+GONE_KINDS = ("reboot_hang", "host_lost")
 # The actions whose failure means the Mac did not come back from its restart.
 REBOOT_ACTIONS = ("ansible.builtin.reboot", "reboot")
 

@@ -22,6 +22,8 @@ found room). `machine.take_fault("command")` counts one command that reaches the
 (`faults.lose_after`: from the Nth command on it answers nothing, as a Mac that lost power or its network); boot.py's
 `ensure_up`, which every connection calls before a command, asks it, so the lab's commands and each ssh session
 of the host honour it alike.
+Each counted event is also appended to `<host>/machine/faults.log` (`TIME KIND COUNT`, TIME in seconds since the
+epoch): the fault matrix (tests/faults) tells from it and the run's task events which role each event fell in.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 STATE_FILE = "state.json"
+FAULTS_LOG = "faults.log"  # the counted fault events, a line each
 LOCK_FILE = "lock"
 # Where the sandbox exposes the state dir, and the env variables that override the defaults inside it.
 SANDBOX_STATE_DIR = "/.rehearsal/machine"
@@ -305,17 +309,24 @@ class Machine:
         host stays lost: every command from the Nth on fails)."""
         if kind == "command" and self.read().faults.lose_after is None:
             return False  # no exclusive lock per command when the switch is off
+        if kind not in ("install", "download", "command"):
+            raise ValueError(f"unknown fault kind {kind!r}")
         with self.edit() as st:
+            self._journal(kind, st.faults)
             if kind == "command":
                 st.faults.commands += 1
                 return st.faults.lose_after is not None and st.faults.commands >= st.faults.lose_after
-            if kind in ("install", "download") and st.faults.disk_full_at is not None:
+            if st.faults.disk_full_at is not None:
                 st.faults.writes += 1
                 st.faults.disk_full = st.faults.disk_full or st.faults.writes >= st.faults.disk_full_at
             if kind == "install":
                 st.faults.installs += 1
                 return st.faults.fail_install is not None and st.faults.installs == st.faults.fail_install
-            if kind == "download":
-                st.faults.downloads += 1
-                return st.faults.fail_download is not None and st.faults.downloads == st.faults.fail_download
-        raise ValueError(f"unknown fault kind {kind!r}")
+            st.faults.downloads += 1
+            return st.faults.fail_download is not None and st.faults.downloads == st.faults.fail_download
+
+    def _journal(self, kind: str, faults: Faults) -> None:
+        """Append this event to FAULTS_LOG (under the state lock, so lines keep the counters' order)."""
+        count = {"install": faults.installs, "download": faults.downloads, "command": faults.commands}[kind] + 1
+        with open(self.state_dir / FAULTS_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{time.time():.6f} {kind} {count}\n")

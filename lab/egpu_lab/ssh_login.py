@@ -13,7 +13,8 @@ Each session counts as one command for the fault switch lose-after (boot.ensure_
 ends at once with ssh's status 255, as a connection to a Mac that lost power or its network does, and the
 supervisor takes the host's sshd down, so new connections are refused.
 The transfer fault switches apply here, to a transfer's session (sftp-server, or the fallbacks `scp -t` and
-`dd of=` of Ansible's smart transfer): `disk_full` refuses it with "No space left on device"; `fail_download`
+`dd of=` of Ansible's smart transfer): `disk_full` refuses it with "No space left on device" (the Nth sftp
+session of `disk_full_at` N included, as the Nth install is); `fail_download`
 fails the Nth sftp session, and every transfer session after it until another command runs (its fallbacks),
 with "connection reset".
 """
@@ -56,11 +57,17 @@ def transfer_refusal(host_dir: Path, command: str) -> str | None:
         return None
     machine = Machine(host_dir / "machine", host_dir / "root")
     reset = "Connection reset by peer (fault switch fail-download)"
+    no_space = f"{SFTP_SERVER if sftp else words[0]}: write failed: No space left on device"
     if machine.read().faults.disk_full:
-        return f"{SFTP_SERVER if sftp else words[0]}: write failed: No space left on device"
+        return no_space
     if mark.exists() and time.time() - float(mark.read_text() or 0) < FALLBACK_WINDOW_S:
         return reset  # a fallback of the failed transfer (scp runs over sftp too, since OpenSSH 9.0)
-    if sftp and machine.take_fault("download"):
+    if not sftp:
+        return None
+    failed = machine.take_fault("download")
+    if machine.read().faults.disk_full:
+        return no_space  # this write filled the disk (disk-full-at): it fails, as the Nth install does
+    if failed:
         mark.write_text(str(time.time()))
         return reset
     return None

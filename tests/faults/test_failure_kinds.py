@@ -45,6 +45,19 @@ def test_a_restart_that_never_comes_back_is_one_failure_without_connection_advic
     assert "FileVault unlock? kernel panic?" in failure.fix and "ssh" not in failure.message.lower()
 
 
+def test_a_task_after_the_host_is_gone_is_not_a_second_failure():
+    """Over SSH the run lock's release still tries a host that did not come back or was lost: one failure."""
+    for first in ({"task": "Restart", "action": "ansible.builtin.reboot", "res": {"msg": "(timeout=3)"}},
+                  {"task": "Install", "role": "cudnn", "res": {"msg": "no route"}}):  # fmt: skip
+        state = RunState()
+        state.apply(result("ok", "mac1", "Before", res={}))
+        state.apply(result("failed" if "action" in first else "unreachable", "mac1", **first))
+        state.apply(result("unreachable", "mac1", "Release the Mac's run lock", role="egpu_common",
+                           res={"msg": "Failed to connect to the host via ssh"}))  # fmt: skip
+        (failure,) = state.hosts["mac1"].failures
+        assert failure.kind in ("reboot_hang", "host_lost") and failure.task == first["task"], failure
+
+
 def test_a_host_lost_mid_run_is_not_told_to_check_its_ssh_settings():
     state = RunState()
     state.apply(result("unreachable", "mac1", "First", res={"msg": "no route"}))
