@@ -27,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from egpu_lab.macho_build import zig_cache_dir
 from egpu_setup.errors import EgpuError
 
 SSH_DIR = "ssh"
@@ -147,7 +148,9 @@ def _passwd(lab_dir: Path) -> str:
 
 def _config(lab_dir: Path, name: str) -> str:
     d = host_dir(lab_dir, name)
-    # SetEnv hands the session its Mac; AuthorizedKeysFile is the lab's own public key (no ~/.ssh of the Mac).
+    # SetEnv hands the session its Mac and the controller's zig cache (the one `lab up` sees: sessions get no
+    # environment of ours, and the default under sshd's HOME would be a second cache inside the lab's ssh/);
+    # AuthorizedKeysFile is the lab's own public key (no ~/.ssh of the Mac).
     return f"""# Written by `egpu-setup lab up`: Remote Login of rehearsal Mac {name}
 Port {port_of(lab_dir, name)}
 ListenAddress {ADDRESS}
@@ -165,7 +168,7 @@ UseDNS no
 PidFile none
 MaxSessions 64
 MaxStartups 64:30:128
-SetEnv EGPU_LAB_HOST_DIR={lab_dir / 'hosts' / name}
+SetEnv "EGPU_LAB_HOST_DIR={lab_dir / 'hosts' / name}" "ZIG_GLOBAL_CACHE_DIR={zig_cache_dir()}"
 Subsystem sftp {SFTP_SERVER}
 """
 

@@ -244,11 +244,12 @@ def _told(err: str, in_run: bool) -> bool:
     return in_run and any(re.match(r"(\[\d+:\d\d\] )?\S+: failed: ", line) for line in lines)
 
 
-# Inside a rehearsal lab, what a connection writes that is no state of the Mac (as tests/conftest.py's VOLATILE)
-# and the lab's scratch directory.
+# Inside a rehearsal lab, what a connection writes that is no state of the Mac (as tests/conftest.py's VOLATILE),
+# the lab's scratch directory, and what reaching a Mac over SSH leaves in the lab: ssh's ControlPersist sockets
+# (ssh/cp) and the logs of the Macs' sshd and their supervisor, which log each connection as a Mac's sshd does.
 _LAB_VOLATILE = re.compile(
     r"^(work(/|$)|hosts/[^/]+/root/(\.rehearsal|dev|proc|private/tmp|Users/admin/\.ansible|private/var/root/\.ansible)"
-    r"(/|$)|hosts/[^/]+/machine/[^/]*\.lock$)"
+    r"(/|$)|hosts/[^/]+/machine/[^/]*\.lock$|ssh/cp(/|$)|ssh/([^/]+/)?[^/]+\.log$)"
 )
 
 
