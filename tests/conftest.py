@@ -3,8 +3,11 @@ rehearsal Mac (provisioning state: what check mode and a refusal must leave as i
 
 from __future__ import annotations
 
+import http.server
 import io
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +89,53 @@ def host_digest(host_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def digest_of() -> Callable[[Path], dict[str, str]]:
     return host_digest
+
+
+# --- HTTP servers that misbehave, in threads of the test process (tests/cache, tests/corpus: the download limits) ---
+
+
+class Trickle(http.server.BaseHTTPRequestHandler):
+    """`size` bytes announced, then one byte every `pause` seconds."""
+
+    pause = 0.3
+    size = 1000
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.size))
+        self.end_headers()
+        try:
+            for _ in range(self.size):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(self.pause)
+        except OSError:
+            pass  # the client gave up: what the test waits for
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def trickling() -> Callable[[float], type[Trickle]]:
+    """trickling(pause) -> a Trickle handler with its own pause: a long one is a server that stalls after the first
+    byte."""
+    return lambda pause: type(f"Trickle{pause:g}s", (Trickle,), {"pause": pause})
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """start(handler, path="/file.pkg") -> the URL of `path` on a server running `handler`; all stopped after."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(handler: type, path: str = "/file.pkg") -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -8,9 +8,7 @@ from __future__ import annotations
 import http.server
 import re
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,51 +19,10 @@ from egpu_setup.errors import EgpuError
 from egpu_setup.matrix import load_matrix
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
-    pause = 0.3  # seconds between bytes
-    size = 1000
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(self.size))
-        self.end_headers()
-        try:
-            for _ in range(self.size):
-                self.wfile.write(b"x")
-                self.wfile.flush()
-                time.sleep(self.pause)
-        except OSError:
-            pass
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
-class _Stall(_Trickle):
-    pause = 30.0
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(handler: type) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/file.pkg"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def test_a_trickling_server_fails_on_the_minimum_rate(serve, tmp_path: Path, monkeypatch) -> None:
+def test_a_trickling_server_fails_on_the_minimum_rate(serve, trickling, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("EGPU_DOWNLOAD_MIN_RATE", "100")
     monkeypatch.setenv("EGPU_DOWNLOAD_RATE_WINDOW", "1")
-    url = serve(_Trickle)
+    url = serve(trickling(0.3))  # one byte every 0.3 s of 1000: about 5 minutes
     started = time.monotonic()
     with pytest.raises(EgpuError) as failed:
         download(url, tmp_path / "file.pkg.partial", "cuda-driver")
@@ -75,9 +32,9 @@ def test_a_trickling_server_fails_on_the_minimum_rate(serve, tmp_path: Path, mon
     assert "EGPU_DOWNLOAD_MIN_RATE" in (failed.value.fix or "")
 
 
-def test_a_stalled_server_fails_on_the_stall_timeout(serve, tmp_path: Path, monkeypatch) -> None:
+def test_a_stalled_server_fails_on_the_stall_timeout(serve, trickling, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("EGPU_DOWNLOAD_STALL_TIMEOUT", "1")
-    url = serve(_Stall)
+    url = serve(trickling(30.0))  # one byte, then 30 s of nothing
     started = time.monotonic()
     with pytest.raises(EgpuError) as failed:
         download(url, tmp_path / "file.pkg.partial", "cuda-driver")

@@ -6,11 +6,8 @@ sha256/, no lock file written. Local servers in threads of this process."""
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from corpus_harness import Case, Where, check_case, dirs
@@ -23,48 +20,9 @@ LIMITS = {"EGPU_DOWNLOAD_CONNECT_TIMEOUT": "2", "EGPU_DOWNLOAD_STALL_TIMEOUT": "
 WITHIN = 20.0  # seconds: the limits above end every attempt within a few seconds (3 attempts for a cut link)
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
-    """One byte every 2 s of a 1000-byte file: it would take 33 minutes."""
-
-    pause = 2.0
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "1000")
-        self.end_headers()
-        try:
-            for _ in range(1000):
-                self.wfile.write(b"x")
-                self.wfile.flush()
-                time.sleep(self.pause)
-        except OSError:
-            pass
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
-class _Stall(_Trickle):
-    """Headers, one byte, then nothing for a minute."""
-
-    pause = 60.0
-
-
 @pytest.fixture
-def serve() -> Iterator:
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(handler: type) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/WebDriver.pkg"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def serve_webdriver(serve: Callable[..., str]) -> Callable[[type], str]:
+    return lambda handler: serve(handler, "/WebDriver.pkg")
 
 
 @pytest.fixture
@@ -82,13 +40,15 @@ def _fetch_case(name: str, url: str, expect: tuple[str, ...]) -> Case:
                 env=LIMITS, timeout=WITHIN, may_add=RESUMABLE)
 
 
-def test_a_trickling_server_ends_on_the_minimum_rate(serve, where: Where) -> None:
-    check_case(_fetch_case("fetch-trickle", serve(_Trickle), ("too slow", "EGPU_DOWNLOAD_MIN_RATE")), where)
+def test_a_trickling_server_ends_on_the_minimum_rate(serve_webdriver, trickling, where: Where) -> None:
+    url = serve_webdriver(trickling(2.0))  # one byte every 2 s of 1000: 33 minutes
+    check_case(_fetch_case("fetch-trickle", url, ("too slow", "EGPU_DOWNLOAD_MIN_RATE")), where)
     _no_more_than_arrived(where, 3)
 
 
-def test_a_stalled_server_ends_on_the_stall_timeout(serve, where: Where) -> None:
-    check_case(_fetch_case("fetch-stall", serve(_Stall), ("stalled", "EGPU_DOWNLOAD_STALL_TIMEOUT")), where)
+def test_a_stalled_server_ends_on_the_stall_timeout(serve_webdriver, trickling, where: Where) -> None:
+    url = serve_webdriver(trickling(60.0))  # headers, one byte, then nothing for a minute
+    check_case(_fetch_case("fetch-stall", url, ("stalled", "EGPU_DOWNLOAD_STALL_TIMEOUT")), where)
     _no_more_than_arrived(where, 1)
 
 
