@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -139,3 +140,18 @@ def serve() -> Iterator[Callable[..., str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """A test that blocks (a read on a FIFO) fails after 20 s instead of hanging the suite: SIGALRM's handler
+    raises in the main thread, where the blocking call is."""
+
+    def expired(*_args: object) -> None:
+        raise TimeoutError("blocked (on a FIFO?) for 20 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

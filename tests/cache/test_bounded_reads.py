@@ -5,24 +5,11 @@ nothing written (egpu_setup.files.open_regular / require_regular)."""
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def _no_hang():
-    """A read that blocks fails the test after 20 s instead of hanging the suite."""
-
-    def expired(*_args):
-        raise TimeoutError("blocked on a FIFO")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("no_hang")  # a read that blocks fails the test, not the suite
 
 
 @pytest.fixture

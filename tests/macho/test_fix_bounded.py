@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -41,18 +40,7 @@ def test_a_fifo_in_a_walk_is_skipped_and_listed(cli, mac_tree, built):
     assert {Path(s["path"]).name: s["why"] for s in doc["skipped"]} == {"pipe": "a FIFO (named pipe)"}
 
 
-@pytest.fixture(autouse=True)
-def _no_hang():
-    """A run that blocks (on a FIFO) fails the test after 20 s instead of hanging the suite."""
-
-    def expired(*_args):
-        raise TimeoutError("fix-rpaths blocked")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("no_hang")  # a read that blocks fails the test, not the suite
 
 
 def _deny(monkeypatch, name: str) -> None:
