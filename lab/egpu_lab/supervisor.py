@@ -159,19 +159,33 @@ class Supervisor:
                 self.kill(name)  # the Mac rebooted between two polls (an instant reboot): its sessions end too
                 alive = False
             if up and not alive:
-                self.served[name] = count
-                served_file(self.lab_dir, name).write_text(str(count))
-                with open(sshd.host_dir(self.lab_dir, name) / "sshd.log", "ab") as log:
-                    self.servers[name] = subprocess.Popen(sshd.argv(self.lab_dir, name), stdin=subprocess.DEVNULL,
-                                                          stdout=log, stderr=log)  # fmt: skip
+                self.start(name, count)
             elif not up and alive:
                 self.kill(name)
+
+    def start(self, name: str, count: int) -> None:
+        """The host's sshd for boot `count`, recorded as served (what wait_listening waits for) only once it listens:
+        an sshd that could not bind (the old one's socket not yet closed) exits, and the next tick starts it again."""
+        with open(sshd.host_dir(self.lab_dir, name) / "sshd.log", "ab") as log:
+            server = subprocess.Popen(sshd.argv(self.lab_dir, name), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.servers[name] = server
+        port = sshd.port_of(self.lab_dir, name)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while server.poll() is None and not sshd.listening(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if server.poll() is None:
+            self.served[name] = count
+            served_file(self.lab_dir, name).write_text(str(count))
 
     def kill(self, name: str) -> None:
         server = self.servers.pop(name, None)
         if server is not None and server.poll() is None:
             server.kill()  # bwrap's pid namespace ends with it: sshd and every session inside
             server.wait()
+            # the kernel ends the namespace's other processes after bwrap, so the old sshd may hold its port a moment
+            port, deadline = sshd.port_of(self.lab_dir, name), time.monotonic() + START_TIMEOUT_S
+            while sshd.listening(port) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
