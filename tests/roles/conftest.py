@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,18 @@ class LocalAction:
         self.commands.append(cmd)
         proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, check=False)
         return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+@pytest.fixture(autouse=True)
+def _lab_down(tmp_path: Path) -> Iterator[None]:
+    """A lab a test brought up at tmp_path/lab is taken down after it: its supervisor and the Macs' sshd would
+    outlive the test (they serve a lab until `lab down`)."""
+    yield
+    lab = tmp_path / "lab"
+    if (lab / ".egpu-setup-lab").is_file() and (lab / "lab.json").is_file():
+        from egpu_lab.lab import Lab
+
+        Lab(lab).down()
 
 
 @pytest.fixture
