@@ -224,16 +224,21 @@ def import_bundle(cache: Cache, archive: Path, lock_path: Path | None = None) ->
     return ImportResult(added=todo, present=present, lock_recorded=recorded)
 
 
+def _small_member(tar: tarfile.TarFile, archive: Path, name: str) -> bytes:
+    """The bytes of member `name`, which must be there and be a regular file of at most MANIFEST_MAX bytes."""
+    try:
+        info = tar.getmember(name)
+    except KeyError:
+        raise _refuse(archive, f"it has no {name}") from None
+    if not info.isfile() or info.size > MANIFEST_MAX:
+        raise _refuse(archive, f"its {name} is not a small regular file")
+    return _read_member(tar, info)
+
+
 def _read_head(tar: tarfile.TarFile, archive: Path) -> tuple[dict[str, Any], Lock]:
     """The manifest and the bundle's lock, checked against the manifest's digest."""
     try:
-        info = tar.getmember(MANIFEST)
-    except KeyError:
-        raise _refuse(archive, f"it has no {MANIFEST}") from None
-    if not info.isfile() or info.size > MANIFEST_MAX:
-        raise _refuse(archive, f"its {MANIFEST} is not a small regular file")
-    try:
-        manifest = json.loads(_read_member(tar, info))
+        manifest = json.loads(_small_member(tar, archive, MANIFEST))
     except ValueError as exc:
         raise _refuse(archive, f"its {MANIFEST} is not JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
@@ -247,13 +252,7 @@ def _read_head(tar: tarfile.TarFile, archive: Path) -> tuple[dict[str, Any], Loc
     lock_info = manifest.get("lock")
     if not isinstance(lock_info, dict) or lock_info.get("member") != LOCK_MEMBER:
         raise _refuse(archive, "its manifest names no lock file")
-    try:
-        member = tar.getmember(LOCK_MEMBER)
-    except KeyError:
-        raise _refuse(archive, f"it has no {LOCK_MEMBER}") from None
-    if not member.isfile() or member.size > MANIFEST_MAX:
-        raise _refuse(archive, f"its {LOCK_MEMBER} is not a small regular file")
-    data = _read_member(tar, member)
+    data = _small_member(tar, archive, LOCK_MEMBER)
     if hashlib.sha256(data).hexdigest() != lock_info.get("sha256"):
         raise _refuse(archive, f"its {LOCK_MEMBER} does not match the manifest's SHA-256")
     with tempfile.TemporaryDirectory(prefix="egpu-bundle-") as scratch:  # Lock.load reads a file (and checks it)
