@@ -2,7 +2,8 @@
 
 The egpu.mac.target_tools action pushes this bundle into the tools venv on each Mac
 (/usr/local/egpu-setup/venv). Only what runs on the Mac belongs in it: `python -m egpu_setup.verify` (the
-gpu_verify role), egpu_setup.macho (the macho_rpaths module), egpu_setup.verify.macos (module_utils/macos_parse),
+gpu_verify role), egpu_setup.builds (the build_archive module, `python -m egpu_setup.builds`), egpu_setup.macho (the
+macho_rpaths module), egpu_setup.verify.macos (module_utils/macos_parse),
 and what those import (egpu_setup.matrix for verify's expectations); no CLI (egpu_setup.cli), no controller-only
 code (runner, cache), no rehearsal lab (egpu_lab). tests/roles/test_mac_bundle.py holds the list to that;
 bench/bundle_size.py prints its size.
@@ -23,6 +24,7 @@ MAC_BUNDLE: tuple[str, ...] = (
     "egpu_setup/files.py",
     "egpu_setup/output.py",
     "egpu_setup/paths.py",
+    "egpu_setup/builds",
     "egpu_setup/macho",
     "egpu_setup/matrix",
     "egpu_setup/verify",

@@ -14,6 +14,13 @@ keeps that SHA-512. Format::
 
 `size` (bytes) is recorded when an entry is first written: a later download of that artifact larger than it is
 refused as soon as it passes it (egpu_setup.cache.download). Entries written before sizes were recorded have none.
+
+A build archive (egpu_setup.builds: MXNet compiled once for a build key, installed by every other Mac with that key)
+is an entry too, `origin: built`, under the id `mxnet_build` and the version `<MXNet version>+<build key>`, with the
+Mac that built it::
+
+      mxnet_build@1.0.0+5d0c...: {sha256: 81be..., filename: mxnet-1.0.0-5d0c2b7e41a9.tar.gz, origin: built,
+                                  size: ..., built_on: mac1}
 """
 
 from __future__ import annotations
@@ -41,17 +48,24 @@ def _label(path: tuple[object, ...]) -> str:
     return f"{path[1]}: " if len(path) >= 2 and path[0] == "artifacts" else ""
 
 
+# Ids of what a lab builds itself (egpu_setup.builds), beside the matrix's downloaded artifacts.
+BUILD_IDS: tuple[str, ...] = ("mxnet_build",)
+
+
 def _check_key(key: object, line: int, problems: Problems) -> bool:
-    """An entry's key is `<artifact id>@<version>` with an id the matrix knows."""
-    if "@" in str(key) and str(key).split("@", 1)[0] in ARTIFACT_IDS:
+    """An entry's key is `<artifact id>@<version>` with an id the matrix knows, or a build's id."""
+    if "@" in str(key) and str(key).split("@", 1)[0] in (*ARTIFACT_IDS, *BUILD_IDS):
         return True
-    problems.add(line, f"{key!r} is not an artifact id@version (ids: {', '.join(ARTIFACT_IDS)})")
+    problems.add(line, f"{key!r} is not an artifact id@version (ids: {', '.join((*ARTIFACT_IDS, *BUILD_IDS))})")
     return False
+
+
 _HEADER = """\
 # egpu-setup.lock: the SHA-256 of every artifact this lab installs, written by `egpu-setup cache fetch/add`.
 # Keep it beside the inventory and under version control: a file whose digest differs from its entry is refused.
 # origin: published = checksum from the matrix (or overlay); pinned = no published checksum, pinned on first add.
 # sha512: the published SHA-512 the file matched before its SHA-256 was pinned.
+# built: an archive a Mac of this lab built (built_on), which the other Macs with its build key install.
 """
 
 
@@ -59,9 +73,10 @@ _HEADER = """\
 class LockEntry:
     sha256: str
     filename: str
-    origin: str  # "published" or "pinned"
+    origin: str  # "published", "pinned" or "built"
     sha512: str | None = None  # the published SHA-512 this file was checked against, if any
     size: int | None = None  # bytes, recorded on first pin: the download limit where the matrix gives none
+    built_on: str | None = None  # origin "built": the Mac (inventory name) that built it
 
 
 class LockConflict(EgpuError):
@@ -97,7 +112,12 @@ class Lock:
                 sha512 = entry.get("sha512")
                 origin = entry.get("origin", "pinned")
                 entries[str(key)] = LockEntry(
-                    entry.get("sha256"), str(entry.get("filename", "")), origin, sha512, entry.get("size")
+                    entry.get("sha256"),
+                    str(entry.get("filename", "")),
+                    origin,
+                    sha512,
+                    entry.get("size"),
+                    entry.get("built_on"),
                 )
         problems.raise_if_any()
         return cls(path, entries)
@@ -132,6 +152,14 @@ class Lock:
         self.changed = True
         return True
 
+    def record_build(self, artifact: Artifact, digest: str, size: int, built_on: str) -> None:
+        """Record a build archive (origin built). A build key names one set of inputs, so its archive is recorded
+        once; a second archive of the same key (two runs that built it at once) is left to the first, which every
+        Mac then installs."""
+        if artifact.key not in self.entries:
+            self.entries[artifact.key] = LockEntry(digest, artifact.filename, "built", None, size, built_on)
+            self.changed = True
+
     def save(self) -> None:
         """Write atomically (temp file + rename) under an exclusive lock on the sibling `<name>.lock`, merged with
         what the file holds now: two processes saving entries for different artifacts (hosts of different builds,
@@ -155,10 +183,9 @@ class Lock:
             entry = self.entries[key]
             sha512 = f", sha512: {entry.sha512}" if entry.sha512 else ""
             size = f", size: {entry.size}" if entry.size is not None else ""
+            built_on = f", built_on: {json.dumps(entry.built_on)}" if entry.built_on else ""
             lines.append(
                 f"  {key}: {{sha256: {entry.sha256}, filename: {json.dumps(entry.filename)}, origin: {entry.origin}"
-                f"{sha512}{size}}}"
+                f"{sha512}{size}{built_on}}}"
             )
         return "\n".join(lines) + "\n"
-
-

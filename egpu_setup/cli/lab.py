@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument(
         "--lose-after", type=int, metavar="N", help="from the Nth command on the host answers nothing (power lost)"
     )
+    fault.add_argument(
+        "--fail-build", type=int, metavar="N", help="the Nth make run fails, as a compiler killed for memory does"
+    )
     fault.add_argument("--clear", action="store_true", help="clear every fault switch first")
     parser.set_defaults(run=run)
 
@@ -276,12 +279,12 @@ def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
     from egpu_setup.errors import EgpuError
 
     # 0 is a value given (and refused below), not "none"
-    counted = (args.fail_install, args.fail_download, args.lose_after, args.disk_full_at)
+    counted = (args.fail_install, args.fail_download, args.lose_after, args.disk_full_at, args.fail_build)
     if not (args.clear or args.disk_full or args.reboot_hangs or any(n is not None for n in counted)):
         raise EgpuError(
             "no fault switch given",
-            fix="one of --fail-install N, --fail-download N, --disk-full, --disk-full-at N, --reboot-hangs, "
-            "--lose-after N, --clear",
+            fix="one of --fail-install N, --fail-download N, --fail-build N, --disk-full, --disk-full-at N, "
+            "--reboot-hangs, --lose-after N, --clear",
         )
     faults = lab.fault(
         args.host,
@@ -292,8 +295,10 @@ def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
         clear=args.clear,
         lose_after=args.lose_after,
         disk_full_at=args.disk_full_at,
+        fail_build=args.fail_build,
     )
-    active = [f"{k}={v}" for k, v in faults.items() if v and k not in ("installs", "downloads", "commands", "writes")]
+    counters = ("installs", "downloads", "commands", "writes", "builds")
+    active = [f"{k}={v}" for k, v in faults.items() if v and k not in counters]
     ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
     return 0
 

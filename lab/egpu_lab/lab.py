@@ -323,27 +323,35 @@ class Lab:
         clear: bool = False,
         lose_after: int | None = None,
         disk_full_at: int | None = None,
+        fail_build: int | None = None,
     ) -> dict[str, Any]:
         machine = self.sandbox(name).machine
-        counted = (("--fail-install", fail_install), ("--fail-download", fail_download), ("--lose-after", lose_after),
-                   ("--disk-full-at", disk_full_at))
+        counted = (
+            ("--fail-install", fail_install),
+            ("--fail-download", fail_download),
+            ("--lose-after", lose_after),
+            ("--disk-full-at", disk_full_at),
+            ("--fail-build", fail_build),
+        )
         for label, value in counted:
             if value is not None and value < 1:
                 raise EgpuError(
-                    f"{label} counts from 1 (the first install/download/command), not {value}",
+                    f"{label} counts from 1 (the first install/download/command/make run), not {value}",
                     fix=f"give {label} 1 or more",
                 )
         with machine.edit() as st:
             if clear:
                 st.faults.fail_install = st.faults.fail_download = None
                 st.faults.disk_full = st.faults.reboot_hangs = False
-                st.faults.lose_after = st.faults.disk_full_at = None
+                st.faults.lose_after = st.faults.disk_full_at = st.faults.fail_build = None
             if fail_install is not None:
                 st.faults.fail_install, st.faults.installs = fail_install, 0
             if fail_download is not None:
                 st.faults.fail_download, st.faults.downloads = fail_download, 0
             if disk_full_at is not None:
                 st.faults.disk_full_at, st.faults.writes = disk_full_at, 0
+            if fail_build is not None:
+                st.faults.fail_build, st.faults.builds = fail_build, 0
             if lose_after is not None:
                 st.faults.lose_after, st.faults.commands = lose_after, 0
             st.faults.disk_full = st.faults.disk_full or disk_full

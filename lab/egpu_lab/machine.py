@@ -16,7 +16,8 @@ holds the lock from read to atomic write. Mac paths map to the controller with `
 
 Fault switches (`st.faults`) are counted here so every part sees the same count:
 `machine.take_fault("install")` increments the install counter and says whether this install is the Nth that must
-fail (`faults.fail_install == N`); same for "download". `faults.disk_full` and `faults.reboot_hangs` are flags.
+fail (`faults.fail_install == N`); same for "download", and for "build" (a `make` run of the CLT:
+`faults.fail_build`). `faults.disk_full` and `faults.reboot_hangs` are flags.
 `faults.disk_full_at` N sets `disk_full` at the Nth install or download (a disk that fills mid-run, after preflight
 found room). `machine.take_fault("command")` counts one command that reaches the host and says whether the host is lost
 (`faults.lose_after`: from the Nth command on it answers nothing, as a Mac that lost power or its network); boot.py's
@@ -146,10 +147,12 @@ class Faults:
     reboot_hangs: bool = False
     disk_full_at: int | None = None  # the disk fills up at the Nth write (installer run or file put; 1-based)
     lose_after: int | None = None  # from the Nth command on (1-based) the host answers nothing: power or network lost
+    fail_build: int | None = None  # the Nth `make` run of the Command Line Tools on this host fails (1-based)
     installs: int = 0  # counters since the switch was set
     downloads: int = 0
     commands: int = 0
     writes: int = 0
+    builds: int = 0
 
 
 @dataclass
@@ -305,17 +308,20 @@ class Machine:
             self._save(state)
 
     def take_fault(self, kind: str) -> bool:
-        """Count one "install", "download" or "command" and say whether the fault switch makes this one fail (a lost
-        host stays lost: every command from the Nth on fails)."""
+        """Count one "install", "download", "build" or "command" and say whether the fault switch makes this one fail
+        (a lost host stays lost: every command from the Nth on fails)."""
         if kind == "command" and self.read().faults.lose_after is None:
             return False  # no exclusive lock per command when the switch is off
-        if kind not in ("install", "download", "command"):
+        if kind not in ("install", "download", "build", "command"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self.edit() as st:
             self._journal(kind, st.faults)
             if kind == "command":
                 st.faults.commands += 1
                 return st.faults.lose_after is not None and st.faults.commands >= st.faults.lose_after
+            if kind == "build":  # a compile writes nothing the disk-full switch counts
+                st.faults.builds += 1
+                return st.faults.fail_build is not None and st.faults.builds == st.faults.fail_build
             if st.faults.disk_full_at is not None:
                 st.faults.writes += 1
                 st.faults.disk_full = st.faults.disk_full or st.faults.writes >= st.faults.disk_full_at
@@ -327,6 +333,7 @@ class Machine:
 
     def _journal(self, kind: str, faults: Faults) -> None:
         """Append this event to FAULTS_LOG (under the state lock, so lines keep the counters' order)."""
-        count = {"install": faults.installs, "download": faults.downloads, "command": faults.commands}[kind] + 1
+        counts = {"install": faults.installs, "download": faults.downloads, "build": faults.builds}
+        count = {**counts, "command": faults.commands}[kind] + 1
         with open(self.state_dir / FAULTS_LOG, "a", encoding="utf-8") as log:
             log.write(f"{time.time():.6f} {kind} {count}\n")

@@ -272,6 +272,12 @@ def make(argv: list[str], sim: Sim) -> int:
     if argv[:1] in (["--version"], ["-v"]):
         sim.out(MAKE_VERSION)
         return 0
+    if sim.machine.take_fault("build"):
+        # The lab's fault switch (faults.fail_build): the way a build dies when clang is killed for memory, which
+        # an MXNet build with parallel jobs on a small Mac meets (make's own report of the failed recipe).
+        sim.err("clang: error: unable to execute command: Killed: 9")
+        sim.err("clang: error: clang frontend command failed due to signal (use -v to see invocation)")
+        sim.fail("make: *** [build/src/operator/tensor/elemwise_binary_op.o] Error 254", 2)
     linux_make = "/.rehearsal/linux/usr/bin/make"
     exe = linux_make if os.path.exists(linux_make) else shutil.which("make")
     if exe is None:

@@ -1,0 +1,1 @@
+"""What one Mac builds for the others: the build key and the archive (archive.py)."""
