@@ -52,10 +52,11 @@ def test_action_plugin_spec_equals_its_documentation(name: str, ansible_doc: dic
     assert "state_dir" not in documented or documented["state_dir"]["default"] == "/private/var/db/egpu-setup"
 
 
-def test_macho_rpaths_spec_equals_its_documentation(ansible_doc: dict[str, dict]) -> None:
-    module = importlib.import_module("ansible_collections.egpu.mac.plugins.modules.macho_rpaths")
+@pytest.mark.parametrize("name", ["macho_rpaths", "build_archive"])  # the modules that run on the Mac
+def test_mac_module_spec_equals_its_documentation(name: str, ansible_doc: dict[str, dict]) -> None:
+    module = importlib.import_module(f"ansible_collections.egpu.mac.plugins.modules.{name}")
     written: dict = module.ARGUMENT_SPEC
-    assert written == options_spec(ansible_doc["egpu.mac.macho_rpaths"]["doc"]["options"])
+    assert written == options_spec(ansible_doc[f"egpu.mac.{name}"]["doc"]["options"])
     assert written == spec_from_documentation(module.DOCUMENTATION)
 
 

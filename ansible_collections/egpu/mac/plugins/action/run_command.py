@@ -7,6 +7,7 @@ recorded in the provisioning journal before the command runs, so rollback can un
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class ActionModule(MacAction):
             # Brought back whatever the command's status: a failing check's report is what one wants to read.
             result["fetched"] = self._fetch(args["fetch"])
         if rc != 0:
-            result.update(failed=True, msg=f"non-zero return code {rc}: {(err or out).strip()[-1500:]}")
+            result.update(failed=True, msg=f"non-zero return code {rc}: {command_output(out, err)[-1500:]}")
 
     def _fetch(self, spec: dict[str, Any]) -> str | None:
         """Copy a file from the Mac to the controller with the connection alone; None when it does not exist."""
@@ -54,3 +55,15 @@ class ActionModule(MacAction):
         dest.parent.mkdir(parents=True, exist_ok=True)
         self._connection.fetch_file(src, str(dest))
         return str(dest)
+
+
+# ssh's own word when a multiplexed session ends (on stderr); the command's output, stderr included, comes through
+# the session's terminal (ssh -tt) on stdout.
+_SSH_CLOSED = re.compile(r"^Shared connection to \S+ closed\.$")
+
+
+def command_output(out: str, err: str) -> str:
+    """What a failed command printed, stdout then stderr, without ssh's note that the session closed: over SSH the
+    command's own messages (a build log's tail) are on stdout, and stderr holds only that note."""
+    err = "\n".join(line for line in err.strip().splitlines() if not _SSH_CLOSED.match(line.strip()))
+    return "\n".join(part for part in (out.strip(), err.strip()) if part)
