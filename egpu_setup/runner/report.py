@@ -80,7 +80,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     for column in ("host", "ok", "changed", "failed", "unreachable", "duration", "verify"):
         table.add_column(column, justify="left" if column in ("host", "verify") else "right")
     for name, host in report["hosts"].items():
-        if host["status"] == NOT_RUN:
+        if host.get("status") == NOT_RUN:
             table.add_row(name, "-", "-", "-", "-", "-", f"[yellow]{NOT_RUN}[/yellow]")
             continue
         table.add_row(
@@ -90,7 +90,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
             _count(host["failed"], "red"),
             _count(host["unreachable"], "red"),
             f"{host['duration_s']:.1f} s",
-            "[yellow]stopped[/yellow]" if host["status"] == "stopped" else _verify_cell(host.get("verify")),
+            "[yellow]stopped[/yellow]" if host.get("status") == "stopped" else _verify_cell(host.get("verify")),
         )
     console.print(table)
     if report.get("stopped_early"):
