@@ -43,7 +43,7 @@ def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check
         raise EgpuError(f"`{command}` needs an inventory", fix=INVENTORY_HELP)
     else:
         inventory = check_inventory(args.inventory)
-    check_hosts(inventory, args.limit)
+    hosts = check_hosts(inventory, args.limit)
     return RunRequest(
         command=command,
         playbook=PLAYBOOK_OF[command],
@@ -59,6 +59,9 @@ def build_request(args: argparse.Namespace, ctx: Context, *, command: str, check
         wait_s=args.wait,
         on_wait=ctx.note,
         break_lock=args.break_lock,
+        hosts=hosts,
+        serial=args.serial,
+        max_fail_percent=args.max_fail_percent,
     )
 
 

@@ -61,6 +61,20 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="remove the Macs' run locks left by a run that is gone (a crashed or unreachable controller), then run",
     )
+    parser.add_argument(
+        "--serial",
+        type=serial_arg,
+        metavar="N|P%",
+        help="roll through the Macs in batches of N (or P%% of them), as Ansible's `serial`; the next batch starts "
+        "when one ends (default: all Macs at once)",
+    )
+    parser.add_argument(
+        "--max-fail-percent",
+        type=percent_arg,
+        metavar="P",
+        help="stop before the next batch when more than P%% of a batch's Macs failed (0: the first failure), as "
+        "Ansible's max_fail_percentage (default: a failing Mac stops no other)",
+    )
     parser.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
 
 
@@ -72,6 +86,24 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
+
+
+def serial_arg(text: str) -> int | str:
+    """`--serial`: a whole number of Macs (>= 1) or a percentage of them (1% to 100%), as Ansible's `serial`."""
+    number = text[:-1] if text.endswith("%") else text
+    if not (number.isdigit() and number.isascii()) or int(number) < 1 or (number != text and int(number) > 100):
+        raise argparse.ArgumentTypeError(
+            f"not a batch size: {text!r} (a whole number of Macs from 1, or a percentage from 1% to 100%, e.g. 25%)"
+        )
+    return f"{int(number)}%" if number != text else int(number)
+
+
+def percent_arg(text: str) -> int:
+    """`--max-fail-percent`: a whole percentage from 0 to 100 (a trailing % is allowed)."""
+    number = text.removesuffix("%")
+    if not (number.isdigit() and number.isascii()) or int(number) > 100:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (a whole number from 0 to 100)")
+    return int(number)
 
 
 def run_playbook_command(args: argparse.Namespace, ctx: Context, *, command: str, check: bool = False) -> int:

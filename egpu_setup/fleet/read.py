@@ -7,11 +7,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from egpu_setup.runner.batches import forks_for
 from egpu_setup.runner.facts import FACTS_PLAYBOOK_READING, FactsRead, read_facts
-
-# One fork per Mac up to this many: the play is one short read per Mac, mostly waiting on the Mac, so Ansible's
-# default of 5 forks would read 8 Macs in two waves; past the limit the controller's own CPU and memory decide.
-MAX_FORKS = 25
 
 
 def read_fleet(inventory: Path, limit: str | None, what: str, become_password: str | None = None,
@@ -28,7 +25,7 @@ def read_fleet(inventory: Path, limit: str | None, what: str, become_password: s
         "envvars": ansible_env(content),
         "cmdline": "--ask-become-pass" if become_password is not None else None,
         "passwords": {BECOME_PROMPT: become_password} if become_password is not None else None,
-        "forks": max(1, min(hosts, MAX_FORKS)),
+        "forks": forks_for(hosts),
     }
     with tempfile.TemporaryDirectory(prefix=f"egpu-setup-{what}-") as tmp:
         return read_facts(Path(tmp) / "facts", FACTS_PLAYBOOK_READING.format(what=what), runner_args)

@@ -3,7 +3,8 @@
 Modules: `request` (a run's request, outcome and input checks), `content` (where the playbooks and roles are),
 `facts` (the facts play that reads each Mac's build), `plans` (every host's plan resolved once on the controller),
 `run_state` (per-host progress built from Ansible events), `view` (the live and plain progress views), `report`
-(the summary and the JSON run report), `execute` (one ansible-runner run), `rehearse` (`--rehearse`: a one-host lab).
+(the summary and the JSON run report), `batches` (forks and serial batches), `stops` (a run stopped after a
+batch: the Macs not run), `execute` (one ansible-runner run), `rehearse` (`--rehearse`: a one-host lab).
 Nothing here imports the CLI or argparse.
 
 This package's `__init__` imports nothing at start-up so that `egpu-setup --help` stays fast.

@@ -25,6 +25,7 @@ from typing import Any
 
 from egpu_setup import paths
 from egpu_setup.errors import EgpuError, ExitCode, Terminated
+from egpu_setup.runner.batches import batch_count, forks_for
 from egpu_setup.runner.content import Content, find_content
 from egpu_setup.runner.facts import read_plan_inputs, wants_plans
 from egpu_setup.runner.plans import resolve_all, write_plans
@@ -110,6 +111,7 @@ class _Run:
     log: Path
     extravars: dict[str, Any]
     summary: dict[str, Any]
+    hosts: list[str]  # the targeted hosts (after --limit)
     state: RunState = field(default_factory=RunState)
     events: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -197,18 +199,31 @@ def _prepare(request: RunRequest) -> _Run:
     run_dir = make_run_dir(request.runs_dir or paths.runs_dir(), request.command)
     extravars = request.all_extravars() | lock_extravars(request, run_dir.name)
     playbook = content.playbook(request.playbook)
+    hosts = request.hosts if request.hosts is not None else _targeted_hosts(request)
     summary = {
         "playbook": str(playbook),
         "inventory": str(request.inventory),
         "limit": request.limit,
         "profile": request.profile,
         "check": request.check,
+        "forks": forks_for(len(hosts), request.serial),
+        "serial": request.serial,
+        "max_fail_percent": request.max_fail_percent,
         "ansible_playbook": ["ansible-playbook", *playbook_args(content, request, extravars)],
     }
-    run = _Run(request, content, run_dir, _link_log(run_dir), extravars, summary)
+    run = _Run(request, content, run_dir, _link_log(run_dir), extravars, summary, hosts)
+    run.state.targets = list(hosts)
+    run.state.batches_total = batch_count(request.serial, len(hosts))
     if request.on_start is not None:
         request.on_start(run.log)
     return run
+
+
+def _targeted_hosts(request: RunRequest) -> list[str]:
+    """The hosts of the inventory after --limit, for a request made without them (the CLI's come checked)."""
+    from egpu_setup.runner.host_lock import host_keys
+
+    return list(host_keys(request.inventory, request.limit))
 
 
 def lock_extravars(request: RunRequest, run_id: str) -> dict[str, Any]:
@@ -234,6 +249,7 @@ def _runner_args(run: _Run) -> dict[str, Any]:
         "envvars": ansible_env(run.content),
         "cmdline": "--ask-become-pass" if password is not None else None,
         "passwords": {BECOME_PROMPT: password} if password is not None else None,
+        "forks": forks_for(len(run.hosts)),  # the facts play reads every Mac at once; the main play sets its own
     }
 
 
@@ -271,6 +287,7 @@ def _start(run: _Run) -> tuple[threading.Thread, Any]:
 
     args = _runner_args(run)
     args["cmdline"] = " ".join(_cmdline(run.request)) or None
+    args["forks"] = run.summary["forks"]
     return ansible_runner.run_async(  # type: ignore[no-any-return]
         private_data_dir=str(run.run_dir),
         playbook=run.content.playbook_fqcn(run.request.playbook),  # run from the run dir, found in the collection
@@ -380,7 +397,7 @@ def _judge(
         return _no_host_error(request)
     if any(host.busy for host in state.hosts.values()):
         return "busy", int(ExitCode.BUSY), None  # a Mac's run lock held by another run (egpu.mac.run_lock)
-    if any(host.failed or host.unreachable for host in state.hosts.values()):
+    if any(host.failed or host.unreachable or host.stopped for host in state.hosts.values()):
         return "failed", int(_failure_code(state)), None
     return "ok", int(ExitCode.OK), None
 

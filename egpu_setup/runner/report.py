@@ -8,6 +8,7 @@ from typing import Any
 
 from egpu_setup.output import JSON_SCHEMA_VERSION
 from egpu_setup.runner.run_state import HostState, RunState
+from egpu_setup.runner.stops import NOT_RUN, STOPPED_MESSAGE, batches, not_run_entry, stopped_early
 
 REPORT_KIND = "run_report"
 
@@ -29,6 +30,8 @@ def host_entry(host: HostState, verify: dict[str, Any] | None) -> dict[str, Any]
     }
     if verify is not None:
         entry["verify"] = verify
+    if host.status == "stopped":
+        entry["message"] = STOPPED_MESSAGE
     return entry
 
 
@@ -54,7 +57,12 @@ def build_report(
         "duration_s": round(duration_s, 2),
         "run_dir": str(run_dir),
         "log": str(log),
-        "hosts": {name: host_entry(state.hosts[name], verify_reports.get(name)) for name in sorted(state.hosts)},
+        "batches": batches(state, request.get("serial")),
+        "stopped_early": stopped_early(state, request.get("max_fail_percent")),
+        "hosts": {
+            name: host_entry(state.hosts[name], verify_reports.get(name)) if name in state.hosts else not_run_entry()
+            for name in sorted({*state.hosts, *state.not_run()})
+        },
     }
 
 
@@ -72,6 +80,9 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     for column in ("host", "ok", "changed", "failed", "unreachable", "duration", "verify"):
         table.add_column(column, justify="left" if column in ("host", "verify") else "right")
     for name, host in report["hosts"].items():
+        if host.get("status") == NOT_RUN:
+            table.add_row(name, "-", "-", "-", "-", "-", f"[yellow]{NOT_RUN}[/yellow]")
+            continue
         table.add_row(
             name,
             str(host["ok"]),
@@ -79,9 +90,11 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
             _count(host["failed"], "red"),
             _count(host["unreachable"], "red"),
             f"{host['duration_s']:.1f} s",
-            _verify_cell(host.get("verify")),
+            "[yellow]stopped[/yellow]" if host.get("status") == "stopped" else _verify_cell(host.get("verify")),
         )
     console.print(table)
+    if report.get("stopped_early"):
+        console.print(report["stopped_early"], style="red", markup=False, soft_wrap=True)
     for name, host in report["hosts"].items():
         for failure in host["failures"]:
             where = f"{failure['role']} : {failure['task']}" if failure["role"] else failure["task"]

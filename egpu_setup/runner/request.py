@@ -46,12 +46,20 @@ class RunRequest:
     wait_s: float | None = None
     on_wait: Callable[[str], None] | None = None
     break_lock: bool = False  # remove the Macs' run locks, whoever holds them (--break-lock)
+    # the hosts the run targets (check_hosts: after --limit), which size Ansible's forks; None: read at the start
+    hosts: list[str] | None = None
+    serial: int | str | None = None  # Macs per batch, or "P%" (--serial) -> extravar egpu_serial
+    max_fail_percent: int | None = None  # --max-fail-percent -> extravar egpu_max_fail_percent
 
     def all_extravars(self) -> dict[str, Any]:
         """The extra vars on the command line; only non-secret values belong here (they show in `ps`)."""
         merged = dict(self.extravars)
         if self.profile:
             merged["egpu_profile"] = self.profile
+        if self.serial is not None:
+            merged["egpu_serial"] = self.serial
+        if self.max_fail_percent is not None:
+            merged["egpu_max_fail_percent"] = self.max_fail_percent
         return merged
 
 

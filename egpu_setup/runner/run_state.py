@@ -93,6 +93,10 @@ class HostState:
     ignored: int = 0
     rescued: int = 0
     busy: bool = False  # another run holds the Mac's run lock (egpu.mac.run_lock's `busy`): exit 4
+    batch: int = 0  # the serial batch (1, 2, ...) the host ran in
+    # the playbooks' RUN_INCOMPLETE_TASK failed on the host: not a step of its own, so not counted in `failed`
+    incomplete: int = 0
+    stopped: bool = False  # Ansible ended its run (max_fail_percentage) with no failure of its own
     done: int = 0  # tasks finished on this host, for the progress bar
     answered: bool = False  # a task that reaches the host succeeded: an unreachable one later means it was lost
     started: float = field(default_factory=time.monotonic)
@@ -108,8 +112,16 @@ class HostState:
     def status(self) -> str:
         if self.unreachable:
             return "unreachable"
-        return "failed" if self.failed else "ok"
+        if self.failed:
+            return "failed"
+        return "stopped" if self.stopped else "ok"
 
+
+# The last task of provision.yml and rollback.yml (in the `always` of their block): it fails on a Mac whose run
+# did not complete, because Ansible's max_fail_percentage does not count a failure inside a block that has an
+# `always` (strategy/__init__.py counts a failed host only once its block is done). Its failure is a count, not a
+# step: a Mac with a failure of its own keeps that one; one without was stopped by the failures of its batch.
+RUN_INCOMPLETE_TASK = "Count a Mac whose run did not complete toward max_fail_percentage"
 
 VERIFY_FACT = "gpu_verify_result"  # the fact gpu_verify sets with the Mac's report: it comes in the event stream
 
@@ -127,17 +139,25 @@ class RunState:
     # host -> the verification report gpu_verify handed back in its task's result (fact gpu_verify_result)
     verify_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    targets: list[str] = field(default_factory=list)  # the hosts the run targets, in the inventory's order
+    batches_total: int = 1  # serial batches the targets make (batches.batch_count)
+    batches_run: int = 0  # batches started: Ansible starts the play once per batch (playbook_on_play_start)
 
     def host(self, name: str) -> HostState:
         if name not in self.hosts:
-            self.hosts[name] = HostState(name)
+            self.hosts[name] = HostState(name, batch=self.batches_run)
         return self.hosts[name]
+
+    def not_run(self) -> list[str]:
+        """Targeted hosts no task ran on: their batch never started (the run stopped before it)."""
+        return [name for name in self.targets if name not in self.hosts]
 
     def apply(self, event: dict[str, Any]) -> None:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         if kind == "playbook_on_play_start":
             self.play = data.get("name")
+            self.batches_run += 1
         elif kind == "runner_on_start" and data.get("host"):
             host = self.host(data["host"])
             host.role, host.task = data.get("role"), data.get("task")
@@ -150,6 +170,10 @@ class RunState:
     def _result(self, status: str, data: dict[str, Any], stdout: str = "") -> None:
         host = self.host(data["host"])
         res = data.get("res") or {}
+        if status == "failed" and data.get("task") == RUN_INCOMPLETE_TASK:
+            host.incomplete += 1
+            host.stopped = not (host.failures or host.failed or host.unreachable)
+            return
         if "censored" in res:
             # no_log: the result is hidden (it may hold a password), but whether the task changed the host is not a
             # secret; Ansible still prints it ("changed: [mac1]"), and the report must list the change.
@@ -203,7 +227,7 @@ class RunState:
             host = self.host(name)
             host.ok = int((stats.get("ok") or {}).get(name, 0))
             host.changed = int((stats.get("changed") or {}).get(name, 0))
-            host.failed = int((stats.get("failures") or {}).get(name, 0))
+            host.failed = max(int((stats.get("failures") or {}).get(name, 0)) - host.incomplete, 0)
             host.unreachable = int((stats.get("dark") or {}).get(name, 0))
             host.skipped = int((stats.get("skipped") or {}).get(name, 0))
             host.ignored = int((stats.get("ignored") or {}).get(name, 0))
