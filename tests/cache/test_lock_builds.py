@@ -37,9 +37,9 @@ def test_a_build_entry_is_saved_and_read_back_with_who_built_it(tmp_path: Path) 
 @pytest.mark.parametrize(
     "entry, problem",
     [
-        ("  nobuild@1.0.0+x: {sha256: %s, origin: built}" % DIGEST, "not an artifact id@version"),
-        ("  mxnet_build@1.0.0+x: {sha256: %s, origin: compiled}" % DIGEST, "origin must be published, pinned or built"),
-        ("  mxnet_build@1.0.0+x: {sha256: %s, origin: built, built_on: ''}" % DIGEST, "built_on must name the Mac"),
+        (f"  nobuild@1.0.0+x: {{sha256: {DIGEST}, origin: built}}", "not an artifact id@version"),
+        (f"  mxnet_build@1.0.0+x: {{sha256: {DIGEST}, origin: compiled}}", "origin must be published, pinned or built"),
+        (f"  mxnet_build@1.0.0+x: {{sha256: {DIGEST}, origin: built, built_on: ''}}", "built_on must name the Mac"),
     ],
 )
 def test_a_wrong_build_entry_is_refused_naming_it(tmp_path: Path, entry: str, problem: str) -> None:
