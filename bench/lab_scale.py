@@ -3,6 +3,8 @@
 
     .venv/bin/python bench/lab_scale.py [--hosts 1,8] [--keep] [--json]
 
+--keep leaves the labs' directories and the runs' (ansible.log, report.json, plans.json) in a temporary directory.
+
 For each lab size in --hosts (default 1 and 8) it brings up a lab of bare High Sierra Macs in a temporary directory
 (`egpu-setup lab up --hosts N --sip kext-off`, not timed), reached over SSH as every lab is, with an EMPTY
 controller cache, and runs `egpu-setup provision -i <lab>/inventory.yml --json` twice: the first run (bare Macs)
@@ -204,13 +206,13 @@ def ratios(labs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_lab(lab: dict[str, Any]) -> None:
     print(f"== {lab['hosts']} Mac(s) (lab up {lab['lab_up_s']:.1f} s, not timed) ==")
-    columns = ("wall", 8), ("cpu", 8), ("changed", 8), ("mxnet builds", 13), ("upstream", 24), ("sent", 10)
+    columns = ("wall", 8), ("cpu", 8), ("changed", 8), ("mxnet compiles", 15), ("upstream", 24), ("sent", 10)
     print(f"{'':10} " + " ".join(f"{name:>{width}}" for name, width in columns) + f" {'received':>10}")
     for name, label in (("first_run", "first run"), ("re_run", "re-run")):
         run = lab[name]
         upstream = f"{size_text(run['upstream_bytes'])} of {size_text(run['artifact_set_bytes'])}"
         print(
-            f"{label:10} {run['wall_s']:6.1f} s {run['cpu_s']:6.1f} s {run['changed']:8d} {run['mxnet_compiles']:13d} "
+            f"{label:10} {run['wall_s']:6.1f} s {run['cpu_s']:6.1f} s {run['changed']:8d} {run['mxnet_compiles']:15d} "
             f"{upstream:>24} {size_text(sum(run['bytes_sent'].values())):>10} {size_text(run['bytes_received']):>10}"
         )
     first = lab["first_run"]
@@ -218,13 +220,10 @@ def print_lab(lab: dict[str, Any]) -> None:
     print(
         "sent per Mac, re-run:      " + ", ".join(f"{h} {size_text(b)}" for h, b in lab["re_run"]["bytes_sent"].items())
     )
-    print("sent per artifact, first run (all Macs):")
-    for file, size in first["sent_per_artifact"].items():
-        print(f"  {file:60} {size_text(size):>10}")
-    print(
-        "upstream per file, first run: "
-        + ", ".join(f"{f} {size_text(b)}" for f, b in first["upstream_per_file"].items())
-    )
+    print(f"  {'first run, per file':54} {'to Macs':>10} {'upstream':>10}")
+    sent, upstream = first["sent_per_artifact"], first["upstream_per_file"]
+    for file in sorted(set(sent) | set(upstream)):
+        print(f"  {file:54} {size_text(sent.get(file, 0)):>10} {size_text(upstream.get(file, 0)):>10}")
 
 
 def print_ratios(labs: list[dict[str, Any]], figures: dict[str, Any]) -> None:
