@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from egpu_setup.cli.arg_types import inventory_path, name_arg, path_arg
 from egpu_setup.errors import CheckFailed, EgpuError, ExitCode
-from egpu_setup.output import Context
+from egpu_setup.output import Context, size_text
 from egpu_setup.paths import DEFAULT_LOCK_NAME
 
 if TYPE_CHECKING:  # only for annotations: the cache package loads inside the commands
@@ -273,7 +273,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
     for column in ("artifact", "version", "file", "size", "sha256"):
         table.add_column(column, overflow="fold")
     for entry in entries:
-        table.add_row(entry.id, entry.version, entry.filename, _size(entry.size), f"{entry.sha256[:16]}…")
+        table.add_row(entry.id, entry.version, entry.filename, size_text(entry.size), f"{entry.sha256[:16]}…")
     console = ctx.console()
     console.print(table if entries else f"the cache {cache.root} is empty")
     return ExitCode.OK
@@ -303,7 +303,7 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
         raise EgpuError(f"no inventory at {args.inventory}", fix="give the lab's inventory with -i")
     entries = export_bundle(_cache(args), lock_path, args.file)
     total = sum(entry.size for entry in entries)
-    ctx.note(f"{len(entries)} artifact(s), {_size(total)}, and {lock_path.name} written to {args.file}")
+    ctx.note(f"{len(entries)} artifact(s), {size_text(total)}, and {lock_path.name} written to {args.file}")
     return ExitCode.OK
 
 
@@ -317,15 +317,3 @@ def run_import(args: argparse.Namespace, ctx: Context) -> int:
     recorded = f"; {result.lock_recorded} entr(ies) recorded in {args.lock}" if args.lock else ""
     ctx.note(f"{len(result.added)} file(s) imported into {cache.root}, {len(result.present)} already there{recorded}")
     return ExitCode.OK
-
-
-def _size(size: int) -> str:
-    """Bytes for people: 812 B, 39.7 MiB, 1.4 GiB."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            break
-    return f"{value:.1f} {unit}"

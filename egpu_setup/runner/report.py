@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from egpu_setup.output import JSON_SCHEMA_VERSION
+from egpu_setup.output import JSON_SCHEMA_VERSION, size_text
 from egpu_setup.runner.run_state import HostState, RunState
 from egpu_setup.runner.stops import NOT_RUN, STOPPED_MESSAGE, batches, not_run_entry, stopped_early
 
@@ -27,6 +27,11 @@ def host_entry(host: HostState, verify: dict[str, Any] | None) -> dict[str, Any]
         "failures": [failure.to_dict() for failure in host.failures],
         # In check mode these are the changes the run would make; otherwise the ones it made.
         "changes": [change.to_dict() for change in host.changes],
+        # Bytes the collection's plugins moved over the connection (runner/transfers.py), by file name.
+        "bytes_sent": sum(host.sent.values()),
+        "sent": dict(sorted(host.sent.items())),
+        "bytes_received": sum(host.received.values()),
+        "received": dict(sorted(host.received.items())),
     }
     if verify is not None:
         entry["verify"] = verify
@@ -77,7 +82,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"egpu-setup {report['command']}: {report['status']}", title_justify="left")
-    for column in ("host", "ok", "changed", "failed", "unreachable", "duration", "verify"):
+    for column in ("host", "ok", "changed", "failed", "unreachable", "sent", "duration", "verify"):
         table.add_column(column, justify="left" if column in ("host", "verify") else "right")
     for name, host in report["hosts"].items():
         if host.get("status") == NOT_RUN:
@@ -89,6 +94,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
             _count(host["changed"], "yellow"),
             _count(host["failed"], "red"),
             _count(host["unreachable"], "red"),
+            size_text(host.get("bytes_sent", 0)),
             f"{host['duration_s']:.1f} s",
             "[yellow]stopped[/yellow]" if host.get("status") == "stopped" else _verify_cell(host.get("verify")),
         )

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from egpu_setup.runner import transfers
+
 # Events that end one task on one host (item events are parts of a task and are not counted again).
 RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -103,6 +105,8 @@ class HostState:
     finished: float | None = None
     failures: list[Failure] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # file name -> bytes the plugins copied to the Mac
+    received: dict[str, int] = field(default_factory=dict)  # file name -> bytes brought back from it
 
     @property
     def duration_s(self) -> float:
@@ -179,6 +183,8 @@ class RunState:
             # secret; Ansible still prints it ("changed: [mac1]"), and the report must list the change.
             res = {"changed": stdout.lstrip().startswith("changed:"), "msg": res["censored"]}
         host.role, host.task = data.get("role"), data.get("task")
+        transfers.add_up(host.sent, res, transfers.SENT)  # a failed task's copies were sent all the same
+        transfers.add_up(host.received, res, transfers.RECEIVED)
         host.done += 1
         host.finished = time.monotonic()
         task = data.get("task") or ""

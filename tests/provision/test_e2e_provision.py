@@ -212,6 +212,11 @@ def test_second_run_changes_nothing(rerun, provisioned):
     for name in HOSTS:
         host = report["hosts"][name]
         assert host["changed"] == 0, host["changes"]
+        # a Mac that holds every file with the right digest is sent nothing; the first run sent the installers
+        assert host["bytes_sent"] == 0, host["sent"]
+        first = provisioned[0]["hosts"][name]
+        assert first["bytes_sent"] == sum(first["sent"].values()) > 0, first["sent"]
+        assert "cudnn-9.1-osx-x64-v7-ga.tgz" in first["sent"], first["sent"]
     first_seconds = provisioned[1]
     print(f"\nfirst run {first_seconds:.1f} s, re-run {seconds:.1f} s ({seconds / first_seconds:.0%})")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ansible.errors import AnsibleError
 
+from ansible_collections.egpu.mac.plugins.module_utils import transfers
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import remote_sha256, target_name
 from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed, MacAction
@@ -45,7 +46,6 @@ class ActionModule(MacAction):
             result["changed"] = True
             if not self.check_mode:
                 result["archive"] = self._fetch(args, key, artifact, cache, lock)
-                result["egpu_received"] = [{"name": artifact.filename, "bytes": result["archive"]["size"]}]
 
     def _fetch(self, args: dict[str, Any], key: str, artifact: Any, cache: Any, lock: Any) -> dict[str, Any]:
         """The Mac's archive copied into the cache's partial/ dir, checked (digest, manifest), stored, recorded."""
@@ -60,7 +60,7 @@ class ActionModule(MacAction):
         host = target_name(self)
         try:
             try:
-                self._connection.fetch_file(src, str(local))
+                transfers.fetch(self, src, local)  # counted in the run report as received from this Mac
             except AnsibleError as exc:
                 raise failure("transfer", artifact=artifact.filename, host=host, detail=str(exc).strip()) from exc
             got = sha256_of(local)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal, volume_check
+from ansible_collections.egpu.mac.plugins.module_utils import flat_pkg, journal, transfers, volume_check
 from ansible_collections.egpu.mac.plugins.module_utils.macos_parse import parse_nvram, parse_pkg_info
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
 from ansible_collections.egpu.mac.plugins.module_utils.uploads import checked_sha256, space_or, target_name, upload
@@ -236,7 +236,7 @@ class ActionModule(MacAction):
         dist_remote = posixpath.join(expanded, "Distribution")
         with tempfile.TemporaryDirectory(prefix="egpu-dist-") as tmpdir:
             local = Path(tmpdir) / "Distribution"
-            self._connection.fetch_file(dist_remote, str(local))
+            transfers.fetch(self, dist_remote, local)
             text, removed = flat_pkg.drop_installation_check(local.read_text(encoding="utf-8"))
             if removed:
                 local.write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.egpu.mac.plugins.module_utils import journal
+from ansible_collections.egpu.mac.plugins.module_utils import journal, transfers
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
 from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import MacAction
 
@@ -53,7 +53,7 @@ class ActionModule(MacAction):
         if run(self, f"[ -f {quote(src)} ]", check_rc=False)[0] != 0:
             return None
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self._connection.fetch_file(src, str(dest))
+        transfers.fetch(self, src, dest)
         return str(dest)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from ansible.errors import AnsibleError
 
 from ansible_collections.egpu.mac.plugins.module_utils.target_shell import TargetCommandError, quote, run
+from ansible_collections.egpu.mac.plugins.module_utils.transfers import SENT, note
 
 # Controller side: the cache's own digest function, so a file hashes here exactly as `egpu-setup cache` hashed it.
 from egpu_setup.cache.store import sha256_of
@@ -49,7 +50,9 @@ def remote_sha256(action: Any, path: str) -> str | None:
 def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: str = "0644") -> bool:
     """Ensure `dest` on the target holds the bytes of `src`; returns True when it copied.
 
-    Raises TargetCommandError when the copy on the target does not hash to the expected digest.
+    A copy is counted for the run report (transfers.note: the file's name on the Mac and its size); a Mac that holds
+    the right digest is sent nothing. Raises TargetCommandError when the copy on the target does not hash to the
+    expected digest.
     """
     want = (sha256 or sha256_of(src)).lower()
     if remote_sha256(action, dest) == want:
@@ -68,6 +71,7 @@ def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: s
                 src.stat().st_size,
                 lambda: failure("transfer", artifact=name, host=target_name(action), detail=detail),
             ) from exc
+        note(action, SENT, posixpath.basename(dest), src.stat().st_size)
         run(
             action,
             f"mkdir -p {quote(posixpath.dirname(dest))} && mv -f {quote(staged)} {quote(dest)} && "

@@ -86,7 +86,7 @@ archive:
   returned: success
   type: dict
 egpu_received:
-  description: O(state=fetched); what came from the Mac (C(name), C(bytes)), for the run report.
+  description: O(state=fetched); the archive brought from the Mac (C(name), C(bytes)), for the run report.
   returned: when fetched
   type: list
   elements: dict

@@ -141,4 +141,16 @@ tracked:
   description: What the journal recorded (added, backed_up, trees).
   returned: changed and not check mode
   type: dict
+egpu_sent:
+  description: The files copied to the Mac (none when it already held them with the right SHA-256), each with its
+    name on the Mac and its size; egpu-setup's run report sums them per Mac (C(bytes_sent)).
+  returned: when a file was copied
+  type: list
+  elements: dict
+egpu_received:
+  description: The files copied from the Mac to the controller, each with its name and size; egpu-setup's run
+    report sums them per Mac (C(bytes_received)).
+  returned: when a file was brought back
+  type: list
+  elements: dict
 """

@@ -61,4 +61,10 @@ before_sha256:
   description: Digest of the destination before (null when missing).
   returned: success
   type: str
+egpu_sent:
+  description: The files copied to the Mac (none when it already held them with the right SHA-256), each with its
+    name on the Mac and its size; egpu-setup's run report sums them per Mac (C(bytes_sent)).
+  returned: when a file was copied
+  type: list
+  elements: dict
 """

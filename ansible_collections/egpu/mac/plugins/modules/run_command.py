@@ -99,4 +99,10 @@ fetched:
   description: The controller path O(fetch) wrote, or null when C(src) did not exist.
   returned: when run with O(fetch)
   type: str
+egpu_received:
+  description: The files copied from the Mac to the controller, each with its name and size; egpu-setup's run
+    report sums them per Mac (C(bytes_received)).
+  returned: when a file was brought back
+  type: list
+  elements: dict
 """

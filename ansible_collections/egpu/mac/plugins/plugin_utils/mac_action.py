@@ -7,7 +7,9 @@ A plugin subclasses `MacAction` and implements `act(result, args, task_vars)`; t
 - supports check mode (`self.check_mode`; `settle` applies a change only outside it),
 - turns failures into results: a command that failed on the Mac (TargetCommandError) with its cmd/rc/output, a
   refusal of egpu_setup (EgpuError) with `msg` and its remedy in `fix`, and the plugin's own `ActionFailed`,
-- adds a diff only when the task asks for one (`add_diff`).
+- adds a diff only when the task asks for one (`add_diff`),
+- puts the files the plugin moved over the connection in the result (`egpu_sent` / `egpu_received`, listed by
+  module_utils/transfers.note; the runner sums them per Mac for the run report), a failed task's too.
 `act` fills `result` in place, so what it had set before a failure stays in the result, as it did before.
 """
 
@@ -65,6 +67,7 @@ class MacAction(ActionBase):
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=spec, **self.ARG_RULES)
         self.task_vars = task_vars or {}  # the host's name for the messages of failure_kinds
+        self.transfers: dict[str, list[dict[str, Any]]] = {}  # transfers.note: key -> [{name, bytes}]
         try:
             self.act(result, args, task_vars or {})
         except TargetCommandError as exc:
@@ -78,6 +81,7 @@ class MacAction(ActionBase):
                 result["exit_code"] = int(exc.exit_code)
             if getattr(exc, "kind", None):  # failure_kinds: the runner tells it by its kind
                 result["failure_kind"] = exc.kind
+        result.update(self.transfers)  # what was copied before a failure was sent all the same
         return result
 
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
