@@ -22,6 +22,7 @@ Printed per lab size and run:
   received from the Macs (`bytes_received`);
 - upstream bytes: what the HTTP server served during the run, against the total of the artifact set (the distinct
   files of the run's plans, plans.json; goal 1.0x: each artifact fetched once per lab, 0 on the re-run);
+- libmxnet.so's SHA-256 on each Mac after the runs (goal: one digest for the whole lab);
 - the controller's CPU seconds: user + system time of this process and of its children reaped during the run
   (resource.getrusage RUSAGE_SELF + RUSAGE_CHILDREN deltas around the in-process `egpu_setup.cli.main` call):
   egpu-setup itself, the HTTP server's thread, ansible-playbook with its forks and the ssh clients it waited for.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import io
 import json
 import os
@@ -53,6 +55,7 @@ from egpu_setup.output import size_text
 FIRST_RUN_GOAL = 2.5  # the largest lab's first run against the smallest's
 RERUN_GOAL = 0.20  # a re-run against its first run
 MXNET_BUILD_TASK = "Ensure lib/libmxnet.so is built"
+LIBRARY = "root/usr/local/egpu-setup/mxnet-1.0.0/lib/libmxnet.so"  # in a lab host's tree
 GROUP = "rehearsal_macs"  # the lab inventory's group (egpu_lab.lab.GROUP)
 
 
@@ -176,9 +179,19 @@ def one_lab(hosts: int, base: Path) -> dict[str, Any]:
             )
             for name in ("first_run", "re_run"):
                 figures[name] = one_run(name, lab, mirror)
+            figures["libmxnet_sha256"] = library_digests(lab)
     finally:
         cli(["lab", "down", "--dir", str(lab)])  # its Macs' sshd stop before the next lab comes up
     return figures
+
+
+def library_digests(lab: Path) -> dict[str, str]:
+    """The SHA-256 of each Mac's installed libmxnet.so (read from the lab's host trees)."""
+    found = {}
+    for host in sorted(p.name for p in (lab / "hosts").iterdir() if p.is_dir()):
+        library = lab / "hosts" / host / LIBRARY
+        found[host] = hashlib.sha256(library.read_bytes()).hexdigest() if library.is_file() else "missing"
+    return found
 
 
 def ratios(labs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -220,6 +233,9 @@ def print_lab(lab: dict[str, Any]) -> None:
     print(
         "sent per Mac, re-run:      " + ", ".join(f"{h} {size_text(b)}" for h, b in lab["re_run"]["bytes_sent"].items())
     )
+    digests = lab["libmxnet_sha256"]
+    distinct = sorted(set(digests.values()))
+    print(f"libmxnet.so: {len(distinct)} distinct SHA-256 on {len(digests)} Mac(s): {', '.join(distinct)}")
     print(f"  {'first run, per file':54} {'to Macs':>10} {'upstream':>10}")
     sent, upstream = first["sent_per_artifact"], first["upstream_per_file"]
     for file in sorted(set(sent) | set(upstream)):
