@@ -66,7 +66,7 @@ def host_statuses(hosts: list[str], facts: dict[str, dict[str, Any]], inputs: di
     """One record per host of the inventory (in its order); a host the play could not read is drift."""
     from egpu_setup.cache import Lock
 
-    locks: dict[str, Any] = {}
+    built: dict[str, set[str]] = {}  # lock file -> libmxnet.so's digests in its build archives
     matrices: dict[str | None, Any] = {}  # per overlay: loading and checking the matrix once, not once per Mac
     out: list[HostStatus] = []
     for host in hosts:
@@ -75,11 +75,12 @@ def host_statuses(hosts: list[str], facts: dict[str, dict[str, Any]], inputs: di
             out.append(HostStatus(host, reachable=False, error=failed.get(host, "not read")))
             continue
         lock_file = host_inputs.lock_file
-        if lock_file and lock_file not in locks:
-            locks[lock_file] = Lock.load(lock_file)  # a damaged lock is bad input (exit 2), as everywhere
+        if lock_file and lock_file not in built:
+            # a damaged lock is bad input (exit 2), as everywhere
+            built[lock_file] = built_libraries(Lock.load(lock_file), host_inputs.cache_dir)
         plan, plan_error = _plan(host_inputs, matrices)
         status = HostStatus(host, reachable=True, build=mac.get("build") or None)
-        status.items = stack_items(mac, plan, plan_error, locks.get(lock_file or ""))
+        status.items = stack_items(mac, plan, plan_error, built.get(lock_file or ""))
         status.verify = verify_summary(mac.get("probes", {}).get("verify_report", {}))
         status.items.append(_verify_item(status.verify))
         out.append(status)
@@ -119,7 +120,31 @@ def _compare(name: str, value: str | None, expected: str | None, note: str = "")
     return Item(name, value, expected, drift=expected is not None and value != expected, note=note)
 
 
-def stack_items(mac: dict[str, Any], plan: dict[str, Any] | None, plan_error: str | None, lock: Any) -> list[Item]:
+LIBRARY = "lib/libmxnet.so"  # in a build archive (egpu_setup.builds)
+
+
+def built_libraries(lock: Any, cache_dir: str | None) -> set[str]:
+    """The SHA-256 of libmxnet.so in each build archive the lock records (origin built) and the cache holds: what
+    a Mac of this lab should have, whichever build key it has."""
+    from egpu_setup.builds.archive import ArchiveError, read_manifest
+    from egpu_setup.cache import Cache
+
+    cache = Cache(cache_dir) if cache_dir else Cache()
+    found: set[str] = set()
+    for entry in lock.entries.values():
+        if entry.origin != "built" or not cache.has(entry.sha256):
+            continue
+        try:
+            manifest = read_manifest(cache.path_for(entry.sha256))
+        except ArchiveError:
+            continue  # `cache verify` names a damaged file; status reports Macs
+        found.update(f["sha256"] for f in manifest["files"] if f.get("path") == LIBRARY)
+    return found
+
+
+def stack_items(
+    mac: dict[str, Any], plan: dict[str, Any] | None, plan_error: str | None, built: set[str] | None
+) -> list[Item]:
     receipts, plists, kexts = mac.get("receipts", {}), mac.get("plists", {}), mac.get("kexts_loaded", {})
     probes = mac.get("probes", {})
     build = mac.get("build") or None
@@ -150,7 +175,7 @@ def stack_items(mac: dict[str, Any], plan: dict[str, Any] | None, plan_error: st
     clt = receipts.get(CLT_RECEIPT)
     selected = f"selected: {mac.get('xcode_select_path')}"
     items.append(_compare("clt", clt, _version(plan, "clt", "receipt"), note=selected))
-    items.append(mxnet_item(probes.get("mxnet_sha256", {}), plan, lock))
+    items.append(mxnet_item(probes.get("mxnet_sha256", {}), plan, built or set()))
     return items
 
 
@@ -165,17 +190,14 @@ def egpu_item(mac: dict[str, Any]) -> Item:
     return Item("egpu", str(gpu.get("chipset_model") or gpu.get("device_id")), note=f"link: {link or 'unknown'}")
 
 
-def mxnet_item(probe: dict[str, Any], plan: dict[str, Any] | None, lock: Any) -> Item:
-    """libmxnet.so's SHA-256 on the Mac; against the lock where the lock records the library (an entry whose file
-    is libmxnet.so), else only its presence where the plan builds MXNet."""
+def mxnet_item(probe: dict[str, Any], plan: dict[str, Any] | None, built: set[str]) -> Item:
+    """libmxnet.so's SHA-256 on the Mac; against the lab's build archives (the lock's `built` entries) where it has
+    any, else only its presence where the plan builds MXNet."""
     digest = (probe.get("stdout") or "").split("\n")[0].strip() or None
-    recorded = None
-    for entry in getattr(lock, "entries", {}).values():
-        if entry.filename == "libmxnet.so":
-            recorded = entry.sha256
     wanted = _version(plan, "mxnet_source") is not None
-    if recorded is not None:
-        return Item("mxnet", digest, recorded, drift=digest != recorded, note="libmxnet.so against the lock")
+    if built:
+        recorded = ", ".join(sorted(built))
+        return Item("mxnet", digest, recorded, drift=digest not in built, note="libmxnet.so against the lab's build")
     return Item("mxnet", digest, None, drift=wanted and digest is None,
                 note="libmxnet.so SHA-256 (the lock records no build of it)")  # fmt: skip
 

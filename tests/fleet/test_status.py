@@ -173,3 +173,34 @@ def test_status_html_through_a_symlink_and_diagnose_into_a_link_are_refused(tmp_
     assert main(["diagnose", "-i", str(inventory), "-o", str(tmp_path / "dirlink")], io.StringIO(), err) == 2
     assert "symbolic link" in err.getvalue()
     assert main(["diagnose", "-i", str(inventory), "-o", str(target)], io.StringIO(), io.StringIO()) == 2
+
+
+def test_a_library_other_than_the_labs_build_is_drift(tmp_path):
+    from egpu_setup.builds.archive import build_key, pack
+    from egpu_setup.cache import Cache, Lock
+    from egpu_setup.matrix.model import Artifact
+
+    root = tmp_path / "mxnet-1.0.0"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib/libmxnet.so").write_bytes(b"the lab's build")
+    key = build_key("mxnet", "1.0.0", {})
+    packed = pack(root, ["lib/libmxnet.so"], name="mxnet", version="1.0.0", key=key, inputs={})
+    archive = tmp_path / "build.tar.gz"
+    archive.write_bytes(packed.data)
+    artifact = Artifact({"id": "mxnet_build", "version": f"1.0.0+{key}", "filename": "mxnet.tar.gz"})
+    Cache(tmp_path / "cache").add_file(archive, artifact)
+    lock = Lock(tmp_path / "egpu-setup.lock")
+    lock.record_build(artifact, packed.sha256, len(packed.data), "mac1")
+    lock.save()
+    lab_digest = packed.manifest["files"][0]["sha256"]
+    other = converged()
+    good = converged()
+    good["probes"]["mxnet_sha256"] = {"rc": 0, "stdout": lab_digest}
+    inputs = {h: PlanInputs(build="17C88", gpu="0x1b80", cache_dir=str(tmp_path / "cache"), lock_file=str(lock.path))
+              for h in ("mac1", "mac2")}  # fmt: skip
+
+    found = host_statuses(["mac1", "mac2"], {"mac1": good, "mac2": other}, inputs, {})
+
+    assert found[0].drift == [] and found[1].drift == ["mxnet"]
+    item = next(i for i in found[1].items if i.name == "mxnet")
+    assert item.expected == lab_digest and "lab's build" in item.note

@@ -1,5 +1,7 @@
 """MXNet built once for a lab (issue 12), on one 3-Mac rehearsal lab reached over SSH.
 
+0. `plan` of two bare Macs: the first builds, the second reports the install of the archive the first will build;
+   nothing changes on either.
 1. mac1's first `make` dies (the lab's --fail-build: clang killed for memory) while provisioning mac1 and mac2: both
    end failed; mac2's failure names mac1 as the Mac that was building its key; nothing of MXNet is on mac2.
 2. The next run builds again: one compile (on mac1, the first of the run), mac2 installs mac1's archive; libmxnet.so
@@ -36,6 +38,18 @@ def lab(tmp_path_factory, make_lab):
     with make_lab(tmp_path_factory.mktemp("build-once"), hosts=3) as lab:
         yield lab
     print("\nbuild-once e2e runs:", lab.runs)
+
+
+def test_the_plan_of_two_bare_macs_has_one_build_and_one_install(lab, digest_of):
+    before = {host: digest_of(lab.host_dir(host)) for host in ("mac1", "mac2")}
+    lab.fill_cache()
+
+    code, report, err, _ = lab.run("plan", "--limit", "mac1,mac2")
+
+    assert code == 0, err
+    assert changed(report, "mac1", BUILD_TASK) and not changed(report, "mac2", BUILD_TASK)
+    assert changed(report, "mac2", "Report the install of the archive built in this run by mac1")
+    assert {host: digest_of(lab.host_dir(host)) for host in ("mac1", "mac2")} == before
 
 
 def test_a_failed_build_fails_the_macs_waiting_for_it_and_the_next_run_builds_once(lab, digest_of):
