@@ -25,18 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egpu_lab import kexts
+from egpu_lab.layout import HIDDEN as HIDDEN  # the hidden mount points: image.X where the tree is made
+from egpu_lab.layout import LINUX as LINUX
+from egpu_lab.layout import PROJECT as PROJECT
+from egpu_lab.layout import PYTHON3 as PYTHON3
+from egpu_lab.layout import SIM_PYTHON as SIM_PYTHON
+from egpu_lab.layout import STATE as STATE
+from egpu_lab.layout import UNAME_LIB as UNAME_LIB
+from egpu_lab.layout import ZIG_CACHE as ZIG_CACHE
+from egpu_lab.layout import ZIGLANG as ZIGLANG
 
-# Hidden mount points inside a host (see sandbox.py, which binds them).
-HIDDEN = "/.rehearsal"
-LINUX = f"{HIDDEN}/linux"  # the controller's /usr, read-only
-PYTHON3 = f"{HIDDEN}/python3"  # the controller's Python prefix (sys.base_prefix), read-only
-PROJECT = f"{HIDDEN}/project"  # holds egpu_lab/, egpu_setup/, macholib/ (read-only)
-STATE = f"{HIDDEN}/machine"  # the host's machine state dir, read-write
-ZIGLANG = f"{HIDDEN}/ziglang"  # the controller's ziglang package (zig binary + lib), read-only, for the toolchain
-ZIG_CACHE = f"{HIDDEN}/zig-cache"  # the controller's zig cache, read-write (zig locks its entries)
-SIM_PYTHON = f"{PYTHON3}/bin/python3.11"
-# LD_PRELOAD library that makes uname(2) answer Darwin (see uname_lib.py); copied into each tree.
-UNAME_LIB = f"{HIDDEN}/lib/libuname-darwin.so"
+# Hidden mount points inside a host (layout.py, sandbox.py binds them).
 
 # Linux tools exposed at their macOS locations (macOS 10.13 ships each of these, in that directory).
 # tar is libarchive's bsdtar on macOS too; sh is bash in POSIX mode like macOS's /bin/sh.

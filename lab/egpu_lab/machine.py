@@ -41,15 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_FILE = "state.json"
+from egpu_lab.layout import ENV_ENTITLED_ROOT, STATE_FILE
+
 FAULTS_LOG = "faults.log"  # the counted fault events, a line each
 LOCK_FILE = "lock"
 # Where the sandbox exposes the state dir, and the env variables that override the defaults inside it.
 SANDBOX_STATE_DIR = "/.rehearsal/machine"
 ENV_STATE = "EGPU_SIM_STATE"
 ENV_ROOT = "EGPU_SIM_ROOT"
-# Where the entitled writers (kextcache) reach paths that SIP keeps read-only for everyone else (sandbox.py).
-ENV_ENTITLED_ROOT = "EGPU_SIM_ENTITLED_ROOT"
 
 # The SIP flags in the order `csrutil status` prints them in a custom configuration (csrutil on 10.13).
 SIP_FLAGS: tuple[str, ...] = (

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from egpu_lab.layout import zig_cache_dir
 from egpu_setup.errors import EgpuError
 
 DEFAULT_TARGET = "x86_64-macos.10.13"
@@ -28,21 +29,6 @@ DEFAULT_TARGET = "x86_64-macos.10.13"
 DEFAULT_CFLAGS: tuple[str, ...] = ("-Os", "-fno-sanitize=all")
 # A C body for libraries whose code does not matter, only their load commands.
 STUB_SOURCE = "int egpu_stub_{name}(void) {{ return {value}; }}\n"
-
-
-def zig_cache_dir() -> Path:
-    """The one zig cache shared by every build in this account (see the module docstring)."""
-    override = os.environ.get("ZIG_GLOBAL_CACHE_DIR")
-    if override:
-        return Path(override)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    candidate = base / "egpu-setup" / "zig"
-    try:
-        candidate.mkdir(parents=True, exist_ok=True)
-        return candidate
-    except OSError:  # read-only home (sandboxes): fall back to a per-user temp dir
-        return Path(tempfile.gettempdir()) / f"egpu-setup-zig-{os.getuid()}"
 
 
 def zig_cc_command() -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 
+from egpu_lab.layout import SIP_EXEMPT, SIP_PROTECTED
 from egpu_lab.machine import MachineState
 
 # macOS's top-level links into /private.
@@ -28,8 +29,6 @@ _PRIVATE_LINKS = {"/etc": "/private/etc", "/tmp": "/private/tmp", "/var": "/priv
 # Where the admin user (uid 501, groups staff and admin) may write on a fresh 10.13 install.
 ADMIN_WRITABLE = ("/Users/admin", "/private/tmp", "/private/var/tmp", "/private/var/folders", "/Applications")
 # What SIP's filesystem protections keep even root from writing (rootless.conf).
-SIP_PROTECTED = ("/System", "/usr", "/bin", "/sbin")
-SIP_EXEMPT = ("/usr/local",)
 
 PERMISSION_DENIED = "Permission denied"
 NOT_PERMITTED = "Operation not permitted"

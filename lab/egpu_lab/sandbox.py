@@ -35,24 +35,31 @@ from __future__ import annotations
 
 import functools
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from egpu_lab import image, permissions
-from egpu_lab.machine import ENV_ENTITLED_ROOT, Machine
-from egpu_setup.errors import EgpuError
+# Constants and plain reads only at import: the ssh login shell (ssh_login.py) builds a session's command line with
+# this module for every session of a host; the machine model, subprocess and the product's errors load when used.
+from egpu_lab import layout
+from egpu_lab.layout import ENV_ENTITLED_ROOT, SIP_EXEMPT, SIP_PROTECTED, read_state
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from egpu_lab.machine import Machine
 
 MAC_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 # The host's whole tree, writable, for the entitled tools while SIP mounts its protected paths read-only.
-ENTITLED_ROOT = f"{image.HIDDEN}/root"
+ENTITLED_ROOT = f"{layout.HIDDEN}/root"
 HOMES = {"root": "/var/root", "admin": "/Users/admin"}
 
 
 def bwrap_path() -> str:
     found = shutil.which("bwrap")
     if not found:
+        from egpu_setup.errors import EgpuError
+
         raise EgpuError(
             "bubblewrap (bwrap) is not installed; the rehearsal lab needs it",
             fix="install it (Debian/Ubuntu: apt-get install bubblewrap)",
@@ -81,19 +88,31 @@ def hidden_perl_lib() -> str:
     perl = shutil.which("perl")
     if not perl:
         return ""
+    import subprocess
+
     try:
         out = subprocess.run(
             [perl, "-e", 'print join("\\n", @INC)'], capture_output=True, text=True, check=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
-    dirs = [f"{image.LINUX}{d}" for d in out.splitlines() if d.startswith("/usr/")]
+    dirs = [f"{layout.LINUX}{d}" for d in out.splitlines() if d.startswith("/usr/")]
     return ":".join(dirs)
 
 
-@dataclass
 class Sandbox:
-    host_dir: Path
+    """One rehearsal host: `Sandbox(<lab>/hosts/<name>)`."""
+
+    def __init__(self, host_dir: Path) -> None:
+        self.host_dir = host_dir
+
+    def __repr__(self) -> str:
+        return f"Sandbox({str(self.host_dir)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sandbox) and other.host_dir == self.host_dir
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass it was: mutable, compared by its host dir
 
     @property
     def name(self) -> str:
@@ -105,9 +124,19 @@ class Sandbox:
 
     @property
     def machine(self) -> Machine:
+        from egpu_lab.machine import Machine
+
         return Machine(self.host_dir / "machine", self.root)
 
-    def env(self, user: str = "admin", extra: dict[str, str] | None = None) -> dict[str, str]:
+    def _state(self) -> dict[str, Any]:
+        """The machine state as the next command sees it (layout.read_state: one whole state, no lock)."""
+        return read_state(self.host_dir / "machine")
+
+    def env(
+        self, user: str = "admin", extra: dict[str, str] | None = None, state: dict[str, Any] | None = None
+    ) -> dict[str, str]:
+        """The environment of a command in the host (`state`: the machine state, read once per command line)."""
+        state = self._state() if state is None else state
         home = HOMES.get(user, HOMES["admin"])
         env = {
             "PATH": MAC_PATH,
@@ -118,38 +147,39 @@ class Sandbox:
             "TMPDIR": "/tmp/",
             "EGPU_REHEARSAL": "1",
             "EGPU_SIM_USER": user,
-            "EGPU_SIM_PYTHON": image.SIM_PYTHON,
-            "LD_LIBRARY_PATH": f"{image.PYTHON3}/lib",
+            "EGPU_SIM_PYTHON": layout.SIM_PYTHON,
+            "LD_LIBRARY_PATH": f"{layout.PYTHON3}/lib",
         }
-        if self.sip_protects_files():
+        if self.sip_protects_files(state):
             env[ENV_ENTITLED_ROOT] = ENTITLED_ROOT
         perl_lib = hidden_perl_lib()
         if perl_lib:
             env["PERL5LIB"] = perl_lib
-        preload = self.root / image.UNAME_LIB.lstrip("/")
+        preload = self.root / layout.UNAME_LIB.lstrip("/")
         if preload.exists():
-            state = self.machine.read()
-            env["LD_PRELOAD"] = image.UNAME_LIB
-            env["EGPU_SIM_KERNEL_RELEASE"] = state.kernel_version
-            env["EGPU_SIM_KERNEL_VERSION"] = f"Darwin Kernel Version {state.kernel_version}"
+            kernel = str(state.get("kernel_version") or self.machine.read().kernel_version)
+            env["LD_PRELOAD"] = layout.UNAME_LIB
+            env["EGPU_SIM_KERNEL_RELEASE"] = kernel
+            env["EGPU_SIM_KERNEL_VERSION"] = f"Darwin Kernel Version {kernel}"
         env.update(extra or {})
         return env
 
-    def sip_protects_files(self) -> bool:
-        return bool(self.machine.read().sip.get("Filesystem Protections", True))
+    def sip_protects_files(self, state: dict[str, Any] | None = None) -> bool:
+        sip = (self._state() if state is None else state).get("sip") or {}
+        return bool(sip.get("Filesystem Protections", True))
 
-    def _sip_binds(self) -> list[str]:
+    def _sip_binds(self, state: dict[str, Any]) -> list[str]:
         """SIP's filesystem protections as the kernel enforces them: the protected trees mounted read-only, so a
         write there fails even for root (EROFS here, EPERM "Operation not permitted" on a Mac). The entitled
         tools (kextcache) write through ENTITLED_ROOT, as Apple's are allowed to."""
-        if not self.sip_protects_files():
+        if not self.sip_protects_files(state):
             return []
         binds = ["--bind", str(self.root), ENTITLED_ROOT]
-        for top in permissions.SIP_PROTECTED:
+        for top in SIP_PROTECTED:
             source = self.root / top.lstrip("/")
             if source.is_dir() and not source.is_symlink():
                 binds += ["--ro-bind", str(source), top]
-        for exempt in permissions.SIP_EXEMPT:
+        for exempt in SIP_EXEMPT:
             if (self.root / exempt.lstrip("/")).is_dir():
                 binds += ["--bind", str(self.root / exempt.lstrip("/")), exempt]
         return binds
@@ -158,14 +188,15 @@ class Sandbox:
         self, command: list[str], user: str = "admin", env: dict[str, str] | None = None, cwd: str | None = None
     ) -> list[str]:
         """The bwrap command line that runs `command` in this host."""
+        state = self._state()
         args = [
             bwrap_path(),
             "--bind", str(self.root), "/",
-            "--ro-bind", "/usr", f"{image.LINUX}/usr",
-            "--ro-bind", sys.base_prefix, image.PYTHON3,
+            "--ro-bind", "/usr", f"{layout.LINUX}/usr",
+            "--ro-bind", sys.base_prefix, layout.PYTHON3,
             *_project_binds(),
-            "--bind", str(self.host_dir / "machine"), image.STATE,
-            *self._sip_binds(),
+            "--bind", str(self.host_dir / "machine"), layout.STATE,
+            *self._sip_binds(state),
             *_zig_binds(),
             "--dev", "/dev",
             "--proc", "/proc",
@@ -174,7 +205,7 @@ class Sandbox:
             "--die-with-parent",
             "--clearenv",
         ]  # fmt: skip
-        for key, value in self.env(user, env).items():
+        for key, value in self.env(user, env, state).items():
             args += ["--setenv", key, value]
         args += ["--chdir", cwd or HOMES.get(user, "/"), "--", *command]
         return args
@@ -195,6 +226,8 @@ class Sandbox:
         timeout: float | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run a shell command string (`/bin/sh -c`) or an argv in the host; output captured as bytes."""
+        import subprocess
+
         self.ensure_up()
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         return subprocess.run(
@@ -208,7 +241,7 @@ class Sandbox:
 
 def _project_binds() -> list[str]:
     """The lab's and the product's packages, read-only, where the shims import them from."""
-    return [a for name, d in project_package_dirs().items() for a in ("--ro-bind", str(d), f"{image.PROJECT}/{name}")]
+    return [a for name, d in project_package_dirs().items() for a in ("--ro-bind", str(d), f"{layout.PROJECT}/{name}")]
 
 
 def _zig_binds() -> list[str]:
@@ -218,6 +251,7 @@ def _zig_binds() -> list[str]:
     spec = importlib.util.find_spec("ziglang")
     if spec is None or spec.origin is None:
         return []
-    from egpu_lab.macho_build import zig_cache_dir
+    from egpu_lab.layout import zig_cache_dir
 
-    return ["--ro-bind", str(Path(spec.origin).parent), image.ZIGLANG, "--bind", str(zig_cache_dir()), image.ZIG_CACHE]
+    package = str(Path(spec.origin).parent)
+    return ["--ro-bind", package, layout.ZIGLANG, "--bind", str(zig_cache_dir()), layout.ZIG_CACHE]

@@ -26,6 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+# Started for every session of a host: what it imports at start is what every session costs (sandbox.py and
+# layout.py are light; the machine model and the fault logic load only when a fault switch is set).
+from egpu_lab.layout import read_state
+
 SSH_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 PASSED = ("SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "TERM")
 FAILED_MARK = "transfer-failed"  # in the host's machine dir: a failed transfer's fallbacks fail too
@@ -45,9 +49,6 @@ def session_argv(host_dir: Path, args: list[str]) -> list[str]:
 
 def transfer_refusal(host_dir: Path, command: str) -> str | None:
     """Why a fault switch refuses this session (a file transfer), or None."""
-    from egpu_lab.machine import Machine
-    from egpu_lab.sshd import SFTP_SERVER
-
     words = command.split()
     sftp = bool(words) and words[0].endswith("sftp-server")
     fallback = bool(words) and (words[:2] == ["scp", "-t"] or (words[0] == "dd" and "of=" in command))
@@ -55,6 +56,9 @@ def transfer_refusal(host_dir: Path, command: str) -> str | None:
     if not (sftp or fallback):
         mark.unlink(missing_ok=True)  # the next command: the failed transfer's fallbacks are over
         return None
+    from egpu_lab.machine import Machine
+    from egpu_lab.sshd import SFTP_SERVER
+
     machine = Machine(host_dir / "machine", host_dir / "root")
     reset = "Connection reset by peer (fault switch fail-download)"
     no_space = f"{SFTP_SERVER if sftp else words[0]}: write failed: No space left on device"
@@ -75,12 +79,12 @@ def transfer_refusal(host_dir: Path, command: str) -> str | None:
 
 def lost_reason(host_dir: Path) -> str | None:
     """Why this session finds the host lost (fault switch lose-after; this session counts as a command), or None."""
+    if (read_state(host_dir / "machine").get("faults") or {}).get("lose_after") is None:
+        return None
     from egpu_lab.boot import HostDown, ensure_up
     from egpu_lab.machine import Machine
 
     machine = Machine(host_dir / "machine", host_dir / "root")
-    if machine.read().faults.lose_after is None:
-        return None
     try:
         ensure_up(machine, host_dir.name)
     except HostDown as exc:

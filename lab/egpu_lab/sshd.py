@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from egpu_lab.macho_build import zig_cache_dir
+from egpu_lab.layout import zig_cache_dir
 from egpu_setup.errors import EgpuError
 
 SSH_DIR = "ssh"

@@ -18,13 +18,15 @@ A handler is `def name(argv: list[str], sim: Sim) -> int`; `argv` excludes the p
 from __future__ import annotations
 
 import os
-import plistlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from egpu_lab.machine import Machine
+# Every imitated command starts a Python: the machine model (dataclasses, its whole module) and plistlib load when a
+# handler uses them, not for a command that does not (sudo's common path, sw_vers).
+if TYPE_CHECKING:
+    from egpu_lab.machine import Machine
 
 ENV_USER = "EGPU_SIM_USER"
 
@@ -64,6 +66,8 @@ class Sim:
     @property
     def machine(self) -> Machine:
         if self._machine is None:
+            from egpu_lab.machine import Machine
+
             self._machine = Machine.from_env()
         return self._machine
 
@@ -114,11 +118,15 @@ class Sim:
 
 def load_plist(path: Path | str) -> Any:
     """An XML or binary property list (plistlib detects the format)."""
+    import plistlib
+
     with open(path, "rb") as f:
         return plistlib.load(f)
 
 
 def dump_plist(data: Any, path: Path | str, binary: bool = False) -> None:
+    import plistlib
+
     fmt = plistlib.FMT_BINARY if binary else plistlib.FMT_XML
     tmp = Path(f"{path}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
