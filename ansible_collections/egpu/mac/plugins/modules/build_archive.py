@@ -103,7 +103,9 @@ import hashlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.egpu.mac.plugins.module_utils.target_tools_python import fail_without_tools  # noqa: E402
 
 try:
     from egpu_setup.builds import archive
@@ -170,13 +172,7 @@ def _unpacked(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if archive is None:
-        module.fail_json(
-            msg=missing_required_lib("egpu_setup (the egpu-setup target tools)")
-            + ". Run this module with ansible_python_interpreter=/usr/local/egpu-setup/venv/bin/python, which the"
-            " python_bootstrap role installs.",
-            exception=str(IMPORT_ERROR),
-        )
+    fail_without_tools(module, "egpu_setup", IMPORT_ERROR)
     root, key = Path(module.params["root"]), module.params["key"]
     try:
         result = _packed(module, root, key) if module.params["state"] == "packed" else _unpacked(module, root, key)

@@ -170,7 +170,9 @@ commands:
       /usr/local/src/mxnet/lib/libmxnet.so
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.egpu.mac.plugins.module_utils.target_tools_python import fail_without_tools  # noqa: E402
 
 try:
     from egpu_setup.errors import EgpuError
@@ -198,13 +200,7 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if fix_rpaths is None:
-        module.fail_json(
-            msg=missing_required_lib("egpu_setup and macholib (the egpu-setup target tools)")
-            + ". Run this module with ansible_python_interpreter=/usr/local/egpu-setup/venv/bin/python, which the"
-            " python_bootstrap role installs.",
-            exception=str(IMPORT_ERROR),
-        )
+    fail_without_tools(module, "egpu_setup and macholib", IMPORT_ERROR)
     p = module.params
     try:
         report = fix_rpaths(
