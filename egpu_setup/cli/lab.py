@@ -297,8 +297,7 @@ def _fault(lab: Any, args: argparse.Namespace, ctx: Context) -> int:
         disk_full_at=args.disk_full_at,
         fail_build=args.fail_build,
     )
-    counters = ("installs", "downloads", "commands", "writes", "builds")
-    active = [f"{k}={v}" for k, v in faults.items() if v and k not in counters]
+    active = [f"{k}={v}" for k, v in faults.items() if v]  # the switches (lab.fault leaves the counters out)
     ctx.console().print(f"{args.host}: faults {', '.join(active) or 'none'}")
     return 0
 

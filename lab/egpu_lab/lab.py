@@ -44,7 +44,7 @@ SIP_CHOICES = ("enabled", "kext-off", "disabled")
 GPU_CHOICES = ("gtx1080", "none")
 CLT_CHOICES = ("none", "9.2", "9.3")
 # The fault counters (machine.Faults), which status does not show as switches.
-COUNTERS = ("installs", "downloads", "commands", "writes")
+COUNTERS = ("installs", "downloads", "commands", "writes", "builds")
 
 
 @dataclass
@@ -356,7 +356,7 @@ class Lab:
                 st.faults.lose_after, st.faults.commands = lose_after, 0
             st.faults.disk_full = st.faults.disk_full or disk_full
             st.faults.reboot_hangs = st.faults.reboot_hangs or reboot_hangs
-            return asdict(st.faults)
+            return {k: v for k, v in asdict(st.faults).items() if k not in COUNTERS}
 
     def unlock(self, name: str, password: str) -> bool:
         """Type the password at a host's FileVault unlock screen; False when the host was not waiting there."""

@@ -78,7 +78,7 @@ def test_status_json_and_faults(lab_dir, cli):
     faults = json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["faults"]
     assert faults == {
         "fail_install": 2, "fail_download": None, "disk_full": True, "reboot_hangs": False, "lose_after": None,
-        "disk_full_at": None,
+        "disk_full_at": None, "fail_build": None,
     }
     assert cli("lab", "fault", "mac1", "--dir", str(lab_dir), "--clear").code == 0
     faults = json.loads(cli("lab", "status", "--dir", str(lab_dir), "--json").out)["hosts"][0]["faults"]
