@@ -28,6 +28,10 @@ SIP_PROTECTED = ("/System", "/usr", "/bin", "/sbin")
 SIP_EXEMPT = ("/usr/local",)
 
 STATE_FILE = "state.json"  # in <host>/machine
+# Inside a host, the env variables that override where the machine state and the Mac's / are (tests point them
+# elsewhere); by default the state dir's mount point and /.
+ENV_STATE = "EGPU_SIM_STATE"
+ENV_ROOT = "EGPU_SIM_ROOT"
 # Where the entitled writers (kextcache) reach paths that SIP keeps read-only for everyone else (sandbox.py).
 ENV_ENTITLED_ROOT = "EGPU_SIM_ENTITLED_ROOT"
 
@@ -38,6 +42,16 @@ def read_state(state_dir: Path | str) -> dict[str, Any]:
     with open(os.path.join(state_dir, STATE_FILE), encoding="utf-8") as handle:
         data = json.load(handle)
     return data if isinstance(data, dict) else {}
+
+
+def sandbox_root() -> Path:
+    """The Mac's / as the current process inside a host sees it."""
+    return Path(os.environ.get(ENV_ROOT, "/"))
+
+
+def under_root(root: Path, mac_path: str) -> Path:
+    """Where the absolute Mac path `mac_path` of the host whose tree is `root` is, from the current process."""
+    return root / mac_path.lstrip("/")
 
 
 def zig_cache_dir() -> Path:

@@ -41,14 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from egpu_lab.layout import ENV_ENTITLED_ROOT, STATE_FILE
+from egpu_lab.layout import ENV_ENTITLED_ROOT, ENV_STATE, STATE_FILE, sandbox_root, under_root
 
 FAULTS_LOG = "faults.log"  # the counted fault events, a line each
 LOCK_FILE = "lock"
 # Where the sandbox exposes the state dir, and the env variables that override the defaults inside it.
 SANDBOX_STATE_DIR = "/.rehearsal/machine"
-ENV_STATE = "EGPU_SIM_STATE"
-ENV_ROOT = "EGPU_SIM_ROOT"
 
 # The SIP flags in the order `csrutil status` prints them in a custom configuration (csrutil on 10.13).
 SIP_FLAGS: tuple[str, ...] = (
@@ -250,7 +248,7 @@ class Machine:
         """The host's machine state as seen from inside the sandbox."""
         return cls(
             os.environ.get(ENV_STATE, SANDBOX_STATE_DIR),
-            os.environ.get(ENV_ROOT, "/"),
+            sandbox_root(),
             os.environ.get(ENV_ENTITLED_ROOT) or None,
         )
 
@@ -260,7 +258,7 @@ class Machine:
 
     def path(self, mac_path: str) -> Path:
         """Where a Mac path of this host is, from the current process (controller or sandbox)."""
-        return self.root / mac_path.lstrip("/")
+        return under_root(self.root, mac_path)
 
     def entitled_path(self, mac_path: str) -> Path:
         """Where an entitled Apple tool writes a SIP-protected Mac path (kextcache into /System): inside a host

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from egpu_lab.layout import sandbox_root, under_root
+
 # Every imitated command starts a Python: the machine model (dataclasses, its whole module) and plistlib load when a
 # handler uses them, not for a command that does not (sudo's common path, sw_vers).
 if TYPE_CHECKING:
@@ -113,7 +115,9 @@ class Sim:
         """A Mac path (absolute, or relative to the cwd) as a path of this process."""
         if not mac_path.startswith("/"):
             mac_path = os.path.join(self.cwd, mac_path)
-        return self.machine.path(mac_path)
+        if self._machine is not None:
+            return self._machine.path(mac_path)
+        return under_root(sandbox_root(), mac_path)  # as Machine.from_env().path, without loading the model
 
 
 def load_plist(path: Path | str) -> Any:
