@@ -23,6 +23,8 @@ Printed per lab size and run:
 - upstream bytes: what the HTTP server served during the run, against the total of the artifact set (the distinct
   files of the run's plans, plans.json; goal 1.0x: each artifact fetched once per lab, 0 on the re-run);
 - libmxnet.so's SHA-256 on each Mac after the runs (goal: one digest for the whole lab);
+- the whole machine's CPU seconds during each run (/proc/stat; "all cpu"), and what that CPU takes at least on this
+  machine's cores: the simulated Macs run here too, so a lab's first run is bound by it, not by waiting;
 - the controller's CPU seconds: user + system time of this process and of its children reaped during the run
   (resource.getrusage RUSAGE_SELF + RUSAGE_CHILDREN deltas around the in-process `egpu_setup.cli.main` call):
   egpu-setup itself, the HTTP server's thread, ansible-playbook with its forks and the ssh clients it waited for.
@@ -105,6 +107,15 @@ class _CountingHandler(SimpleHTTPRequestHandler):
         pass  # the bench prints figures, not an access log
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (Linux /proc/stat: user, nice, system, irq, softirq, steal):
+    the controller and the simulated Macs, which share this machine's cores."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = stat.readline().split()[1:]
+    busy = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -119,8 +130,10 @@ def cli(argv: list[str]) -> tuple[int, str, str]:
 def one_run(name: str, lab: Path, mirror: CountingMirror) -> dict[str, Any]:
     """One provision of the whole lab with its figures; raises RuntimeError when the run fails."""
     served_before, cpu_before, started = mirror.snapshot(), cpu_seconds(), time.monotonic()
+    machine_before = machine_cpu_seconds()
     code, out, err = cli(["provision", "-i", str(lab / "inventory.yml"), "--json"])
     wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
+    machine_cpu = machine_cpu_seconds() - machine_before
     if code != 0:
         raise RuntimeError(f"{name} failed (exit {code}):\n{err}{out[-3000:]}")
     report = json.loads(out)
@@ -134,6 +147,9 @@ def one_run(name: str, lab: Path, mirror: CountingMirror) -> dict[str, Any]:
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        "machine_cpu_s": round(machine_cpu, 2),
+        # the least wall time this much CPU takes on this machine's cores: a run near it is CPU-bound
+        "cpu_bound_floor_s": round(machine_cpu / (os.cpu_count() or 1), 2),
         "changed": sum(host["changed"] for host in hosts.values()),
         "mxnet_compiles": sum(
             any(c["task"].startswith(MXNET_BUILD_TASK) for c in host["changes"]) for host in hosts.values()
@@ -219,16 +235,24 @@ def ratios(labs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_lab(lab: dict[str, Any]) -> None:
     print(f"== {lab['hosts']} Mac(s) (lab up {lab['lab_up_s']:.1f} s, not timed) ==")
-    columns = ("wall", 8), ("cpu", 8), ("changed", 8), ("mxnet compiles", 15), ("upstream", 24), ("sent", 10)
+    columns = (
+        ("wall", 8), ("cpu", 8), ("all cpu", 8), ("changed", 8), ("mxnet compiles", 15), ("upstream", 24), ("sent", 10)
+    )
     print(f"{'':10} " + " ".join(f"{name:>{width}}" for name, width in columns) + f" {'received':>10}")
     for name, label in (("first_run", "first run"), ("re_run", "re-run")):
         run = lab[name]
         upstream = f"{size_text(run['upstream_bytes'])} of {size_text(run['artifact_set_bytes'])}"
         print(
-            f"{label:10} {run['wall_s']:6.1f} s {run['cpu_s']:6.1f} s {run['changed']:8d} {run['mxnet_compiles']:15d} "
+            f"{label:10} {run['wall_s']:6.1f} s {run['cpu_s']:6.1f} s {run['machine_cpu_s']:6.1f} s "
+            f"{run['changed']:8d} {run['mxnet_compiles']:15d} "
             f"{upstream:>24} {size_text(sum(run['bytes_sent'].values())):>10} {size_text(run['bytes_received']):>10}"
         )
     first = lab["first_run"]
+    print(
+        f"first run's CPU: {first['machine_cpu_s']:.1f} s on the whole machine (controller {first['cpu_s']:.1f} s), "
+        f"{first['machine_cpu_s'] / lab['hosts']:.1f} s per Mac; on {os.cpu_count()} cores it needs at least "
+        f"{first['cpu_bound_floor_s']:.1f} s"
+    )
     print("sent per Mac, first run:   " + ", ".join(f"{h} {size_text(b)}" for h, b in first["bytes_sent"].items()))
     print(
         "sent per Mac, re-run:      " + ", ".join(f"{h} {size_text(b)}" for h, b in lab["re_run"]["bytes_sent"].items())
