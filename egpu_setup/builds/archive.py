@@ -221,6 +221,15 @@ def installed(root: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file, or None when it cannot be read (missing, a directory, no permission)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 def intact(root: Path) -> dict[str, Any] | None:
     """The manifest under `root` when every file it lists is there with the SHA-256 it records; else None (a file
     changed, removed, or no build there)."""
@@ -229,10 +238,6 @@ def intact(root: Path) -> dict[str, Any] | None:
     if not isinstance(files, list):
         return None
     for entry in files:
-        try:
-            with open(root / str(entry["path"]), "rb") as handle:
-                if hashlib.file_digest(handle, "sha256").hexdigest() != entry["sha256"]:
-                    return None
-        except (OSError, KeyError, TypeError):
+        if not isinstance(entry, dict) or file_sha256(root / str(entry.get("path"))) != entry.get("sha256"):
             return None
     return manifest

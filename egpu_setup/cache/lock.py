@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from egpu_setup.builds.artifact import BUILD_IDS
 from egpu_setup.errors import EgpuError
 from egpu_setup.files import exclusive, write_text_atomically
 from egpu_setup.matrix import schema_check
@@ -46,10 +47,6 @@ LOCK_SCHEMA = Path(__file__).with_name("lock.schema.json")
 def _label(path: tuple[object, ...]) -> str:
     """Problems inside an entry start with its id@version, as the file names it."""
     return f"{path[1]}: " if len(path) >= 2 and path[0] == "artifacts" else ""
-
-
-# Ids of what a lab builds itself (egpu_setup.builds), beside the matrix's downloaded artifacts.
-BUILD_IDS: tuple[str, ...] = ("mxnet_build",)
 
 
 def _check_key(key: object, line: int, problems: Problems) -> bool:

@@ -109,11 +109,6 @@ class Sandbox:
     def __repr__(self) -> str:
         return f"Sandbox({str(self.host_dir)!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sandbox) and other.host_dir == self.host_dir
-
-    __hash__ = None  # type: ignore[assignment]  # as the dataclass it was: mutable, compared by its host dir
-
     @property
     def name(self) -> str:
         return self.host_dir.name

@@ -18,8 +18,6 @@ from ansible_collections.egpu.mac.plugins.module_utils.uploads import remote_sha
 from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed, MacAction
 from egpu_setup.runner.failure_kinds import failure
 
-BUILD_ID = "{name}_build"
-
 
 class ActionModule(MacAction):
     # A damaged lock file or cache index is bad input (2), as wherever else they are met.
@@ -27,18 +25,12 @@ class ActionModule(MacAction):
 
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
         from egpu_setup.builds.archive import build_key
+        from egpu_setup.builds.artifact import build_artifact
         from egpu_setup.cache.lock import Lock
         from egpu_setup.cache.store import Cache
-        from egpu_setup.matrix.model import Artifact
 
         key = build_key(args["name"], args["version"], args["inputs"])
-        artifact = Artifact(
-            {
-                "id": BUILD_ID.format(name=args["name"]),
-                "version": f"{args['version']}+{key}",
-                "filename": f"{args['name']}-{args['version']}-{key[:12]}.tar.gz",
-            }
-        )
+        artifact = build_artifact(args["name"], args["version"], key)
         cache = Cache(args["cache_dir"]) if args["cache_dir"] else Cache()
         lock = Lock.load(args["lock_file"]) if args["lock_file"] else None
         result.update(changed=False, key=key, filename=artifact.filename, archive=_found(cache, lock, artifact))
@@ -86,13 +78,11 @@ class ActionModule(MacAction):
 def _found(cache: Any, lock: Any, artifact: Any) -> dict[str, Any] | None:
     """The cached archive of the key: the one the lock records (a file with another digest is not it), or without a
     lock file the cache's one copy."""
-    path = cache.find(artifact, lock)
-    if path is None:
-        return None
     entry = lock.get(artifact) if lock is not None else None
     if lock is not None and entry is None:
-        return None  # cached by another lab, never recorded in this one's lock: this lab builds its own
-    return _entry(path, path.name, entry.built_on if entry else None)
+        return None  # maybe cached by another lab, but never recorded in this one's lock: this lab builds its own
+    path = cache.find(artifact, lock)
+    return None if path is None else _entry(path, path.name, entry.built_on if entry else None)
 
 
 def _entry(path: Path, sha256: str, built_on: str | None) -> dict[str, Any]:

@@ -99,7 +99,6 @@ file_sha256:
   type: dict
 """
 
-import hashlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -132,21 +131,13 @@ ARGUMENT_SPEC = {
 }
 
 
-def _sha256(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
 def _packed(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
     p = module.params
     if not p["dest"] or not p["members"]:
         module.fail_json(msg="state=packed needs dest and members")
     built = archive.pack(root, p["members"], name=p["name"], version=p["version"], key=key, inputs=p["inputs"])
     dest = Path(p["dest"])
-    changed = _sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
+    changed = archive.file_sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
     if changed and not module.check_mode:
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(dest.name + ".partial")
@@ -167,7 +158,7 @@ def _unpacked(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
     changed = manifest is None
     if changed:
         manifest = archive.read_manifest(src, key) if module.check_mode else archive.unpack(src, root, key)
-    return {"changed": changed, "sha256": _sha256(src), "size": src.stat().st_size, "manifest": manifest}
+    return {"changed": changed, "sha256": archive.file_sha256(src), "size": src.stat().st_size, "manifest": manifest}
 
 
 def main() -> None:
