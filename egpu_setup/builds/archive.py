@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from egpu_setup.errors import EgpuError
 
@@ -52,12 +52,45 @@ def build_key(name: str, version: str, inputs: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Packed:
-    data: bytes
+    """What `pack` wrote: the archive's SHA-256 and size, and its manifest."""
+
+    sha256: str
+    size: int
     manifest: dict[str, Any]
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+
+_CHUNK = 1 << 20  # files are read and written a MiB at a time: a CUDA libmxnet.so is hundreds of MB
+
+
+class _HashingWriter:
+    """The archive's bytes on their way to `out` (or nowhere, when only the digest is wanted), hashed and counted."""
+
+    def __init__(self, out: BinaryIO | None) -> None:
+        self.out, self.size, self.digest = out, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        if self.out is not None:
+            self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if self.out is not None:
+            self.out.flush()
+
+
+class _HashingReader:
+    """A file read into the archive, hashed on the way, so a file that changed since the manifest is caught."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.size, self.digest = handle, 0, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
 
 
 def _files_under(root: Path, members: Iterable[str]) -> list[tuple[str, Path]]:
@@ -79,38 +112,71 @@ def _files_under(root: Path, members: Iterable[str]) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def pack(root: Path, members: Iterable[str], *, name: str, version: str, key: str, inputs: dict[str, Any]) -> Packed:
-    """The archive of `members` (paths below `root`), with a manifest naming `key` and each file's SHA-256."""
+def pack(
+    root: Path,
+    members: Iterable[str],
+    out: BinaryIO | None,
+    *,
+    name: str,
+    version: str,
+    key: str,
+    inputs: dict[str, Any],
+) -> Packed:
+    """Write the archive of `members` (paths below `root`) to `out`, with a manifest naming `key` and each file's
+    SHA-256; with `out` None, only its digest and size are computed (check mode). Files are streamed, twice: once
+    for the manifest, which comes first, and once into the archive."""
     members = sorted(members)
     files = _files_under(root, members)
     entries = []
-    contents = []
     for arcname, path in files:
-        data = path.read_bytes()
+        size, digest = _file_size_and_sha256(path)
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
-        entries.append({"path": arcname, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "mode": mode})
-        contents.append(data)
+        entries.append({"path": arcname, "sha256": digest, "size": size, "mode": mode})
     manifest = {
         "schema_version": SCHEMA_VERSION, "kind": KIND, "name": name, "version": version, "key": key,
         "inputs": inputs, "members": members, "files": entries,
     }  # fmt: skip
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add(tar, MANIFEST, manifest_bytes(manifest), 0o644)
-        for entry, data in zip(entries, contents, strict=True):
-            _add(tar, entry["path"], data, entry["mode"])
-    return Packed(gzip.compress(buf.getvalue(), compresslevel=6, mtime=0), manifest)
+    sink = _HashingWriter(out)
+    # filename "" and mtime 0: the gzip header names no file and no time, so one build gives one archive
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=6, mtime=0) as zipped,  # type: ignore[arg-type]
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        data = manifest_bytes(manifest)
+        tar.addfile(_info(MANIFEST, len(data), 0o644), io.BytesIO(data))
+        for entry, (_, path) in zip(entries, files, strict=True):
+            changed = ArchiveError(f"{path} changed while it was packed", fix="run again when the build has finished")
+            with path.open("rb") as handle:
+                reader = _HashingReader(handle)
+                try:
+                    tar.addfile(_info(entry["path"], entry["size"], entry["mode"]), reader)  # type: ignore[arg-type]
+                except OSError:
+                    if reader.size < entry["size"]:  # tarfile's "unexpected end of data": the file shrank
+                        raise changed from None
+                    raise
+            if reader.digest.hexdigest() != entry["sha256"]:
+                raise changed
+    return Packed(sink.digest.hexdigest(), sink.size, manifest)
+
+
+def _file_size_and_sha256(path: Path) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+def _info(name: str, size: int, mode: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), mode, 0
+    info.size, info.mode, info.mtime = size, mode, 0
     info.uname = info.gname = "root"
-    tar.addfile(info, io.BytesIO(data))
+    return info
 
 
 def read_manifest(archive: Path, key: str | None = None) -> dict[str, Any]:
@@ -196,13 +262,14 @@ def _stage(archive: Path, wanted: dict[str, dict[str, Any]], staging: Path) -> N
                 entry = wanted.get(member.name)
                 if entry is None or not member.isfile() or member.name in seen:
                     raise _bad(archive, f"it holds {member.name!r}, which its manifest does not list as a file")
-                handle = tar.extractfile(member)
-                data = handle.read() if handle else b""
-                if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                    raise _bad(archive, f"{member.name} does not match the SHA-256 its manifest records")
                 target = staging / member.name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                handle = tar.extractfile(member)
+                reader = _HashingReader(handle or io.BytesIO())
+                with target.open("wb") as staged:
+                    shutil.copyfileobj(reader, staged, _CHUNK)  # type: ignore[misc]
+                if reader.size != entry["size"] or reader.digest.hexdigest() != entry["sha256"]:
+                    raise _bad(archive, f"{member.name} does not match the SHA-256 its manifest records")
                 target.chmod(0o755 if entry.get("mode") == 0o755 else 0o644)
                 seen.add(member.name)
     except (OSError, tarfile.TarError, EOFError) as exc:

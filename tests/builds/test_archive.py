@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from egpu_setup.builds import archive
-from egpu_setup.builds.archive import MANIFEST, ArchiveError, build_key, intact, pack, read_manifest, unpack
+from egpu_setup.builds.archive import MANIFEST, ArchiveError, Packed, build_key, intact, pack, read_manifest, unpack
 
 INPUTS = {"cuda": "9.1.128", "cuda_arch": ["61"], "source_sha256": "ab" * 32}
 KEY = build_key("mxnet", "1.0.0", INPUTS)
@@ -39,6 +40,14 @@ def built(tmp_path: Path) -> Path:
     return root
 
 
+def packed(root: Path, members: list[str] = MEMBERS, inputs: dict | None = None) -> tuple[Packed, bytes]:
+    """pack() into memory: what it reports, and the archive's bytes."""
+    out = io.BytesIO()
+    inputs = INPUTS if inputs is None else inputs
+    facts = pack(root, members, out, name="mxnet", version="1.0.0", key=KEY, inputs=inputs)
+    return facts, out.getvalue()
+
+
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -51,12 +60,14 @@ def test_the_key_depends_on_every_input_and_not_on_their_order() -> None:
 
 
 def test_packing_twice_gives_the_same_bytes_and_leaves_bytecode_and_source_out(built: Path) -> None:
-    first = pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
+    first, data = packed(built)
     os.utime(built / "lib/libmxnet.so", (1, 1))  # a later mtime, another order of the members: the same archive
-    again = pack(built, list(reversed(MEMBERS)), name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
+    _, again_data = packed(built, list(reversed(MEMBERS)))
+    digest_only = pack(built, MEMBERS, None, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
 
-    assert first.data == again.data and first.sha256 == hashlib.sha256(first.data).hexdigest()
-    with tarfile.open(fileobj=io.BytesIO(first.data)) as tar:
+    assert data == again_data and first.sha256 == hashlib.sha256(data).hexdigest() == digest_only.sha256
+    assert first.size == len(data) == digest_only.size and first.manifest == digest_only.manifest
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         names = tar.getnames()
         assert {m.mtime for m in tar} == {0} and {m.uname for m in tar} == {"root"}
         modes = {m.name: m.mode for m in tar}
@@ -70,12 +81,12 @@ def test_packing_twice_gives_the_same_bytes_and_leaves_bytecode_and_source_out(b
 def test_a_missing_member_is_refused(built: Path) -> None:
     (built / "lib/libmxnet.so").unlink()
     with pytest.raises(ArchiveError, match=r"libmxnet\.so is missing"):
-        pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
+        packed(built)
 
 
 def test_unpack_installs_the_same_bytes_and_replaces_a_stale_package(built: Path, tmp_path: Path) -> None:
-    packed = pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
-    src = write(tmp_path / "build.tar.gz", packed.data)
+    _, data = packed(built)
+    src = write(tmp_path / "build.tar.gz", data)
     root = tmp_path / "other-mac/mxnet-1.0.0"
     (root / "python/mxnet").mkdir(parents=True)
     (root / "python/mxnet/stale.py").write_text("from another build\n")
@@ -90,7 +101,7 @@ def test_unpack_installs_the_same_bytes_and_replaces_a_stale_package(built: Path
 
 
 def test_an_archive_of_another_key_changes_nothing(built: Path, tmp_path: Path) -> None:
-    src = write(tmp_path / "b.tar.gz", pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs={}).data)
+    src = write(tmp_path / "b.tar.gz", packed(built, inputs={})[1])
     root = tmp_path / "mac"
     with pytest.raises(ArchiveError, match=f"not {'0' * 64}"):
         unpack(src, root, "0" * 64)
@@ -122,8 +133,7 @@ def retarred(data: bytes, edit) -> bytes:
     ids=["changed-file", "missing-file", "path-escapes", "bad-manifest"],
 )
 def test_a_damaged_archive_is_refused_before_anything_changes(built: Path, tmp_path: Path, edit, problem) -> None:
-    packed = pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
-    src = write(tmp_path / "b.tar.gz", retarred(packed.data, edit))
+    src = write(tmp_path / "b.tar.gz", retarred(packed(built)[1], edit))
     root = tmp_path / "mac"
     (root / "lib").mkdir(parents=True)
     (root / "lib/libmxnet.so").write_bytes(b"the Mac's own")
@@ -138,9 +148,8 @@ def test_a_damaged_archive_is_refused_before_anything_changes(built: Path, tmp_p
 
 
 def test_a_member_the_manifest_does_not_list_is_refused(built: Path, tmp_path: Path) -> None:
-    packed = pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
     out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(packed.data)) as src, tarfile.open(fileobj=out, mode="w") as dst:
+    with tarfile.open(fileobj=io.BytesIO(packed(built)[1])) as src, tarfile.open(fileobj=out, mode="w") as dst:
         for member in src:
             dst.addfile(member, src.extractfile(member))
         extra = tarfile.TarInfo("lib/extra.dylib")
@@ -157,9 +166,8 @@ def test_read_manifest_refuses_what_is_not_an_archive(tmp_path: Path) -> None:
 
 
 def test_intact_and_the_module_cli_tell_a_changed_build(built: Path, tmp_path: Path) -> None:
-    packed = pack(built, MEMBERS, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
     root = tmp_path / "mac"
-    unpack(write(tmp_path / "b.tar.gz", packed.data), root, KEY)
+    unpack(write(tmp_path / "b.tar.gz", packed(built)[1]), root, KEY)
 
     def told() -> str:
         done = subprocess.run([sys.executable, "-m", "egpu_setup.builds", str(root)], capture_output=True, text=True)
@@ -170,3 +178,43 @@ def test_intact_and_the_module_cli_tell_a_changed_build(built: Path, tmp_path: P
     (root / "python/mxnet/gluon/block.py").write_text("edited by hand\n")
     assert told() == "" and intact(root) is None
     assert intact(tmp_path / "nothing-here") is None
+
+
+def test_pack_and_unpack_stream_a_large_library(built: Path, tmp_path: Path) -> None:
+    """A CUDA libmxnet.so is hundreds of MB: neither side holds a file (or the archive) in memory."""
+    size = 64 << 20
+    with (built / "lib/libmxnet.so").open("wb") as lib:
+        lib.truncate(size)  # sparse: 64 MiB of zeros, quick to read and to compress
+    archive_path = tmp_path / "large.tar.gz"
+    tracemalloc.start()
+    try:
+        with archive_path.open("wb") as out:
+            facts = pack(built, MEMBERS, out, name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)
+        _, packing_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        unpack(archive_path, tmp_path / "mac", KEY)
+        _, unpacking_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert facts.size == archive_path.stat().st_size
+    assert (tmp_path / "mac/lib/libmxnet.so").stat().st_size == size
+    assert packing_peak < 8 << 20 and unpacking_peak < 8 << 20, (packing_peak, unpacking_peak)
+
+
+@pytest.mark.parametrize("later", [b"relinked after it was hashed", b"\x00" * 6004], ids=["shorter", "same-size"])
+def test_a_file_that_changes_while_it_is_packed_is_refused(
+    built: Path, monkeypatch: pytest.MonkeyPatch, later: bytes
+) -> None:
+    hashed = archive._file_size_and_sha256
+    assert (built / "lib/libmxnet.so").stat().st_size == 6004
+
+    def then_changed(path: Path) -> tuple[int, str]:
+        result = hashed(path)
+        if path.name == "libmxnet.so":
+            path.write_bytes(later)
+        return result
+
+    monkeypatch.setattr(archive, "_file_size_and_sha256", then_changed)
+    with pytest.raises(ArchiveError, match="changed while it was packed"):
+        pack(built, MEMBERS, io.BytesIO(), name="mxnet", version="1.0.0", key=KEY, inputs=INPUTS)

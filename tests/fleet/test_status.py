@@ -184,13 +184,13 @@ def test_a_library_other_than_the_labs_build_is_drift(tmp_path):
     (root / "lib").mkdir(parents=True)
     (root / "lib/libmxnet.so").write_bytes(b"the lab's build")
     key = build_key("mxnet", "1.0.0", {})
-    packed = pack(root, ["lib/libmxnet.so"], name="mxnet", version="1.0.0", key=key, inputs={})
     archive = tmp_path / "build.tar.gz"
-    archive.write_bytes(packed.data)
+    with archive.open("wb") as out:
+        packed = pack(root, ["lib/libmxnet.so"], out, name="mxnet", version="1.0.0", key=key, inputs={})
     artifact = Artifact({"id": "mxnet_build", "version": f"1.0.0+{key}", "filename": "mxnet.tar.gz"})
     Cache(tmp_path / "cache").add_file(archive, artifact)
     lock = Lock(tmp_path / "egpu-setup.lock")
-    lock.record_build(artifact, packed.sha256, len(packed.data), "mac1")
+    lock.record_build(artifact, packed.sha256, packed.size, "mac1")
     lock.save()
     lab_digest = packed.manifest["files"][0]["sha256"]
     other = converged()

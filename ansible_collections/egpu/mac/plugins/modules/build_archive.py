@@ -12,7 +12,9 @@ description:
   - O(state=packed) packs the O(members) under O(root) (MXNet's C(lib/libmxnet.so), its references already fixed,
     and C(python/mxnet)) into O(dest), a reproducible tar.gz whose first member, C(egpu-build.json), names the build
     O(key), its O(inputs) and every file's SHA-256 and size; the same manifest is left under O(root). Bytecode
-    (C(__pycache__), C(.pyc)) is left out.
+    (C(__pycache__), C(.pyc)) is left out. Files are streamed a MiB at a time (a CUDA C(libmxnet.so) is hundreds of
+    MB), into C(DEST.partial), which replaces O(dest) only when complete; in check mode only the digest is computed.
+    A file that changes while it is packed fails the task.
   - O(state=unpacked) installs the archive O(src) under O(root). The manifest must name O(key); every member is
     checked against it (name, size, SHA-256) in a staging directory first, so a damaged or foreign archive changes
     nothing. Each member then replaces what was there, and the manifest is left under O(root).
@@ -135,17 +137,28 @@ def _packed(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
     p = module.params
     if not p["dest"] or not p["members"]:
         module.fail_json(msg="state=packed needs dest and members")
-    built = archive.pack(root, p["members"], name=p["name"], version=p["version"], key=key, inputs=p["inputs"])
     dest = Path(p["dest"])
-    changed = archive.file_sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
-    if changed and not module.check_mode:
+    partial = dest.with_name(dest.name + ".partial")
+    facts = {"name": p["name"], "version": p["version"], "key": key, "inputs": p["inputs"]}
+    if module.check_mode:
+        built = archive.pack(root, p["members"], None, **facts)  # the digest only: nothing is written
+    else:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(dest.name + ".partial")
-        partial.write_bytes(built.data)
-        partial.chmod(0o644)  # the controller fetches it as the SSH user
-        partial.replace(dest)
-        (root / archive.MANIFEST).write_bytes(archive.manifest_bytes(built.manifest))
-    return {"changed": changed, "sha256": built.sha256, "size": len(built.data), "manifest": built.manifest}
+        try:
+            with partial.open("wb") as out:
+                built = archive.pack(root, p["members"], out, **facts)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    changed = archive.file_sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
+    if not module.check_mode:
+        if changed:
+            partial.chmod(0o644)  # the controller fetches it as the SSH user
+            partial.replace(dest)
+            (root / archive.MANIFEST).write_bytes(archive.manifest_bytes(built.manifest))
+        else:
+            partial.unlink()
+    return {"changed": changed, "sha256": built.sha256, "size": built.size, "manifest": built.manifest}
 
 
 def _unpacked(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
