@@ -25,6 +25,10 @@ Printed per lab size and run:
 - libmxnet.so's SHA-256 on each Mac after the runs (goal: one digest for the whole lab);
 - the whole machine's CPU seconds during each run (/proc/stat; "all cpu"), and what that CPU takes at least on this
   machine's cores: the simulated Macs run here too, so a lab's first run is bound by it, not by waiting;
+- for each larger lab, the simulated Macs' own CPU per Mac (the whole machine's less the controller's, split into a
+  part per Mac and a fixed part from the two lab sizes) and the most it could be for the first-run goal to hold on
+  this machine's cores (mac_cpu_ceiling has the model): a ceiling below the CPU of what a Mac really runs (pip,
+  the installers, the verification) says the goal is out of reach of a lab simulated on this machine;
 - the controller's CPU seconds: user + system time of this process and of its children reaped during the run
   (resource.getrusage RUSAGE_SELF + RUSAGE_CHILDREN deltas around the in-process `egpu_setup.cli.main` call):
   egpu-setup itself, the HTTP server's thread, ansible-playbook with its forks and the ssh clients it waited for.
@@ -225,11 +229,43 @@ def ratios(labs: list[dict[str, Any]]) -> dict[str, Any]:
             )
             for lab in labs
         },
+        "mac_cpu_ceiling": {
+            str(lab["hosts"]): mac_cpu_ceiling(smallest, lab, os.cpu_count() or 1) for lab in labs[1:]
+        },
         "goals": {
             "first_run_vs_smallest": FIRST_RUN_GOAL,
             "re_run_vs_first": RERUN_GOAL,
             "upstream_vs_artifact_set": 1.0,
         },
+    }
+
+
+def mac_cpu_ceiling(smallest: dict[str, Any], lab: dict[str, Any], cores: int) -> dict[str, float] | None:
+    """What the Macs' own CPU per Mac is, and at most could be for `lab`'s first run to meet FIRST_RUN_GOAL against
+    `smallest`'s on this machine's cores; None when the goal does not depend on it here.
+
+    The model: the first runs' CPU (whole machine, controller) splits into a part per Mac and a fixed part (the one
+    build, the controller's start), from the two lab sizes. The larger lab cannot take less wall time than its CPU
+    over the cores; the smallest lab's Macs run one step at a time, so its wall time moves second for second with
+    its Macs' CPU. With m' the Macs' own CPU per Mac, the goal needs
+        (controller_n + fixed_mac + n * m') / cores <= goal * (wall_1 - n1 * (m - m')).
+    """
+    n1, n = smallest["hosts"], lab["hosts"]
+    if n <= n1:
+        return None
+    first1, first = smallest["first_run"], lab["first_run"]
+    mac1, mac = first1["machine_cpu_s"] - first1["cpu_s"], first["machine_cpu_s"] - first["cpu_s"]
+    per_mac = (mac - mac1) / (n - n1)
+    fixed_mac = mac1 - n1 * per_mac
+    room = n / cores - FIRST_RUN_GOAL * n1
+    if room <= 0:
+        return None
+    ceiling = (FIRST_RUN_GOAL * (first1["wall_s"] - n1 * per_mac) - (first["cpu_s"] + fixed_mac) / cores) / room
+    return {
+        "mac_cpu_per_mac_s": round(per_mac, 2),
+        "mac_cpu_fixed_s": round(fixed_mac, 2),
+        "controller_cpu_per_mac_s": round((first["cpu_s"] - first1["cpu_s"]) / (n - n1), 2),
+        "mac_cpu_per_mac_ceiling_s": round(ceiling, 2),
     }
 
 
@@ -271,6 +307,15 @@ def print_ratios(labs: list[dict[str, Any]], figures: dict[str, Any]) -> None:
     for lab in labs[1:]:
         ratio = figures["first_run_vs_smallest"][str(lab["hosts"])]
         print(f"first run, {lab['hosts']} Macs vs {smallest}:  {ratio:6.2f}x  (goal <= {FIRST_RUN_GOAL}x for 8 vs 1)")
+        ceiling = figures["mac_cpu_ceiling"].get(str(lab["hosts"]))
+        if ceiling:
+            print(
+                f"  the simulated Macs' own CPU: {ceiling['mac_cpu_per_mac_s']:.1f} s per Mac "
+                f"(+ {ceiling['mac_cpu_fixed_s']:.1f} s once), the controller's "
+                f"{ceiling['controller_cpu_per_mac_s']:.1f} s per Mac; on {os.cpu_count()} cores the goal needs the "
+                "Macs' own CPU at most "
+                f"{ceiling['mac_cpu_per_mac_ceiling_s']:.1f} s per Mac (mac_cpu_ceiling)"
+            )
     cells = ", ".join(f"{h} Mac(s) {r:.1%}" for h, r in figures["re_run_vs_first"].items())
     print(f"re-run / first run:        {cells}  (goal <= {RERUN_GOAL:.0%})")
     cells = ", ".join(f"{h} Mac(s) {r:.2f}x" for h, r in figures["upstream_vs_artifact_set"].items())
