@@ -44,8 +44,10 @@ class ArchiveError(EgpuError):
 
 
 def build_key(name: str, version: str, inputs: dict[str, Any]) -> str:
-    """The SHA-256 of what decides a build's bytes: the same key, the same library (JSON with sorted keys, so the
-    order the inputs were given in does not matter)."""
+    """The SHA-256 of what decides a build's result: one key, interchangeable libraries (JSON with sorted keys, so
+    the order the inputs were given in does not matter). Not the same bytes: two compiles of one key differ in the
+    debug map (ld64 writes each object's mtime into its N_OSO stab, and nvcc names its temporary files after its
+    process), hence one build per key, whose archive every other Mac installs."""
     text = json.dumps({"name": name, "version": version, "inputs": inputs}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
