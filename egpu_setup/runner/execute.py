@@ -32,6 +32,7 @@ from egpu_setup.runner.plans import resolve_all, write_plans
 from egpu_setup.runner.report import build_report, write_report
 from egpu_setup.runner.request import RunOutcome, RunRequest
 from egpu_setup.runner.run_state import RunState
+from egpu_setup.runner.signals import Winding, winding_down
 from egpu_setup.runner.task_list import TaskListing
 from egpu_setup.runner.view import PlainView, SafeView
 
@@ -154,27 +155,32 @@ def _run_held(request: RunRequest, tell: Callable[..., None]) -> RunOutcome:
     view = SafeView(request.view or PlainView(sys.stderr))
     started = time.monotonic()
     runner: Any = None
-    with _run_log(run.run_dir):
-        log.info("run %s: %s", request.command, " ".join(run.summary["ansible_playbook"]))
-        listing = _list_tasks(run) if getattr(request.view, "wants_task_total", False) else None
-        try:
-            stopped = _resolve_plans_or_stop(run)
-            if stopped is None:
-                thread, runner = _start(run)
-                stopped = _follow(run, thread, view, listing)
-        finally:
-            if listing is not None:
-                listing.stop(wait_s=0)
-        status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), stopped)
-        log.info("run %s ended: %s (rc %s, exit %s)", request.command, status, getattr(runner, "rc", None), exit_code)
-    report = build_report(
-        command=request.command, request=run.summary, state=run.state, status=status, exit_code=exit_code,
-        run_dir=run.run_dir, log=run.log, duration_s=time.monotonic() - started,
-        verify_reports=run.state.verify_reports,
-    )  # fmt: skip
-    if error is not None:
-        report["error"] = {"message": error.message, "fix": error.fix}
-    write_report(report, run.run_dir)
+    with winding_down() as winding:  # from the first stop on, a second Ctrl-C waits for the report
+        with _run_log(run.run_dir):
+            log.info("run %s: %s", request.command, " ".join(run.summary["ansible_playbook"]))
+            listing = _list_tasks(run) if getattr(request.view, "wants_task_total", False) else None
+            try:
+                stopped = _resolve_plans_or_stop(run, winding)
+                if stopped is None:
+                    thread, runner = _start(run)
+                    stopped = _follow(run, thread, view, listing, winding)
+            finally:
+                if listing is not None:
+                    listing.stop(wait_s=0)
+            status, exit_code, error = _judge(request, run.state, runner, run.log, run.killed.is_set(), stopped)
+            log.info(
+                "run %s ended: %s (rc %s, exit %s)", request.command, status, getattr(runner, "rc", None), exit_code
+            )
+            if winding.noted:
+                log.info("signals while the run wound down, not acted on: %s", winding.noted)
+        report = build_report(
+            command=request.command, request=run.summary, state=run.state, status=status, exit_code=exit_code,
+            run_dir=run.run_dir, log=run.log, duration_s=time.monotonic() - started,
+            verify_reports=run.state.verify_reports,
+        )  # fmt: skip
+        if error is not None:
+            report["error"] = {"message": error.message, "fix": error.fix}
+        write_report(report, run.run_dir)
     if error is not None:
         raise error
     if isinstance(stopped, KeyboardInterrupt):
@@ -182,12 +188,13 @@ def _run_held(request: RunRequest, tell: Callable[..., None]) -> RunOutcome:
     return RunOutcome(report=report, exit_code=exit_code, run_dir=run.run_dir, log=run.log)
 
 
-def _resolve_plans_or_stop(run: _Run) -> BaseException | None:
+def _resolve_plans_or_stop(run: _Run, winding: Winding) -> BaseException | None:
     """`_resolve_plans`, or what stopped it (a refusal, Ctrl-C, SIGTERM), so the run's report is still written; the
     facts play's ansible-playbook is stopped with it."""
     try:
         _resolve_plans(run)
     except (EgpuError, KeyboardInterrupt) as exc:
+        winding.start()
         kill_ansible_playbook()
         return exc
     return None
@@ -302,7 +309,7 @@ def _start(run: _Run) -> tuple[threading.Thread, Any]:
 
 
 def _follow(
-    run: _Run, thread: threading.Thread, view: SafeView, listing: TaskListing | None
+    run: _Run, thread: threading.Thread, view: SafeView, listing: TaskListing | None, winding: Winding
 ) -> KeyboardInterrupt | None:
     """Apply the events to the state and the view until the run ends; what stopped it (Ctrl-C, SIGTERM) or None."""
     view.start()
@@ -311,6 +318,7 @@ def _follow(
         if listing is not None:
             listing.stop()  # the rare play over before Ansible listed its tasks: the final view has the count
     except KeyboardInterrupt as stop:  # errors.Terminated (SIGTERM) too
+        winding.start()
         # ansible-playbook runs in its own session on a pty, so the terminal's SIGINT did not reach it;
         # ansible-runner's cancel would SIGKILL it at its next poll: do that now.
         run.cancel.set()

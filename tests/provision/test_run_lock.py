@@ -125,6 +125,38 @@ def test_a_stop_before_the_play_still_writes_the_report(demo_project, tmp_path, 
     assert not (tmp_path / "hosts" / "alpha.txt").exists()  # the play never started
 
 
+def test_a_second_stop_while_the_run_winds_down_still_writes_the_report(
+    demo_project, tmp_path, inventory_of, monkeypatch
+):
+    """SIGTERM, then SIGTERM and Ctrl-C again while ansible-playbook is being stopped: the report is written with
+    the first stop's status, and the handlers are as they were before the run."""
+    from egpu_setup.cli import _sigterm_raises
+
+    inventory = inventory_of(tmp_path / "inventory.yml", ["alpha"])
+    again: list[int] = []
+
+    def resolve(run: object) -> None:
+        raise Terminated()
+
+    def kill_and_signal_again() -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):  # SIGTERM first: raised, it is Terminated (caught below)
+            os.kill(os.getpid(), signum)
+            again.append(signum)
+
+    monkeypatch.setattr(execute, "_resolve_plans", resolve)
+    monkeypatch.setattr(execute, "kill_ansible_playbook", kill_and_signal_again)
+    with _sigterm_raises():
+        handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        with pytest.raises(Terminated):
+            runner.run(RunRequest(command="provision", playbook="provision", inventory=inventory))
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+    assert again == [signal.SIGTERM, signal.SIGINT]  # both were sent, and neither cut the winding down short
+    (run_dir,) = runs_of(tmp_path)
+    report = json.loads((run_dir / "report.json").read_text())
+    assert (report["status"], report["exit_code"]) == ("terminated", 143)
+
+
 def test_the_facts_play_leaves_the_signal_handlers_alone(tmp_path, inventory_of):
     """ansible-runner, given no cancel_callback, installs SIGINT/SIGTERM handlers that only set a flag and leaves
     them in place: Ctrl-C and SIGTERM would then no longer stop the main play."""
