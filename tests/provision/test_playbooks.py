@@ -59,10 +59,16 @@ def locked_steps(play: dict) -> list[dict]:
     return steps
 
 
-@pytest.mark.parametrize("name", ["provision", "rollback"])
-def test_provision_and_rollback_hold_the_macs_run_lock_from_first_to_last_task(name):
+@pytest.mark.parametrize("name", ["provision", "rollback", "verify"])
+def test_every_playbook_holds_the_macs_run_lock_from_first_to_last_task(name):
     play = yaml.safe_load((COLLECTION / f"playbooks/{name}.yml").read_text())[0]
     assert locked_steps(play)
+    assert play["strategy"] == "ansible.builtin.linear"
+
+
+def test_verify_runs_the_verification_under_the_lock():
+    play = yaml.safe_load((COLLECTION / "playbooks/verify.yml").read_text())[0]
+    assert [task["ansible.builtin.import_role"] for task in locked_steps(play)] == [{"name": "egpu.mac.gpu_verify"}]
 
 
 def test_provision_runs_the_roles_in_order():
