@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.egpu.mac.plugins.action.plist_value import commands, printed
+from ansible_collections.egpu.mac.plugins.action.plist_value import commands, owner_differs, owner_of, printed
 from ansible_collections.egpu.mac.plugins.plugin_utils.mac_action import ActionFailed
 
 
@@ -30,3 +30,14 @@ def test_commands_per_case() -> None:
     assert commands("autoCheck", "integer", "true", "0") == ["Delete :autoCheck", "Add :autoCheck integer 0"]
     assert commands("a:NVDARequiredOS", "string", "17D47", "17C88") == ["Set :a:NVDARequiredOS 17C88"]
     assert commands("downloadInBackground", "string", "true", None) == ["Delete :downloadInBackground"]
+
+
+def test_the_owner_is_read_from_ls_and_compared_by_what_is_given() -> None:
+    # macOS's `ls -ld`: mode, links, owner, group, size, date, path
+    assert owner_of("-rw-r--r--  1 root  wheel  42 Dec  5 19:29 /Users/admin/Library/Preferences/ByHost/x.plist") == (
+        "root:wheel"
+    )
+    assert owner_of("") is None
+    assert owner_differs("root:wheel", "admin:staff") and owner_differs("admin:wheel", "admin:staff")
+    assert not owner_differs("admin:staff", "admin:staff") and not owner_differs("admin:wheel", "admin")
+    assert not owner_differs(None, "admin:staff") and not owner_differs("root:wheel", "")

@@ -4,6 +4,7 @@ verify) is the provisioning tests' (tests/provision); this covers the driver hal
 
 from __future__ import annotations
 
+import os
 import plistlib
 import shutil
 from collections.abc import Callable
@@ -79,6 +80,13 @@ def test_driver_roles_check_apply_reapply_rollback(
     # NVIDIA's updater: the agent is installed, its update check off in prefs created for it (rollback removes them).
     assert (root / "Library/LaunchAgents/com.nvidia.nvagent.plist").is_file()
     assert _nvagent_prefs(root) == {"autoCheck": 0}
+    assert _owner(_nvagent_path(root)) == (ADMIN_UID, STAFF_GID)  # the user's, though written with become
+
+    os.chown(_nvagent_path(root), 0, 0)  # as an older egpu-setup left it: root's, with the right value
+    rc, counts, out = play(lab, DRIVER_ROLES)
+    assert rc == 0, out
+    assert counts["changed"] == 1, out  # the owner alone
+    assert _owner(_nvagent_path(root)) == (ADMIN_UID, STAFF_GID)
 
     rc, counts, out = play(lab, DRIVER_ROLES)
     assert rc == 0, out
@@ -91,11 +99,23 @@ def test_driver_roles_check_apply_reapply_rollback(
     assert rc == 0 and counts["changed"] == 0, out
 
 
-def _nvagent_prefs(root: Path) -> dict[str, object] | None:
+ADMIN_UID, STAFF_GID = 501, 20  # the lab's admin (egpu_lab.image's passwd), as on a Mac: the first account, group staff
+
+
+def _nvagent_path(root: Path) -> Path:
     from egpu_lab.macos.ioreg import platform_uuid
 
-    path = root / f"Users/admin/Library/Preferences/ByHost/com.nvidia.nvagent.{platform_uuid('mac1')}.plist"
+    return root / f"Users/admin/Library/Preferences/ByHost/com.nvidia.nvagent.{platform_uuid('mac1')}.plist"
+
+
+def _nvagent_prefs(root: Path) -> dict[str, object] | None:
+    path = _nvagent_path(root)
     return plistlib.loads(path.read_bytes()) if path.exists() else None
+
+
+def _owner(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_uid, info.st_gid
 
 
 def test_updaters_off_after_provisioning_and_back_on_after_rollback(
@@ -114,6 +134,7 @@ def test_updaters_off_after_provisioning_and_back_on_after_rollback(
     agent = root / "Library/LaunchAgents/com.nvidia.CUDASoftwareUpdate.plist"
     agent.write_bytes(plistlib.dumps({"Label": "com.nvidia.CUDASoftwareUpdate", "Comment": "an older driver's"}))
     seeded = {p: p.read_bytes() for p in (prefs, agent)}
+    seeded_owner = _owner(prefs)
     bare = digest(lab)
     fetched = cli("cache", "fetch", "--build", "17C88", "--cache-dir", str(lab / "cache"), "--lock",
                   str(lab / "egpu-setup.lock"), "--overlay", str(lab / "matrix-overlay.yaml"))  # fmt: skip
@@ -128,6 +149,7 @@ def test_updaters_off_after_provisioning_and_back_on_after_rollback(
     rc, counts, out = play(lab, roles)
     assert rc == 0, out
     assert _nvagent_prefs(root) == {"autoCheck": 0, "lastCheck": 1}
+    assert _owner(prefs) == (ADMIN_UID, STAFF_GID)
     assert not agent.exists(), "CUDA's updater agent is still there"
     assert (root / "Library/Frameworks/CUDA.framework").is_dir()
 
@@ -137,6 +159,7 @@ def test_updaters_off_after_provisioning_and_back_on_after_rollback(
     rc, counts, out = play(lab, ["rollback"])
     assert rc == 0, out
     assert {p: p.read_bytes() for p in seeded} == seeded, "rollback did not give back the updaters' files"
+    assert _owner(prefs) == seeded_owner  # and the prefs' owner with them (the backup is a `cp -p`)
     assert digest(lab) == bare
 
 

@@ -42,13 +42,29 @@ def commands(key: str, kind: str, before: str | None, after: str | None) -> list
     return [f"Delete :{key}", f"Add :{key} {kind} {after}"]
 
 
+def owner_of(ls_line: str) -> str | None:
+    """`USER:GROUP` from `ls -ld`'s third and fourth columns (macOS and the lab print names there); None if absent."""
+    fields = ls_line.split()
+    return f"{fields[2]}:{fields[3]}" if len(fields) > 4 else None
+
+
+def owner_differs(current: str | None, wanted: str | None) -> bool:
+    """Whether the file must be chowned: a wanted `USER` alone compares with the user only."""
+    if not wanted or current is None:
+        return False
+    user, _, group = wanted.partition(":")
+    have_user, _, have_group = current.partition(":")
+    return user != have_user or (bool(group) and group != have_group)
+
+
 class ActionModule(MacAction):
     def act(self, result: dict[str, Any], args: dict[str, Any], task_vars: dict[str, Any]) -> None:
-        path, key, kind = args["path"], args["key"].lstrip(":"), args["type"]
+        path, key, kind, owner = args["path"], args["key"].lstrip(":"), args["type"], args["owner"]
         if args["state"] == "present" and args["value"] is None:
             raise ActionFailed("value is required with state=present")
         after = printed(args["value"], kind) if args["state"] == "present" else None
-        exists = run(self, f"[ -f {quote(path)} ]", check_rc=False)[0] == 0
+        rc, listed, _ = run(self, f"[ -f {quote(path)} ] && ls -ld {quote(path)}", check_rc=False)
+        exists = rc == 0
         if not exists and (after is None or (self.check_mode and not args["create"])):
             # Nothing to delete; or, in check mode, an earlier task (a package install) would have created the file.
             result.update(changed=after is not None, path=path, key=key, before=None, after=after)
@@ -59,10 +75,15 @@ class ActionModule(MacAction):
         if not exists and not args["create"]:
             raise ActionFailed(f"{path} does not exist on the target")
         before = self.read(path, key) if exists else None
+        owner_before = owner_of(listed) if exists else None
         result.update(path=path, key=key, before=before, after=after)
+        if owner:
+            result.update(owner_before=owner_before, owner=owner)
         self.diff(result, path, key, before, after)
-        steps = commands(key, kind, before, after)
-        self.settle(result, before != after, lambda: self.apply(result, args["state_dir"], path, steps))
+        # a new file, or one PlistBuddy rewrote, is root's (the task runs with become): the owner is set after it
+        steps = commands(key, kind, before, after) if before != after else []
+        chown = bool(owner) and (bool(steps) or owner_differs(owner_before, owner))
+        self.settle(result, bool(steps) or chown, lambda: self.apply(result, args["state_dir"], path, steps, chown))
 
     def diff(self, result: dict[str, Any], path: str, key: str, before: str | None, after: str | None) -> None:
         def line(value: str | None) -> str:
@@ -74,8 +95,13 @@ class ActionModule(MacAction):
         rc, out, _ = run(self, f"{PLISTBUDDY} -c {quote('Print :' + key)} {quote(path)}", check_rc=False)
         return out.strip() if rc == 0 else None
 
-    def apply(self, result: dict[str, Any], state_dir: str, path: str, steps: list[str]) -> None:
+    def apply(self, result: dict[str, Any], state_dir: str, path: str, steps: list[str], chown: bool) -> None:
         result["backup"] = journal.track(self, state_dir, [path], check_mode=False)
-        cmd = " ".join([PLISTBUDDY, *(f"-c {quote(step)}" for step in steps), quote(path)])
-        run(self, cmd, what=f"setting {result['key']} in {path}")
-        result["cmd"] = cmd
+        script = []
+        if steps:
+            cmd = " ".join([PLISTBUDDY, *(f"-c {quote(step)}" for step in steps), quote(path)])
+            script.append(cmd)
+            result["cmd"] = cmd
+        if chown:
+            script.append(f"chown {quote(result['owner'])} {quote(path)}")
+        run(self, " && ".join(script), what=f"setting {result['key']} in {path}")

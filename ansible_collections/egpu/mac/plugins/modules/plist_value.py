@@ -41,6 +41,14 @@ options:
         missing file is an error.
     type: bool
     default: false
+  owner:
+    description:
+      - C(USER) or C(USER:GROUP) the file belongs to after the task (C(chown)), for a file in a user's home such as
+        their preferences. With become, a file PlistBuddy creates is root's, and that user's own programs could
+        not write their preferences again. A file of another owner is changed (and reported) even when the value is
+        already right. Empty leaves the owner as the write left it.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - egpu.mac.journal
 attributes:
@@ -67,6 +75,7 @@ EXAMPLES = r"""
     value: "0"
     type: integer
     create: true
+    owner: admin:staff
 """
 
 RETURN = r"""
@@ -80,7 +89,7 @@ key:
   type: str
 cmd:
   description: The PlistBuddy command run.
-  returned: changed and not check mode
+  returned: the value changed and not check mode
   type: str
 before:
   description: The value before, as PlistBuddy prints it (null when the key or the file was missing).
@@ -89,6 +98,14 @@ before:
 after:
   description: The wanted value (null with I(state=absent)).
   returned: success
+  type: str
+owner_before:
+  description: The file's C(USER:GROUP) before the task (null when it did not exist); only with O(owner).
+  returned: success and O(owner) is set
+  type: str
+owner:
+  description: The owner the task leaves the file with (O(owner)).
+  returned: success and O(owner) is set
   type: str
 backup:
   description: What the journal recorded.
