@@ -42,4 +42,4 @@ class ActionModule(MacAction):
 
     def _upload(self, src: Path, args: dict[str, Any], digest: str) -> None:
         journal.track(self, args["state_dir"], [args["dest"]], check_mode=False)
-        upload(self, src, args["dest"], digest, args["mode"])
+        upload(self, src, args["dest"], digest, args["mode"], differs=True)  # _put read the Mac's digest

@@ -24,7 +24,13 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.egpu.mac.plugins.module_utils.target_shell import quote, run
+from ansible_collections.egpu.mac.plugins.module_utils.target_shell import (
+    TargetCommandError,
+    parse_sectioned,
+    quote,
+    run,
+    sectioned,
+)
 
 JOURNAL = "journal.tsv"
 
@@ -128,12 +134,11 @@ def plan_tracking(
     package's payload, which names every directory it puts files in, /usr and /Library included), existing
     directories are left alone: the payload's files in them are recorded one by one.
     """
-    records = read_journal(action, state_dir)
+    records, kinds = _read_and_probe(action, state_dir, paths)
     wanted = _untracked(records, paths, trees)
     plan = _TrackingPlan(records)
     if not wanted:
         return plan.lines, plan.summary
-    kinds = _probe_kinds(action, wanted)
     tree_roots = [p for p in wanted if kinds.get(p, ("M", ""))[0] == "D"] if trees else []
     tree_entries = _probe_trees(action, tree_roots)
     for path in wanted:
@@ -157,17 +162,30 @@ def _untracked(records: JournalRecords, paths: list[str], trees: bool) -> list[s
     return [p for p in dict.fromkeys(wanted) if not records.covers(p) and (trees or p not in records.modes)]
 
 
-def _probe_kinds(action: Any, wanted: list[str]) -> dict[str, tuple[str, str]]:
-    """Path -> (M missing | F file | L link | D directory, link target or `ls -ld` mode) for the paths and their
-    ancestors, in one round trip."""
-    probes = dict.fromkeys(a for p in wanted for a in [p, *_ancestors(p)])
-    _, out, _ = run(action, "\n".join(_PROBE_ONE.format(p=quote(p)) for p in probes), what="probing paths")
+def _read_and_probe(
+    action: Any, state_dir: str, paths: list[str]
+) -> tuple[JournalRecords, dict[str, tuple[str, str]]]:
+    """The journal, and what each path and its ancestors are, in one round trip: path -> (M missing | F file |
+    L link | D directory, link target or `ls -ld` mode). Paths the journal covers already are probed too: that
+    costs a few tests in the same sh, where asking only for the others would cost a second round trip."""
+    probes = dict.fromkeys(a for p in paths if p for a in [posixpath.normpath(p), *_ancestors(posixpath.normpath(p))])
+    journal = quote(posixpath.join(state_dir, JOURNAL))
+    script = sectioned(
+        {
+            "journal": f"cat {journal} 2>/dev/null; true",
+            "kinds": "\n".join(_PROBE_ONE.format(p=quote(p)) for p in probes) or "true",
+        }
+    )
+    _, out, _ = run(action, script, what="reading the journal and probing paths")
+    sections = parse_sectioned(out)
+    if set(sections) != {"journal", "kinds"}:
+        raise TargetCommandError("reading the journal and probing paths: the Mac's answer was cut short", script, 1)
     kinds: dict[str, tuple[str, str]] = {}
-    for line in out.splitlines():
+    for line in sections["kinds"][1].splitlines():
         parts = line.split("\t")
         if len(parts) >= 2:
             kinds[parts[1]] = (parts[0], parts[2] if len(parts) > 2 else "")
-    return kinds
+    return parse_journal(sections["journal"][1]), kinds
 
 
 def _probe_trees(action: Any, roots: list[str]) -> dict[str, list[tuple[str, str, str]]]:

@@ -40,26 +40,41 @@ def checked_sha256(src: Path, sha256: str | None) -> str:
     return got
 
 
+def _sha256_command(path: str) -> str:
+    """sh that prints the SHA-256 of the file `path` (and its name), or fails when there is no such file."""
+    return f"[ -f {quote(path)} ] && sha256sum_of {quote(path)}"
+
+
+def _digest_in(out: str) -> str | None:
+    return out.split()[0].lower() if out.strip() else None
+
+
 def remote_sha256(action: Any, path: str) -> str | None:
-    rc, out, _ = run(action, f"[ -f {quote(path)} ] && sha256sum_of {quote(path)}", check_rc=False)
-    if rc != 0 or not out.strip():
-        return None
-    return out.split()[0].lower()
+    rc, out, _ = run(action, _sha256_command(path), check_rc=False)
+    return _digest_in(out) if rc == 0 else None
 
 
-def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: str = "0644") -> bool:
+def upload(
+    action: Any, src: Path, dest: str, sha256: str | None = None, mode: str = "0644", *, differs: bool = False
+) -> bool:
     """Ensure `dest` on the target holds the bytes of `src`; returns True when it copied.
 
     A copy is counted for the run report (transfers.note: the file's name on the Mac and its size); a Mac that holds
-    the right digest is sent nothing. Raises TargetCommandError when the copy on the target does not hash to the
+    the right digest is sent nothing. `differs`: the caller has just read `dest`'s digest on the Mac and it is not
+    `sha256`, so it is not read again. Raises TargetCommandError when the copy on the target does not hash to the
     expected digest.
+
+    Round trips: the digest (unless `differs`), the staging directory (as the connection user, who writes into it),
+    the copy, then one command with become that moves the file into place, removes the staging directory and hashes
+    the result.
     """
     want = (sha256 or sha256_of(src)).lower()
-    if remote_sha256(action, dest) == want:
+    if not differs and remote_sha256(action, dest) == want:
         return False
     staging = f"/tmp/egpu-upload-{secrets.token_hex(6)}"
     run(action, f"umask 077; mkdir -p {quote(staging)}", what="staging upload", sudoable=False)
     staged = posixpath.join(staging, posixpath.basename(dest))
+    placed = False
     try:
         try:
             action._connection.put_file(str(src), staged)
@@ -72,15 +87,18 @@ def upload(action: Any, src: Path, dest: str, sha256: str | None = None, mode: s
                 lambda: failure("transfer", artifact=name, host=target_name(action), detail=detail),
             ) from exc
         note(action, SENT, posixpath.basename(dest), src.stat().st_size)
-        run(
+        _, out, _ = run(
             action,
             f"mkdir -p {quote(posixpath.dirname(dest))} && mv -f {quote(staged)} {quote(dest)} && "
-            f"chmod {mode} {quote(dest)}",
+            f"chmod {mode} {quote(dest)}; placed=$?; rm -rf {quote(staging)}; [ $placed -eq 0 ] || exit $placed; "
+            + _sha256_command(dest),
             what=f"placing {dest}",
         )
+        placed = True
     finally:
-        run(action, f"rm -rf {quote(staging)}", check_rc=False, sudoable=False)
-    got = remote_sha256(action, dest)
+        if not placed:  # the copy or the move failed: the staging directory may still be there
+            run(action, f"rm -rf {quote(staging)}", check_rc=False, sudoable=False)
+    got = _digest_in(out)
     if got != want:
         raise TargetCommandError(
             f"{dest} on the target has SHA-256 {got}, expected {want}: the copy was damaged; run again",
