@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
+import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +37,45 @@ def cli() -> Callable[..., CliResult]:
         out, err = io.StringIO(), io.StringIO()
         code = main(list(argv), stdout=out, stderr=err)
         return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+ANSIBLE = Path(sys.executable).with_name("ansible")
+
+
+@pytest.fixture
+def ad_hoc(tmp_path: Path) -> Callable[..., tuple[str, dict]]:
+    """`ad_hoc("egpu.mac.macho_rpaths", "paths=... root=...", "--check")` runs one module on localhost through real
+    Ansible (`ansible localhost -m`; `args` as k=v text or a dict), with this Python as the interpreter unless
+    `interpreter` is given and PATH `path` when given. Returns Ansible's status word (SUCCESS, CHANGED, FAILED) and
+    the module's result, with what the callback printed (the --diff text) in `_stdout`."""
+    if not ANSIBLE.exists():
+        pytest.skip("ansible is not installed next to this Python")
+
+    def run(
+        module: str, args: str | dict, *flags: str, interpreter: str = sys.executable, path: str | None = None
+    ) -> tuple[str, dict]:
+        env = {
+            **os.environ,
+            **({"PATH": path} if path is not None else {}),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+            "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+        }
+        text = args if isinstance(args, str) else json.dumps(args)
+        proc = subprocess.run(
+            [str(ANSIBLE), "localhost", "-e", f"ansible_python_interpreter={interpreter}", "-m", module, "-a", text,
+             *flags],
+            capture_output=True, text=True, cwd=tmp_path, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        match = re.search(r"^localhost \| (\w+)!? => (\{.*?^\})", proc.stdout, re.S | re.M)
+        assert match, proc.stdout + proc.stderr
+        result = json.loads(match.group(2))
+        result["_stdout"] = proc.stdout
+        return match.group(1), result
 
     return run
 

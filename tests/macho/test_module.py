@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
+import functools
 import shutil
 import subprocess
 import sys
@@ -12,98 +10,74 @@ from pathlib import Path
 
 import pytest
 
-ANSIBLE = Path(sys.executable).with_name("ansible")
 MX = "/opt/mxnet/lib/libmxnet.so"
 
-pytestmark = pytest.mark.skipif(not ANSIBLE.exists(), reason="ansible is not installed next to this Python")
+
+@pytest.fixture
+def ansible(ad_hoc):
+    """egpu.mac.macho_rpaths through `ansible localhost -m` (conftest's ad_hoc)."""
+    return functools.partial(ad_hoc, "egpu.mac.macho_rpaths")
 
 
-def ansible(
-    tmp_path: Path, args: str, *flags: str, interpreter: str = sys.executable, path: str | None = None
-) -> tuple[str, dict]:
-    """Run the module on localhost (PATH `path` if given); returns Ansible's status word and the module result."""
-    env = {
-        **os.environ,
-        **({"PATH": path} if path is not None else {}),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
-    }
-    proc = subprocess.run(
-        [str(ANSIBLE), "localhost", "-e", f"ansible_python_interpreter={interpreter}",
-         "-m", "egpu.mac.macho_rpaths", "-a", args, *flags],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=False, timeout=120,
-    )  # fmt: skip
-    match = re.search(r"^localhost \| (\w+)! => (\{.*?^\})", proc.stdout, re.S | re.M) or re.search(
-        r"^localhost \| (\w+) => (\{.*?^\})", proc.stdout, re.S | re.M
-    )
-    assert match, proc.stdout + proc.stderr
-    result = json.loads(match.group(2))
-    result["_stdout"] = proc.stdout  # what the callback printed besides the result (the --diff text)
-    return match.group(1), result
-
-
-def test_check_then_apply_then_apply_again(tmp_path, mac_tree, built):
+def test_check_then_apply_then_apply_again(ansible, tmp_path, mac_tree, built):
     root = mac_tree(files={MX: built.mxnet})
     lib = root / MX.lstrip("/")
     original = lib.read_bytes()
     args = f"paths=/opt/mxnet/lib root={root}"
 
-    status, result = ansible(tmp_path, args, "--check", "--diff")
+    status, result = ansible(args, "--check", "--diff")
     assert (status, result["changed"]) == ("CHANGED", True)
     assert lib.read_bytes() == original  # check mode writes nothing
     assert result["files"][0]["status"] == "would-fix"
     assert "LC_RPATH /usr/local/cuda/lib" in result["files"][0]["load_commands_after"]
 
-    status, result = ansible(tmp_path, args)
+    status, result = ansible(args)
     assert (status, result["changed"]) == ("CHANGED", True)
     assert lib.read_bytes() != original
     fixed = lib.read_bytes()
 
-    status, result = ansible(tmp_path, args)
+    status, result = ansible(args)
     assert (status, result["changed"]) == ("SUCCESS", False)
     assert result["files"][0]["status"] == "ok"
     assert lib.read_bytes() == fixed
 
 
-def test_failures_are_reported_not_raised(tmp_path, mac_tree, built):
+def test_failures_are_reported_not_raised(ansible, tmp_path, mac_tree, built):
     root = mac_tree(files={MX: built.mxnet_nopad})
-    status, result = ansible(tmp_path, f"paths={MX} root={root}")
+    status, result = ansible(f"paths={MX} root={root}")
     assert status == "FAILED" and result["changed"] is False
     assert "-headerpad_max_install_names" in result["msg"]
     assert (root / MX.lstrip("/")).read_bytes() == built.mxnet_nopad.read_bytes()
 
     bare = mac_tree(cuda=None, files={MX: built.mxnet})
-    status, result = ansible(tmp_path, f"paths={MX} root={bare}")
+    status, result = ansible(f"paths={MX} root={bare}")
     assert status == "FAILED" and "still do not resolve" in result["msg"]
 
 
-def test_without_egpu_setup_on_the_target_the_module_says_what_to_do(tmp_path, mac_tree, built):
+def test_without_egpu_setup_on_the_target_the_module_says_what_to_do(ansible, tmp_path, mac_tree, built):
     # A Python without egpu_setup (the system one): the module must fail with the fix, not a traceback.
     system_python = shutil.which("python3", path="/usr/bin:/bin")
     if system_python is None or subprocess.run([system_python, "-c", "import egpu_setup"], cwd=tmp_path,
                                                capture_output=True, check=False).returncode == 0:  # fmt: skip
         pytest.skip("no Python here that lacks egpu_setup")
     root = mac_tree(files={MX: built.mxnet})
-    status, result = ansible(tmp_path, f"paths={MX} root={root}", interpreter=system_python)
+    status, result = ansible(f"paths={MX} root={root}", interpreter=system_python)
     assert status == "FAILED"
     assert "/usr/local/egpu-setup/venv/bin/python" in result["msg"]
 
 
-def test_install_name_tool_fixes_it_and_the_invocation_is_in_the_result(tmp_path, mac_tree, built, tool_bin):
+def test_install_name_tool_fixes_it_and_the_invocation_is_in_the_result(ansible, tmp_path, mac_tree, built, tool_bin):
     tools = tool_bin("sim")
     root = mac_tree(files={MX: built.mxnet})
     lib = root / MX.lstrip("/")
     args = f"paths={MX} root={root} tool=install_name_tool"
     invocation = f"{tools.dir}/install_name_tool -add_rpath /usr/local/cuda/lib {lib}"
 
-    status, planned = ansible(tmp_path, args, "--check", "--diff", path=tools.path_env())
+    status, planned = ansible(args, "--check", "--diff", path=tools.path_env())
     assert (status, planned["commands"], tools.calls()) == ("CHANGED", [invocation], [])
     assert f"install_name_tool (would run):\n{invocation}\n" in planned["_stdout"]
 
-    status, result = ansible(tmp_path, args, "--diff", path=tools.path_env())
+    status, result = ansible(args, "--diff", path=tools.path_env())
 
     assert (status, result["tool"], result["tool_how"]) == ("CHANGED", "install_name_tool", "PATH")
     assert result["commands"] == [invocation] and tools.calls() == [["-add_rpath", "/usr/local/cuda/lib", str(lib)]]
@@ -112,17 +86,18 @@ def test_install_name_tool_fixes_it_and_the_invocation_is_in_the_result(tmp_path
     assert result["files"][0]["status"] == "fixed" and result["files"][0]["still_failing"] == []
     assert "LC_RPATH /usr/local/cuda/lib" in result["files"][0]["load_commands_after"]
 
-    status, again = ansible(tmp_path, args, path=tools.path_env())
+    status, again = ansible(args, path=tools.path_env())
     assert (status, again["commands"], len(tools.calls())) == ("SUCCESS", [], 1)
 
 
-def test_no_header_room_fails_with_install_name_tool_s_refusal_and_the_file_unchanged(tmp_path, mac_tree, built,
-                                                                                       tool_bin):  # fmt: skip
+def test_no_header_room_fails_with_install_name_tool_s_refusal_and_the_file_unchanged(
+    ansible, tmp_path, mac_tree, built, tool_bin
+):
     tools = tool_bin("sim")
     root = mac_tree(files={MX: built.mxnet_nopad})
     lib = root / MX.lstrip("/")
 
-    status, result = ansible(tmp_path, f"paths={MX} root={root} tool=install_name_tool", path=tools.path_env())
+    status, result = ansible(f"paths={MX} root={root} tool=install_name_tool", path=tools.path_env())
 
     assert status == "FAILED" and result["changed"] is False
     assert result["msg"].startswith(f"nothing was changed: install_name_tool refused {MX} (exit 1): error: ")
@@ -133,9 +108,9 @@ def test_no_header_room_fails_with_install_name_tool_s_refusal_and_the_file_unch
     assert lib.read_bytes() == built.mxnet_nopad.read_bytes()
 
 
-def test_install_name_tool_asked_for_where_there_is_none_fails_with_the_fix(tmp_path, mac_tree, built):
+def test_install_name_tool_asked_for_where_there_is_none_fails_with_the_fix(ansible, tmp_path, mac_tree, built):
     root = mac_tree(files={MX: built.mxnet})
-    status, result = ansible(tmp_path, f"paths={MX} root={root} tool=install_name_tool",
+    status, result = ansible(f"paths={MX} root={root} tool=install_name_tool",
                              path=f"{Path(sys.executable).parent}:/usr/bin:/bin")  # fmt: skip
     assert status == "FAILED" and result["changed"] is False
     assert result["msg"].startswith("install_name_tool was asked for, but there is none here")
