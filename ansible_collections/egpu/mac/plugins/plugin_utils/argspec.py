@@ -17,6 +17,13 @@ import yaml
 COLLECTION_PACKAGE = "ansible_collections.egpu.mac.plugins"
 # Keys of a documented option that argument validation uses; description, version_added and the like are docs only.
 SPEC_KEYS = ("type", "required", "default", "choices", "elements", "no_log", "aliases")
+# Every task parses its module's DOCUMENTATION again: Ansible runs each task in a newly forked worker, so the cache
+# below lives one task long. libyaml's loader (as Ansible's own, where PyYAML has it) takes a fraction of the time.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)  # a safe loader, chosen above
 
 
 def option_spec(doc: dict[str, Any]) -> dict[str, Any]:
@@ -41,12 +48,12 @@ def fragment_options(name: str) -> dict[str, Any]:
         raise ValueError(f"doc fragment {name!r}: only this collection's fragments (egpu.mac.NAME) are resolved")
     fragment = importlib.import_module(f"{COLLECTION_PACKAGE}.doc_fragments.{parts[2]}").ModuleDocFragment
     text = getattr(fragment, parts[3].upper() if len(parts) == 4 else "DOCUMENTATION")
-    return dict((yaml.safe_load(text) or {}).get("options") or {})
+    return dict((_load(text) or {}).get("options") or {})
 
 
 def documented_options(documentation: str) -> dict[str, Any]:
     """The options a DOCUMENTATION string declares, its fragments' first (its own win, as in ansible-doc)."""
-    doc = yaml.safe_load(documentation) or {}
+    doc = _load(documentation) or {}
     fragments = doc.get("extends_documentation_fragment") or []
     options: dict[str, Any] = {}
     for name in [fragments] if isinstance(fragments, str) else fragments:
