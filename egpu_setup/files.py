@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import stat
 import tempfile
@@ -84,6 +85,16 @@ def read_input(path: Path | str, what: str) -> str:
         raise EgpuError(f"{what} {path} is not UTF-8 text ({exc.reason})", fix="name a text file") from None
     except OSError as exc:
         raise EgpuError(f"cannot read {what} {path}: {exc.strerror or exc}", fix="name a readable file") from None
+
+
+def file_sha256(path: Path | str) -> str | None:
+    """The SHA-256 of a file, or None when it cannot be read (missing, a directory, no permission): whether a file
+    is still the one recorded (a build's manifest, a Mach-O before and after an edit)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def require_regular(path: Path, what: str, *, directory_ok: bool = False) -> None:

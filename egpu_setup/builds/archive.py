@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from egpu_setup.errors import EgpuError
+from egpu_setup.files import file_sha256
 
 MANIFEST = "egpu-build.json"
 KIND = "egpu_setup_build"
@@ -162,12 +163,8 @@ def pack(
 
 
 def _file_size_and_sha256(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+        return os.fstat(handle.fileno()).st_size, hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
@@ -288,15 +285,6 @@ def installed(root: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def file_sha256(path: Path) -> str | None:
-    """The SHA-256 of a file, or None when it cannot be read (missing, a directory, no permission)."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def intact(root: Path) -> dict[str, Any] | None:

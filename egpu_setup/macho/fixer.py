@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import os
 import posixpath
 import shlex
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egpu_setup.errors import EgpuError
-from egpu_setup.files import NotRegularFile, open_regular
+from egpu_setup.files import NotRegularFile, file_sha256, open_regular
 from egpu_setup.macho import tool as tools
 from egpu_setup.macho.dyld import ImageCheck, Resolution, Root, check_slice
 from egpu_setup.macho.edit import NoHeaderRoom, SliceEdit, plan_bytes, write_edits
@@ -345,13 +344,13 @@ def _write_with_tool(fs: Root, mac_real: str, file_report: FileReport) -> bool:
     """Run the file's install_name_tool invocation; on a refusal, report it and whether the file is unchanged."""
     assert file_report.command is not None
     host = fs.host(mac_real)
-    before = _digest(host)
+    before = file_sha256(host)
     ran = tools.run(file_report.command)
     file_report.ran = True
     file_report.tool_output = (ran.stderr + ran.stdout).strip() or None
     if ran.returncode == 0:
         return True
-    unchanged = _digest(host) == before
+    unchanged = file_sha256(host) == before
     said = ran.stderr.strip() or ran.stdout.strip() or f"exit {ran.returncode}"
     state = "the file is unchanged" if unchanged else "and the file CHANGED although it refused"
     if "do not fit" in said:
@@ -377,14 +376,6 @@ def _check_against_plan(fs: Root, mac_real: str, file_report: FileReport) -> Non
     if got != planned:
         _fail(file_report, f"install_name_tool's result differs from the plan: {got} instead of {planned}",
               "report this; --tool builtin writes exactly the plan")  # fmt: skip
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def _as_invocation(

@@ -111,6 +111,7 @@ from ansible_collections.egpu.mac.plugins.module_utils.target_tools_python impor
 try:
     from egpu_setup.builds import archive
     from egpu_setup.errors import EgpuError
+    from egpu_setup.files import file_sha256
 except ImportError as exc:  # not the egpu-setup target interpreter
     archive = None  # type: ignore[assignment]
     EgpuError = Exception  # type: ignore[assignment,misc]  # never raised then: main() fails first
@@ -150,7 +151,7 @@ def _packed(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-    changed = archive.file_sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
+    changed = file_sha256(dest) != built.sha256 or archive.installed(root) != built.manifest
     if not module.check_mode:
         if changed:
             partial.chmod(0o644)  # the controller fetches it as the SSH user
@@ -171,7 +172,7 @@ def _unpacked(module: AnsibleModule, root: Path, key: str) -> dict[str, Any]:
     changed = manifest is None
     if changed:
         manifest = archive.read_manifest(src, key) if module.check_mode else archive.unpack(src, root, key)
-    return {"changed": changed, "sha256": archive.file_sha256(src), "size": src.stat().st_size, "manifest": manifest}
+    return {"changed": changed, "sha256": file_sha256(src), "size": src.stat().st_size, "manifest": manifest}
 
 
 def main() -> None:
