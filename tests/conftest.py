@@ -41,7 +41,24 @@ def cli() -> Callable[..., CliResult]:
     return run
 
 
+ROOT = Path(__file__).resolve().parents[1]
 ANSIBLE = Path(sys.executable).with_name("ansible")
+
+
+@pytest.fixture(scope="session")
+def ansible_tool() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`ansible_tool("ansible-playbook", "-i", inventory, "egpu.mac.verify")` runs one of Ansible's commands (the
+    one beside this Python) as people run it in the checkout: there, with the checkout's ansible.cfg. The output is
+    captured, the exit status left to the test."""
+
+    def run(tool: str, *args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+        return subprocess.run(
+            [str(Path(sys.executable).with_name(tool)), *args],
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+
+    return run
 
 
 @pytest.fixture

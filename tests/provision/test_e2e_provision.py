@@ -6,11 +6,8 @@ provision (converges) -> second run (changed=0) -> plan (nothing listed) -> roll
 
 from __future__ import annotations
 
-import os
 import plistlib
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +15,6 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
-ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ("mac1",)
 WEBDRIVER = "387.10.10.10.25.156"
 # What kextstat shows for the web driver's kexts: their CFBundleVersion, NVIDIA's 10.x.y, not the driver's version
@@ -237,18 +233,10 @@ def test_plan_on_converged_hosts_lists_nothing(lab, rerun, digest_of):
         assert digest_of(lab.host_dir(name)) == before[name]
 
 
-def _verify_playbook(lab) -> subprocess.CompletedProcess[str]:
-    """`ansible-playbook egpu.mac.verify` on the lab, as a collection user runs it."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory), "egpu.mac.verify"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-
-
-def test_the_verify_playbook_runs_under_the_macs_run_lock(lab, rerun):
+def test_the_verify_playbook_runs_under_the_macs_run_lock(lab, rerun, ansible_tool):
     lock = lab.host_dir("mac1") / "root/private/var/db/egpu-setup.run-lock"
-    done = _verify_playbook(lab)
+    verify = ("ansible-playbook", "-i", str(lab.inventory), "egpu.mac.verify")  # as a collection user runs it
+    done = ansible_tool(*verify)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "TASK [egpu.mac.egpu_common : Take the Mac's run lock" in out and "failed=0" in out
@@ -257,7 +245,7 @@ def test_the_verify_playbook_runs_under_the_macs_run_lock(lab, rerun):
     held = "controller=ctl-elsewhere\npid=4242\ncommand=provision\nrun_id=elsewhere-run\n"
     lock.write_text(held + f"since={int(time.time())}\n")
     try:
-        done = _verify_playbook(lab)
+        done = ansible_tool(*verify)
         out = done.stdout + done.stderr
         assert done.returncode == 2, out
         assert "another run holds this Mac: provision from ctl-elsewhere (pid 4242, run elsewhere-run)" in out

@@ -4,9 +4,7 @@ egpu-setup, the same refusal at the same point under plain ansible-playbook."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,15 +59,13 @@ def test_a_wrong_value_is_refused_with_exit_2_before_any_change(lab: Any, digest
     assert sorted(p.relative_to(lab.dir) for p in lab.dir.iterdir()) == files  # no lock file written
 
 
-def test_plain_ansible_playbook_refuses_at_the_same_task(lab: Any, digest_of: Callable) -> None:
+def test_plain_ansible_playbook_refuses_at_the_same_task(
+    lab: Any, digest_of: Callable, ansible_tool: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     mac = digest_of(lab.host_dir("mac1"))
     group_vars, before = _with_line(lab, "mxnet_cuda_arch_flags: [61, 70]")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     try:
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory), "egpu.mac.provision"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        done = ansible_tool("ansible-playbook", "-i", str(lab.inventory), "egpu.mac.provision")
     finally:
         group_vars.write_text(before)
     out = done.stdout + done.stderr

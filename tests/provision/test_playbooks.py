@@ -3,9 +3,6 @@ example inventory is a plain Ansible inventory with the group vars the roles rea
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,14 +15,6 @@ COLLECTION = ROOT / "ansible_collections/egpu/mac"
 PLAYBOOKS = sorted((COLLECTION / "playbooks").glob("*.yml"))
 ROLE_STEPS = ["python_bootstrap", "nvidia_webdriver", "egpu_support", "cuda_driver", "reboot", "cuda_toolkit",
               "xcode_clt", "cudnn", "mxnet", "gpu_verify"]  # fmt: skip
-BIN = Path(sys.executable).parent
-
-
-def ansible(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run(
-        [str(BIN / tool), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
 
 
 def test_the_three_playbooks_exist():
@@ -33,10 +22,10 @@ def test_the_three_playbooks_exist():
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: p.name)
-def test_syntax_check_is_clean(playbook):
+def test_syntax_check_is_clean(ansible_tool, playbook):
     # By the collection playbook's name, as people run it: egpu.mac.provision.
     fqcn = f"egpu.mac.{playbook.stem}"
-    done = ansible("ansible-playbook", "--syntax-check", "-i", "inventory/example/hosts.yml", fqcn)
+    done = ansible_tool("ansible-playbook", "--syntax-check", "-i", "inventory/example/hosts.yml", fqcn)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr
 
@@ -99,10 +88,10 @@ def test_each_step_has_its_tag_and_preflight_always_runs():
     assert [task["tags"] for task in locked_steps(play)] == [["always", "preflight"], *([step] for step in ROLE_STEPS)]
 
 
-def test_tags_select_one_role_after_preflight():
+def test_tags_select_one_role_after_preflight(ansible_tool):
     # What `--tags cuda_toolkit` runs, as ansible-playbook lists it: preflight (always: it resolves the plan the
     # others read) and the toolkit's own tasks, nothing of the other roles.
-    done = ansible(
+    done = ansible_tool(
         "ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tasks", "--tags", "cuda_toolkit"
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -113,22 +102,22 @@ def test_tags_select_one_role_after_preflight():
     # egpu_common: the Mac's run lock, taken and released around every run (tags: always)
     assert roles == {"egpu.mac.egpu_common", "egpu.mac.preflight", "egpu.mac.cuda_toolkit"}, done.stdout
     assert all("always" in line for line in lines if spec_check in line)
-    done = ansible("ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tags")
+    done = ansible_tool("ansible-playbook", "egpu.mac.provision", "-i", "localhost,", "--list-tags")
     assert done.returncode == 0, done.stdout + done.stderr
     listed = set(done.stdout.split("TASK TAGS: [", 1)[1].split("]", 1)[0].split(", "))
     assert listed == {"always", "preflight", *ROLE_STEPS}
 
 
 @pytest.mark.slow
-def test_ansible_lint_production_profile_is_clean():
+def test_ansible_lint_production_profile_is_clean(ansible_tool):
     # The whole project as .ansible-lint configures it (roles, playbooks, inventory, the collection's metadata):
     # the command the README gives, so what it reports is what this test sees.
-    done = ansible("ansible-lint", "--profile", "production", "--offline")
+    done = ansible_tool("ansible-lint", "--profile", "production", "--offline")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_example_inventory_is_plain_ansible_with_the_lab_settings():
-    done = ansible("ansible-inventory", "-i", "inventory/example/hosts.yml", "--list")
+def test_example_inventory_is_plain_ansible_with_the_lab_settings(ansible_tool):
+    done = ansible_tool("ansible-inventory", "-i", "inventory/example/hosts.yml", "--list")
     assert done.returncode == 0, done.stderr
     import json
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,9 @@ MODULES = sorted(p.stem for p in (PLUGINS / "modules").glob("*.py"))
 
 
 @pytest.fixture(scope="module")
-def ansible_doc() -> dict[str, dict]:
+def ansible_doc(ansible_tool: Callable[..., subprocess.CompletedProcess[str]]) -> dict[str, dict]:
     """ansible-doc's JSON of every module: Ansible's own reading of DOCUMENTATION and its fragments."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    exe = Path(sys.executable).with_name("ansible-doc")
-    names = [f"egpu.mac.{m}" for m in MODULES]
-    done = subprocess.run([str(exe), "-t", "module", "-j", *names], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = ansible_tool("ansible-doc", "-t", "module", "-j", *[f"egpu.mac.{m}" for m in MODULES])
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from egpu_lab.macos.base import USERS
+
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.slow,
@@ -99,7 +101,7 @@ def test_driver_roles_check_apply_reapply_rollback(
     assert rc == 0 and counts["changed"] == 0, out
 
 
-ADMIN_UID, STAFF_GID = 501, 20  # the lab's admin (egpu_lab.image's passwd), as on a Mac: the first account, group staff
+ADMIN_UID, STAFF_GID = USERS["admin"][:2]  # as on a Mac: the first account (501), group staff (20)
 
 
 def _nvagent_path(root: Path) -> Path:

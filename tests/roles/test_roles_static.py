@@ -3,24 +3,18 @@ defaults, FQCN action plugins documented). ansible-lint runs on the whole projec
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+AnsibleTool = Callable[..., subprocess.CompletedProcess[str]]  # conftest's ansible_tool
 CONTENT = ROOT / "ansible_collections/egpu/mac"
 ROLES = sorted(p.name for p in (CONTENT / "roles").iterdir() if (p / "meta/main.yml").exists())
 COLLECTION = CONTENT / "plugins"
-
-
-def ansible(tool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run([str(BIN / tool), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
 def test_the_issue_roles_exist() -> None:
@@ -56,19 +50,19 @@ def test_every_action_plugin_has_a_documented_module_stub() -> None:
         assert doc["module"] == action.stem
 
 
-def test_syntax_check_of_a_play_with_every_role(tmp_path: Path) -> None:
+def test_syntax_check_of_a_play_with_every_role(ansible_tool: AnsibleTool, tmp_path: Path) -> None:
     play = [{"name": "All roles", "hosts": "all", "gather_facts": False,
              "roles": [{"role": f"egpu.mac.{r}"} for r in ROLES if r != "egpu_common"]}]  # fmt: skip
     playbook = tmp_path / "all.yml"
     playbook.write_text(yaml.safe_dump(play))
-    done = ansible("ansible-playbook", "--syntax-check", "-i", "localhost,", str(playbook))
+    done = ansible_tool("ansible-playbook", "--syntax-check", "-i", "localhost,", str(playbook))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr
 
 
-def test_ansible_doc_renders_every_action_module() -> None:
+def test_ansible_doc_renders_every_action_module(ansible_tool: AnsibleTool) -> None:
     names = [f"egpu.mac.{p.stem}" for p in sorted((COLLECTION / "action").glob("*.py"))]
-    done = ansible("ansible-doc", "-t", "module", *names)
+    done = ansible_tool("ansible-doc", "-t", "module", *names)
     assert done.returncode == 0, done.stderr
     for name in names:
         assert name.rsplit(".", 1)[1] in done.stdout
