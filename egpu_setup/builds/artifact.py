@@ -7,11 +7,17 @@ from egpu_setup.matrix.model import Artifact
 
 # The builds a lab makes itself, beside the matrix's downloaded artifacts (the lock file accepts these ids).
 BUILD_NAMES: tuple[str, ...] = ("mxnet",)
-BUILD_IDS: tuple[str, ...] = tuple(f"{name}_build" for name in BUILD_NAMES)
+
+
+def build_id(name: str) -> str:
+    return f"{name}_build"
+
+
+BUILD_IDS: tuple[str, ...] = tuple(build_id(name) for name in BUILD_NAMES)
 
 
 def build_artifact(name: str, version: str, key: str) -> Artifact:
     """The artifact of the archive that builds `name` `version` for the build key `key`."""
     return Artifact(
-        {"id": f"{name}_build", "version": f"{version}+{key}", "filename": f"{name}-{version}-{key[:12]}.tar.gz"}
+        {"id": build_id(name), "version": f"{version}+{key}", "filename": f"{name}-{version}-{key[:12]}.tar.gz"}
     )

@@ -84,9 +84,13 @@ def parse_journal(text: str) -> JournalRecords:
     return records
 
 
+def _cat_journal(state_dir: str) -> str:
+    """sh that prints the journal, nothing when there is none yet."""
+    return f"cat {quote(posixpath.join(state_dir, JOURNAL))} 2>/dev/null; true"
+
+
 def read_journal(action: Any, state_dir: str) -> JournalRecords:
-    path = quote(posixpath.join(state_dir, JOURNAL))
-    _, out, _ = run(action, f"cat {path} 2>/dev/null; true", what="reading the journal")
+    _, out, _ = run(action, _cat_journal(state_dir), what="reading the journal")
     return parse_journal(out)
 
 
@@ -168,11 +172,11 @@ def _read_and_probe(
     """The journal, and what each path and its ancestors are, in one round trip: path -> (M missing | F file |
     L link | D directory, link target or `ls -ld` mode). Paths the journal covers already are probed too: that
     costs a few tests in the same sh, where asking only for the others would cost a second round trip."""
-    probes = dict.fromkeys(a for p in paths if p for a in [posixpath.normpath(p), *_ancestors(posixpath.normpath(p))])
-    journal = quote(posixpath.join(state_dir, JOURNAL))
+    normal = [posixpath.normpath(p) for p in paths if p]
+    probes = dict.fromkeys(a for p in normal for a in [p, *_ancestors(p)])
     script = sectioned(
         {
-            "journal": f"cat {journal} 2>/dev/null; true",
+            "journal": _cat_journal(state_dir),
             "kinds": "\n".join(_PROBE_ONE.format(p=quote(p)) for p in probes) or "true",
         }
     )
